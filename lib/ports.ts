@@ -1,0 +1,67 @@
+// Interfaces between layers. peers/ implements ShardNetwork; lib/data implements ShardStorage.
+// lib/ never imports peers/: the composition root (mount.ts) wires them together.
+
+/** Hex of a peer's Noise public key (32 bytes). */
+export type PeerId = string & { readonly __brand: 'PeerId' }
+/** Hex of BLAKE2b-256 over the shard's bytes: anyone can verify a shard, nobody learns its content. */
+export type ShardId = string & { readonly __brand: 'ShardId' }
+/** Hex of a keyed hash of the chunk's plaintext (dedup inside one mesh only). */
+export type ChunkId = string & { readonly __brand: 'ChunkId' }
+
+export interface CallOptions {
+  signal?: AbortSignal
+  /** Milliseconds before the call fails with a TIMEOUT MeshError. */
+  timeoutMs?: number
+}
+
+export interface StoreUsage {
+  capacity: number
+  used: number
+  free: number
+  shards: number
+}
+
+/** A peer's local store of opaque shards, named by their hash. */
+export interface ShardStorage {
+  /** Stores data under id. NO_SPACE past the quota; CORRUPT if data does not hash to id. */
+  put (id: ShardId, data: Uint8Array): Promise<void>
+  /** Verified bytes. NOT_FOUND if absent; CORRUPT (and counted) if the file no longer hashes to id. */
+  get (id: ShardId): Promise<Uint8Array>
+  has (id: ShardId): Promise<boolean>
+  /** True if something was deleted. */
+  delete (id: ShardId): Promise<boolean>
+  list (): Promise<ShardId[]>
+  usage (): StoreUsage
+  /** How many corrupt shards reads have found (and removed from service). */
+  readonly corruptions: number
+}
+
+/** What a peer announces about itself (gossiped in the state message). */
+export interface PeerState {
+  capacity: number
+  used: number
+  free: number
+  version: string
+}
+
+export interface PeerInfo extends PeerState {
+  id: PeerId
+  /** True for this process's own store. */
+  local: boolean
+  /** Smoothed round-trip time in ms (0 for the local peer). */
+  rttMs: number
+  /** Date.now() of the last message from this peer. */
+  lastSeen: number
+}
+
+/** The mesh as the data layer sees it: who is live, and shard calls on any of them (self included). */
+export interface ShardNetwork {
+  readonly self: PeerId
+  /** Live peers that proved the mesh key, self included. */
+  peers (): PeerInfo[]
+  put (peer: PeerId, id: ShardId, data: Uint8Array, opts?: CallOptions): Promise<void>
+  /** Bytes as the peer sent them: the caller verifies them against id. */
+  get (peer: PeerId, id: ShardId, opts?: CallOptions): Promise<Uint8Array>
+  has (peer: PeerId, id: ShardId, opts?: CallOptions): Promise<boolean>
+  delete (peer: PeerId, id: ShardId, opts?: CallOptions): Promise<boolean>
+}
