@@ -16,7 +16,7 @@ const ERRNO: Record<ErrorCode, number> = {
   BAD_SCHEME: constants.errno.EINVAL,
   BAD_ARGUMENT: constants.errno.EINVAL,
   PROTOCOL: constants.errno.EPROTO,
-  CLOSED: constants.errno.ESHUTDOWN,
+  CLOSED: constants.errno.ECONNRESET,
   IO: constants.errno.EIO
 }
 
