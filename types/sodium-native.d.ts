@@ -17,6 +17,7 @@ declare module 'sodium-native' {
   export function crypto_kdf_derive_from_key (out: Buf, subkeyId: number, ctx: Buf, key: Buf): void
   export function crypto_aead_xchacha20poly1305_ietf_encrypt (out: Buf, m: Buf, ad: Buf | null, nsec: null, npub: Buf, k: Buf): number
   export function crypto_aead_xchacha20poly1305_ietf_decrypt (out: Buf, nsec: null, c: Buf, ad: Buf | null, npub: Buf, k: Buf): number
+  export function crypto_sign_keypair (pk: Buf, sk: Buf): void
   export function crypto_sign_seed_keypair (pk: Buf, sk: Buf, seed: Buf): void
   export function crypto_sign_detached (sig: Buf, m: Buf, sk: Buf): void
   export function crypto_sign_verify_detached (sig: Buf, m: Buf, pk: Buf): boolean

@@ -1,0 +1,70 @@
+import { parseArgs } from 'node:util'
+import { resolve } from 'node:path'
+import { ShardStore } from '../lib/data/shard-store.ts'
+import { MeshNode } from '../peers/mesh-node.ts'
+import { parseBootstrap } from '../peers/dht.ts'
+import { storageKeysFrom } from './keys.ts'
+import { openStoreDir } from './store-dir.ts'
+import { parseSize, formatSize } from './size.ts'
+import { UsageError } from './usage-error.ts'
+import { VERSION } from './version.ts'
+
+export const SERVE_HELP = `Usage: meshfs serve --key KEY --store DIR --capacity SIZE [options]
+
+Runs a storage-only peer: it stores, serves and verifies shards (ciphertext only;
+a storage capability key is enough). No FUSE is needed.
+
+Options:
+  --key KEY             mesh key or storage capability (meshfs1-... / meshfs1s-...)
+  --store DIR           where this peer keeps its shards and identity
+  --capacity SIZE       space this peer offers, e.g. 500M, 20G, 2T
+  --bootstrap HOST:PORT DHT bootstrap node; repeatable. Only these are contacted.
+                        Default: the public HyperDHT.
+  -h, --help            show this help
+`
+
+export async function serveCommand (argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      key: { type: 'string' },
+      store: { type: 'string' },
+      capacity: { type: 'string' },
+      bootstrap: { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' }
+    },
+    strict: true
+  })
+  if (values.help) { process.stdout.write(SERVE_HELP); return }
+  const keys = storageKeysFrom(values.key)
+  if (!values.store) throw new UsageError('--store DIR is required')
+  if (!values.capacity) throw new UsageError('--capacity SIZE is required (e.g. 20G)')
+  const capacity = parseSize(values.capacity)
+  const bootstrap = (values.bootstrap ?? []).map(parseBootstrap)
+  const dir = resolve(values.store)
+
+  const identity = await openStoreDir(dir, keys.topic)
+  const store = new ShardStore({ dir, capacity })
+  await store.ready()
+  const node = new MeshNode({
+    topic: keys.topic,
+    authKey: keys.authKey,
+    storage: store,
+    keySeed: identity.peerSeed,
+    bootstrap,
+    version: VERSION,
+    log: (line) => console.log(`meshfs serve: ${line}`)
+  })
+  const stop = async (signal: string) => {
+    console.log(`meshfs serve: ${signal}, closing`)
+    await node.close()
+    await store.close()
+    process.exit(0)
+  }
+  process.once('SIGINT', () => void stop('SIGINT'))
+  process.once('SIGTERM', () => void stop('SIGTERM'))
+
+  await node.ready()
+  const usage = store.usage()
+  console.log(`meshfs serve: peer ${node.self} ready, store ${dir}, capacity ${formatSize(capacity)}, used ${formatSize(usage.used)} in ${usage.shards} shards`)
+}

@@ -1,0 +1,100 @@
+import sodium from 'sodium-native'
+import { domainHash } from './hash.ts'
+
+// Chunks are sealed deterministically, so the same plaintext in the same mesh becomes the
+// same ciphertext and is stored once:
+//   id         = domainHash('meshfs/v1/chunk-id', [plaintext], chunkIdKey)      32 B
+//   nonce      = domainHash('meshfs/v1/chunk-nonce', [id], contentKey)[0..24]
+//   ciphertext = XChaCha20-Poly1305-IETF(contentKey, nonce, plaintext, ad = id)
+// A nonce repeats only when the id does, that is only for the same plaintext, so the
+// repeat reveals equality and nothing else. This holds only if id = chunkId(plaintext):
+// callers must never seal different bytes under one id. The id is the associated data, so
+// a ciphertext stored under another chunk's id fails to open instead of decrypting.
+// Metadata is not deterministic: sealBytes uses a random nonce, prepended.
+
+export const SEAL_OVERHEAD = sodium.crypto_aead_xchacha20poly1305_ietf_ABYTES // 16
+export const CHUNK_ID_BYTES = 32
+const NONCE_BYTES = sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES // 24
+const KEY_BYTES = sodium.crypto_aead_xchacha20poly1305_ietf_KEYBYTES // 32
+
+const CHUNK_ID_DOMAIN = 'meshfs/v1/chunk-id'
+const NONCE_DOMAIN = 'meshfs/v1/chunk-nonce'
+
+/** Sealed bytes that fail to open: corrupt, truncated, or sealed under another key or id. */
+export class SealError extends Error {
+  readonly code = 'CORRUPT'
+
+  constructor (message: string) {
+    super(message)
+    this.name = 'SealError'
+  }
+}
+
+export function chunkId (chunkIdKey: Uint8Array, plaintext: Uint8Array): Buffer {
+  checkLength('chunk-id key', chunkIdKey, KEY_BYTES)
+  return domainHash(CHUNK_ID_DOMAIN, [plaintext], chunkIdKey)
+}
+
+/** The one place the chunk nonce policy lives. */
+function chunkNonce (contentKey: Uint8Array, id: Uint8Array): Buffer {
+  return domainHash(NONCE_DOMAIN, [id], contentKey).subarray(0, NONCE_BYTES)
+}
+
+export function sealChunk (contentKey: Uint8Array, id: Uint8Array, plaintext: Uint8Array): Buffer {
+  checkLength('content key', contentKey, KEY_BYTES)
+  checkLength('chunk id', id, CHUNK_ID_BYTES)
+  return encrypt(contentKey, chunkNonce(contentKey, id), plaintext, id)
+}
+
+export function openChunk (contentKey: Uint8Array, id: Uint8Array, ciphertext: Uint8Array): Buffer {
+  checkLength('content key', contentKey, KEY_BYTES)
+  checkLength('chunk id', id, CHUNK_ID_BYTES)
+  const what = `chunk ${Buffer.from(id).toString('hex', 0, 8)}`
+  if (ciphertext.byteLength < SEAL_OVERHEAD) {
+    throw new SealError(`${what}: sealed chunk is ${ciphertext.byteLength} bytes, shorter than its ${SEAL_OVERHEAD}-byte tag`)
+  }
+  const plaintext = decrypt(contentKey, chunkNonce(contentKey, id), ciphertext, id)
+  if (!plaintext) {
+    throw new SealError(`${what}: sealed chunk failed authentication: it is corrupt, or it is not this chunk, or the mesh key differs`)
+  }
+  return plaintext
+}
+
+/** nonce (24 B, random) || ciphertext. For records that may be sealed twice with different bytes. */
+export function sealBytes (key: Uint8Array, plaintext: Uint8Array, ad?: Uint8Array): Buffer {
+  checkLength('key', key, KEY_BYTES)
+  const nonce = Buffer.alloc(NONCE_BYTES)
+  sodium.randombytes_buf(nonce)
+  return Buffer.concat([nonce, encrypt(key, nonce, plaintext, ad ?? null)])
+}
+
+export function openBytes (key: Uint8Array, sealed: Uint8Array, ad?: Uint8Array): Buffer {
+  checkLength('key', key, KEY_BYTES)
+  if (sealed.byteLength < NONCE_BYTES + SEAL_OVERHEAD) {
+    throw new SealError(`sealed record is ${sealed.byteLength} bytes, shorter than its ${NONCE_BYTES + SEAL_OVERHEAD}-byte nonce and tag`)
+  }
+  const plaintext = decrypt(key, sealed.subarray(0, NONCE_BYTES), sealed.subarray(NONCE_BYTES), ad ?? null)
+  if (!plaintext) throw new SealError('sealed record failed authentication: it is corrupt, or sealed under another key or context')
+  return plaintext
+}
+
+function encrypt (key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array | null): Buffer {
+  const out = Buffer.allocUnsafe(plaintext.byteLength + SEAL_OVERHEAD)
+  sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(out, plaintext, ad, null, nonce, key)
+  return out
+}
+
+/** null when authentication fails; lengths are checked by the callers. */
+function decrypt (key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array | null): Buffer | null {
+  const out = Buffer.allocUnsafe(ciphertext.byteLength - SEAL_OVERHEAD)
+  try {
+    sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(out, null, ciphertext, ad, nonce, key)
+    return out
+  } catch {
+    return null // libsodium checks the tag before it writes any plaintext
+  }
+}
+
+function checkLength (what: string, bytes: Uint8Array, want: number): void {
+  if (bytes.byteLength !== want) throw new RangeError(`${what} must be ${want} bytes, got ${bytes.byteLength}`)
+}

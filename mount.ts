@@ -1,0 +1,64 @@
+// meshfs command line: the composition root, the one place that wires the layers together.
+import { formatMeshKey, generateMeshSecret } from './crypto/mesh-key.ts'
+import { UsageError } from './cli/usage-error.ts'
+import { VERSION } from './cli/version.ts'
+
+const HELP = `meshfs ${VERSION}: a private, coordinator-free network filesystem
+
+Usage: meshfs <command> [options]
+
+Commands:
+  init      create a new mesh key (prints the key alone on its first line)
+  serve     run a storage-only peer (no FUSE needed)
+
+Options:
+  -h, --help     show help (also: meshfs <command> --help)
+  -v, --version  print the version
+
+Files are cut into chunks, encrypted (XChaCha20-Poly1305), erasure-coded into shards and
+spread over the peers of a Hyperswarm mesh. Peers join by sharing the mesh key.
+`
+
+const INIT_HELP = `Usage: meshfs init
+
+Prints a new mesh key on the first line, then how to use it. Anyone with the key can
+read and write the mesh: share it only with your own machines.
+`
+
+function initCommand (argv: string[]): void {
+  if (argv.includes('-h') || argv.includes('--help')) { process.stdout.write(INIT_HELP); return }
+  if (argv.length > 0) throw new UsageError(`init takes no arguments (got ${argv.join(' ')})`)
+  const key = formatMeshKey(generateMeshSecret())
+  process.stdout.write(`${key}\n\nStart a storage peer with:\n  meshfs serve --key ${key} --store ~/.meshfs/store --capacity 20G\n`)
+}
+
+async function main (argv: string[]): Promise<void> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      if (rest[0] === 'serve') process.stdout.write((await import('./cli/serve.ts')).SERVE_HELP)
+      else if (rest[0] === 'init') process.stdout.write(INIT_HELP)
+      else process.stdout.write(HELP)
+      return
+    case '-v':
+    case '--version':
+      process.stdout.write(`${VERSION}\n`)
+      return
+    case 'init':
+      return initCommand(rest)
+    case 'serve':
+      // Loaded on demand: --help and init start without the network stack.
+      return (await import('./cli/serve.ts')).serveCommand(rest)
+    default:
+      throw new UsageError(`unknown command "${command}" (see meshfs --help)`)
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const usage = err instanceof UsageError || (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')
+  process.stderr.write(`meshfs: ${(err as Error)?.message ?? String(err)}\n`)
+  process.exit(usage ? 2 : 1)
+})

@@ -1,0 +1,231 @@
+import Hyperswarm, { type SecretStream } from 'hyperswarm'
+import HyperDHT, { type KeyPair, type NodeAddress } from 'hyperdht'
+import { errors, isMeshError } from '../lib/errors.ts'
+import type { CallOptions, PeerId, PeerInfo, ShardId, ShardNetwork, ShardStorage } from '../lib/ports.ts'
+import { createDht } from './dht.ts'
+import * as m from './messages.ts'
+import { PeerConnection, short, statusError, type CallResult } from './peer-connection.ts'
+
+export interface MeshNodeOptions {
+  /** The swarm topic and auth key, from the storage capability. */
+  topic: Uint8Array
+  authKey: Uint8Array
+  /** This peer's store (it counts as a peer of its own mesh). */
+  storage: ShardStorage
+  /** Stable identity: the same seed gives the same PeerId across restarts. */
+  keySeed?: Uint8Array
+  bootstrap?: NodeAddress[]
+  version?: string
+  requestTimeoutMs?: number
+  stateIntervalMs?: number
+  /** A peer silent this long (no answer to pings) counts as down. Default: 3 state intervals. */
+  downAfterMs?: number
+  log?: (line: string) => void
+}
+
+const SHARD_BYTES = 32
+
+/**
+ * A member of the mesh: joins the topic on Hyperswarm, authenticates every connection,
+ * serves its store to other members and routes shard calls to any member, itself included.
+ */
+export class MeshNode implements ShardNetwork {
+  readonly self: PeerId
+  readonly keyPair: KeyPair
+  private readonly connections = new Map<PeerId, PeerConnection>()
+  private readonly waiters = new Set<() => void>()
+  private swarm: Hyperswarm | null = null
+  private dht: HyperDHT | null = null
+  private timer: NodeJS.Timeout | null = null
+  private opening: Promise<void> | null = null
+  private closing: Promise<void> | null = null
+  private readonly requestTimeoutMs: number
+  private readonly stateIntervalMs: number
+  private readonly downAfterMs: number
+  private readonly version: string
+  private readonly log: (line: string) => void
+
+  constructor (private readonly opts: MeshNodeOptions) {
+    this.keyPair = HyperDHT.keyPair(opts.keySeed)
+    this.self = this.keyPair.publicKey.toString('hex') as PeerId
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000
+    this.stateIntervalMs = opts.stateIntervalMs ?? 2000
+    this.downAfterMs = opts.downAfterMs ?? 3 * this.stateIntervalMs
+    this.version = opts.version ?? 'meshfs'
+    this.log = opts.log ?? (() => {})
+  }
+
+  ready (): Promise<void> {
+    this.opening ??= this.open()
+    return this.opening
+  }
+
+  private async open (): Promise<void> {
+    this.dht = createDht(this.opts.bootstrap)
+    this.swarm = new Hyperswarm({ keyPair: this.keyPair, dht: this.dht })
+    this.swarm.on('connection', (conn: SecretStream) => this.onconnection(conn))
+    const discovery = this.swarm.join(Buffer.from(this.opts.topic), { server: true, client: true })
+    await discovery.flushed()
+    this.timer = setInterval(() => this.announce(), this.stateIntervalMs)
+    this.timer.unref()
+  }
+
+  close (): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown (): Promise<void> {
+    await this.opening?.catch(() => {})
+    if (this.timer) clearInterval(this.timer)
+    for (const peer of [...this.connections.values()]) peer.close()
+    await this.swarm?.destroy()
+    await this.dht?.destroy()
+  }
+
+  peers (): PeerInfo[] {
+    const usage = this.opts.storage.usage()
+    const self: PeerInfo = {
+      id: this.self, local: true, rttMs: 0, lastSeen: Date.now(), version: this.version,
+      capacity: usage.capacity, used: usage.used, free: usage.free
+    }
+    const remote: PeerInfo[] = []
+    const silentSince = Date.now() - this.downAfterMs
+    for (const peer of this.connections.values()) {
+      // A killed peer's UDX stream can look open for a long time: silence is what marks it down.
+      if (peer.state === null || peer.lastSeen < silentSince) continue
+      remote.push({ id: peer.id, local: false, rttMs: peer.rttMs, lastSeen: peer.lastSeen, ...peer.state })
+    }
+    return [self, ...remote]
+  }
+
+  /** Resolves once at least count remote peers are connected and have announced their state. */
+  async waitForPeers (count: number, timeoutMs: number): Promise<void> {
+    const enough = () => this.peers().length - 1 >= count
+    if (enough()) return
+    await new Promise<void>((resolve, reject) => {
+      const check = () => { if (enough()) { done(); resolve() } }
+      const timer = setTimeout(() => { done(); reject(errors.timeout(`waiting for ${count} peers (have ${this.peers().length - 1})`, timeoutMs)) }, timeoutMs)
+      const done = () => { clearTimeout(timer); this.waiters.delete(check) }
+      this.waiters.add(check)
+    })
+  }
+
+  async put (peer: PeerId, id: ShardId, data: Uint8Array, opts?: CallOptions): Promise<void> {
+    if (peer === this.self) return this.opts.storage.put(id, data)
+    await this.call(peer, m.Op.Put, id, data, opts)
+  }
+
+  async get (peer: PeerId, id: ShardId, opts?: CallOptions): Promise<Uint8Array> {
+    if (peer === this.self) return this.opts.storage.get(id)
+    const res = await this.call(peer, m.Op.Get, id, null, opts)
+    return res.data ?? new Uint8Array(0)
+  }
+
+  async has (peer: PeerId, id: ShardId, opts?: CallOptions): Promise<boolean> {
+    if (peer === this.self) return this.opts.storage.has(id)
+    try {
+      await this.call(peer, m.Op.Has, id, null, opts)
+      return true
+    } catch (err) {
+      if (isMeshError(err, 'NOT_FOUND')) return false
+      throw err
+    }
+  }
+
+  async delete (peer: PeerId, id: ShardId, opts?: CallOptions): Promise<boolean> {
+    if (peer === this.self) return this.opts.storage.delete(id)
+    try {
+      await this.call(peer, m.Op.Delete, id, null, opts)
+      return true
+    } catch (err) {
+      if (isMeshError(err, 'NOT_FOUND')) return false
+      throw err
+    }
+  }
+
+  private async call (peer: PeerId, op: m.Op, id: ShardId, data: Uint8Array | null, opts?: CallOptions): Promise<m.Response> {
+    const conn = this.connections.get(peer)
+    if (!conn) throw errors.unavailable(`peer ${short(peer)} (not connected)`)
+    const shard = Buffer.from(id, 'hex')
+    if (shard.byteLength !== SHARD_BYTES) throw errors.badArgument(`shard id ${id}`)
+    const res = await conn.call({ op, shard, data }, { signal: opts?.signal, timeoutMs: opts?.timeoutMs ?? this.requestTimeoutMs })
+    if (res.status !== m.Status.Ok) throw statusError(res.status, `shard ${short(id)} on peer ${short(peer)}`, res.message)
+    return res
+  }
+
+  private onconnection (conn: SecretStream): void {
+    // The connection registers itself through onready once the remote has proved the mesh key.
+    new PeerConnection(conn, this.opts.authKey, (req) => this.serve(req), {
+      onready: (p) => {
+        this.connections.get(p.id)?.close() // a reconnect replaces the old connection
+        this.connections.set(p.id, p)
+        p.announce(this.localState())
+        p.call({ op: m.Op.Ping, shard: new Uint8Array(SHARD_BYTES), data: null }, { timeoutMs: this.requestTimeoutMs }).catch(() => {})
+        this.log(`peer ${short(p.id)} joined`)
+      },
+      onclose: (p, reason) => {
+        if (this.connections.get(p.id) === p) this.connections.delete(p.id)
+        if (p.authenticated) this.log(`peer ${short(p.id)} left: ${reason}`)
+        else this.log(`connection from ${short(p.id)} dropped: ${reason}`)
+        this.notify()
+      },
+      onstate: () => this.notify()
+    })
+  }
+
+  private async serve (req: m.Request): Promise<CallResult> {
+    const id = Buffer.from(req.shard).toString('hex') as ShardId
+    const store = this.opts.storage
+    try {
+      switch (req.op) {
+        case m.Op.Put:
+          if (req.data === null) return fail(m.Status.BadRequest, 'put without data')
+          await store.put(id, req.data)
+          return ok(null)
+        case m.Op.Get:
+          return ok(await store.get(id))
+        case m.Op.Has:
+          return (await store.has(id)) ? ok(null) : fail(m.Status.NotFound, 'not found')
+        case m.Op.Delete:
+          return (await store.delete(id)) ? ok(null) : fail(m.Status.NotFound, 'not found')
+        case m.Op.Ping:
+          return ok(null)
+        default:
+          return fail(m.Status.BadRequest, `unknown op ${req.op as number}`)
+      }
+    } catch (err) {
+      if (isMeshError(err, 'NOT_FOUND')) return fail(m.Status.NotFound, err.message)
+      if (isMeshError(err, 'NO_SPACE')) return fail(m.Status.NoSpace, err.message)
+      if (isMeshError(err, 'CORRUPT')) return fail(m.Status.Corrupt, err.message)
+      if (isMeshError(err, 'BAD_ARGUMENT')) return fail(m.Status.BadRequest, err.message)
+      return fail(m.Status.Failed, (err as Error)?.message ?? 'failed')
+    }
+  }
+
+  private localState (): m.StateMessage {
+    const usage = this.opts.storage.usage()
+    return { capacity: usage.capacity, used: usage.used, free: usage.free, version: this.version }
+  }
+
+  private announce (): void {
+    const state = this.localState()
+    for (const peer of this.connections.values()) {
+      peer.announce(state)
+      peer.call({ op: m.Op.Ping, shard: new Uint8Array(SHARD_BYTES), data: null }, { timeoutMs: this.requestTimeoutMs }).catch(() => {})
+    }
+    this.notify()
+  }
+
+  private notify (): void {
+    for (const waiter of [...this.waiters]) waiter()
+  }
+}
+
+function ok (data: Uint8Array | null): CallResult {
+  return { status: m.Status.Ok, data, message: '' }
+}
+
+function fail (status: m.Status, message: string): CallResult {
+  return { status, data: null, message }
+}
