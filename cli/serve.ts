@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { ShardStore } from '../lib/data/shard-store.ts'
 import { MeshNode } from '../peers/mesh-node.ts'
 import { parseBootstrap } from '../peers/dht.ts'
+import type { NodeAddress } from 'hyperdht'
 import { storageKeysFrom } from './keys.ts'
 import { openStoreDir } from './store-dir.ts'
 import { parseSize, formatSize } from './size.ts'
@@ -40,7 +41,7 @@ export async function serveCommand (argv: string[]): Promise<void> {
   if (!values.store) throw new UsageError('--store DIR is required')
   if (!values.capacity) throw new UsageError('--capacity SIZE is required (e.g. 20G)')
   const capacity = parseSize(values.capacity)
-  const bootstrap = (values.bootstrap ?? []).map(parseBootstrap)
+  const bootstrap = (values.bootstrap ?? []).map(bootstrapArg)
   const dir = resolve(values.store)
 
   const identity = await openStoreDir(dir, keys.topic)
@@ -67,4 +68,12 @@ export async function serveCommand (argv: string[]): Promise<void> {
   await node.ready()
   const usage = store.usage()
   console.log(`meshfs serve: peer ${node.self} ready, store ${dir}, capacity ${formatSize(capacity)}, used ${formatSize(usage.used)} in ${usage.shards} shards`)
+}
+
+export function bootstrapArg (text: string): NodeAddress {
+  try {
+    return parseBootstrap(text)
+  } catch (err) {
+    throw new UsageError(`--bootstrap: ${(err as Error).message}`)
+  }
 }

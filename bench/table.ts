@@ -1,0 +1,29 @@
+// One benchmark result beside its baseline, and an aligned text table of them.
+
+export interface Row {
+  name: string
+  mbps: number
+  baselineMbps: number
+  /** mbps / baselineMbps */
+  ratio: number
+  note?: string
+}
+
+export function printTable (title: string, rows: Row[]): void {
+  const withNotes = rows.some((row) => row.note !== undefined)
+  const header = ['case', 'MB/s', 'baseline MB/s', 'ratio', ...(withNotes ? ['note'] : [])]
+  const cells = rows.map((row) => [
+    row.name,
+    row.mbps.toFixed(0),
+    row.baselineMbps.toFixed(0),
+    row.ratio.toFixed(2),
+    ...(withNotes ? [row.note ?? ''] : [])
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
+  // Text columns (case, note) align left, numbers right.
+  const line = (c: string[]) => c.map((s, i) => (i === 0 || i === 4 ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join('  ').trimEnd()
+  console.log(`\n${title}`)
+  console.log(line(header))
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '))
+  for (const c of cells) console.log(line(c))
+}

@@ -1,0 +1,35 @@
+// The text form of a redundancy scheme (a directory's policy, a CLI flag) -> its implementation.
+//   rs:K+M    Reed-Solomon: K data + M parity shards, survives any M lost (K 1-24, M 1-6).
+//             rs:K+1 is the RAID-5-like case: a single parity shard, the XOR of the data shards.
+//   mirror:N  N full copies, survives N-1 lost (N 1-16).
+import { errors } from '../errors.ts'
+import { MirrorScheme } from './mirror.ts'
+import { ReedSolomonScheme } from './reed-solomon.ts'
+import type { RedundancyScheme } from './scheme.ts'
+
+export const DEFAULT_SCHEME = 'rs:3+2'
+
+const RS = /^rs\s*:\s*(\d{1,6})\s*\+\s*(\d{1,6})$/i
+const MIRROR = /^mirror\s*:\s*(\d{1,6})$/i
+
+// Schemes hold no per-call state, so one shared instance per canonical name.
+const cache = new Map<string, RedundancyScheme>()
+
+export function parseScheme (text: string): RedundancyScheme {
+  const form = String(text).trim()
+  const rs = RS.exec(form)
+  if (rs) return cached(`rs:${Number(rs[1])}+${Number(rs[2])}`, () => new ReedSolomonScheme(Number(rs[1]), Number(rs[2])))
+  const mirror = MIRROR.exec(form)
+  if (mirror) return cached(`mirror:${Number(mirror[1])}`, () => new MirrorScheme(Number(mirror[1])))
+  throw errors.badScheme(`"${text}" is not understood: use rs:K+M (K 1-24, M 1-6) or mirror:N (N 1-16)`)
+}
+
+// Out-of-range numbers (rs:25+2) are refused by the constructor with the supported range.
+function cached (name: string, make: () => RedundancyScheme): RedundancyScheme {
+  let scheme = cache.get(name)
+  if (scheme === undefined) {
+    scheme = make()
+    cache.set(name, scheme)
+  }
+  return scheme
+}
