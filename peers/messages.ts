@@ -32,8 +32,8 @@ function bounded<T> (enc: Encoder<T>): Encoder<T> {
   }
 }
 
-// c.buffer encodes null as an empty buffer and decodes an empty one as null.
-const optionalBuffer = c.buffer as unknown as Encoder<Uint8Array | null>
+// Encodes null as an empty buffer and decodes an empty one as null (untyped in compact-encoding).
+const optionalBuffer = (c as unknown as { optionalBuffer: Encoder<Uint8Array | null> }).optionalBuffer
 
 export const hello = bounded<Hello>({
   preencode (state, m) { c.uint.preencode(state, m.version); c.fixed32.preencode(state, m.proof) },

@@ -1,0 +1,276 @@
+import { SealError, openChunk } from '../../crypto/chunk-seal.ts'
+import { shardHash } from '../../crypto/hash.ts'
+import { parseScheme } from '../codec/parse-scheme.ts'
+import type { RedundancyScheme } from '../codec/scheme.ts'
+import { MeshError, errors, isMeshError, toMeshError } from '../errors.ts'
+import type { CallOptions, PeerId, ShardId, ShardNetwork } from '../ports.ts'
+import type { ChunkRef } from './chunk-ref.ts'
+
+// The read path of one chunk: fetch k of its n shards from the best holders in parallel,
+// verify each answer against its hash, replace every failure with the next holder, hedge a
+// slow request, abort the rest once k are in, decode, open.
+//
+// Order: live before down (a peer missing from peers() may still answer: views lag, so it is
+// tried last rather than never), the local store first, then by round-trip time in 5 ms
+// buckets, and data shards before parity inside a bucket (decoding from data shards is a copy).
+// Bounds: every request has timeoutMs, and the whole read readTimeoutMs, so a read always
+// answers, with the data or an UNAVAILABLE error that says how many shards were found.
+
+export interface ChunkReaderOptions {
+  network: ShardNetwork
+  contentKey: Uint8Array
+  /** Per shard request, in ms. Default 5 s. */
+  timeoutMs?: number
+  /** Start one more request after this long without k shards. Default max(200, 2 x median rtt). */
+  hedgeMs?: number
+  /** Whole read, in ms. Default 3 x timeoutMs. */
+  readTimeoutMs?: number
+}
+
+export interface ReadOptions {
+  signal?: AbortSignal
+}
+
+export interface ReaderStats {
+  chunksRead: number
+  /** Shards that arrived and verified. */
+  shardsFetched: number
+  /** Shards whose bytes did not hash to their id (here or at the holder). */
+  corruptShards: number
+  /** Requests that failed otherwise: peer down, timed out, shard missing. */
+  failedShards: number
+  /** Extra requests started because the first ones were slow. */
+  hedges: number
+}
+
+interface Candidate {
+  index: number
+  id: ShardId
+  peer: PeerId
+  down: boolean
+  local: boolean
+  rttMs: number
+}
+
+interface Outcome {
+  down: number
+  failed: number
+  corrupt: number
+  lastError: MeshError | null
+}
+
+const DEFAULT_TIMEOUT_MS = 5000
+const MIN_HEDGE_MS = 200
+const RTT_BUCKET_MS = 5
+
+export class ChunkReader {
+  readonly stats: ReaderStats = { chunksRead: 0, shardsFetched: 0, corruptShards: 0, failedShards: 0, hedges: 0 }
+  private readonly network: ShardNetwork
+  private readonly contentKey: Uint8Array
+  private readonly timeoutMs: number
+  private readonly hedgeMs: number | null
+  private readonly readTimeoutMs: number
+
+  constructor (opts: ChunkReaderOptions) {
+    this.network = opts.network
+    this.contentKey = opts.contentKey
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.hedgeMs = opts.hedgeMs ?? null
+    this.readTimeoutMs = opts.readTimeoutMs ?? 3 * this.timeoutMs
+  }
+
+  /** Shorthand for stats.corruptShards. */
+  get corruptShards (): number {
+    return this.stats.corruptShards
+  }
+
+  async read (ref: ChunkRef, opts: ReadOptions = {}): Promise<Buffer> {
+    const what = `chunk ${ref.id.slice(0, 16)}`
+    if (opts.signal?.aborted) throw errors.aborted(`reading ${what}`)
+    const scheme = parseScheme(ref.scheme) // cached by name
+    if (ref.shards.length !== scheme.n) {
+      throw errors.badArgument(`${what}: ${ref.shards.length} shard locations recorded, ${scheme.name} has ${scheme.n}`)
+    }
+    const shards = await this.fetchShards(ref, scheme, opts.signal)
+    const sealed = await scheme.decode(shards, ref.sealedSize)
+    let plaintext: Buffer
+    try {
+      plaintext = openChunk(this.contentKey, Buffer.from(ref.id, 'hex'), sealed)
+    } catch (err) {
+      // Every shard matched its hash, so the stripe is as written: the ref or the key is wrong.
+      if (err instanceof SealError) throw new MeshError('CORRUPT', err.message, { cause: err })
+      throw toMeshError(err, `opening ${what}`)
+    }
+    if (plaintext.byteLength !== ref.size) {
+      throw new MeshError('CORRUPT', `${what}: opened to ${plaintext.byteLength} bytes, ${ref.size} recorded`)
+    }
+    this.stats.chunksRead++
+    return plaintext
+  }
+
+  /** Shards by index (null where not fetched) with at least k present, or UNAVAILABLE. */
+  private async fetchShards (ref: ChunkRef, scheme: RedundancyScheme, outer?: AbortSignal): Promise<Array<Buffer | null>> {
+    const { k, n } = scheme
+    const what = `chunk ${ref.id.slice(0, 16)}`
+    const shardSize = scheme.shardSize(ref.sealedSize)
+    const candidates = this.candidates(ref, k)
+    const unplaced = ref.shards.filter((s) => s.peer === null).length
+    const shards: Array<Buffer | null> = new Array(n).fill(null)
+    const outcome: Outcome = { down: 0, failed: 0, corrupt: 0, lastError: null }
+    const controller = new AbortController() // aborts the losers once k are in
+    const timers: NodeJS.Timeout[] = []
+    let onabort: (() => void) | null = null
+    let have = 0
+    let active = 0
+    let next = 0
+
+    const unavailable = (reason: string): MeshError => {
+      const parts = [`${unplaced} unplaced`, `${outcome.down} on down peers`, `${outcome.failed} failed`, `${outcome.corrupt} corrupt`]
+      return new MeshError('UNAVAILABLE',
+        `${what} unavailable: found ${have} of the ${k} shards needed (${scheme.name}, ${n} in the stripe: ` +
+        `${parts.join(', ')})${reason}`, { cause: outcome.lastError ?? undefined })
+    }
+
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let done = false
+        const finish = (err?: MeshError): void => {
+          if (done) return
+          done = true
+          if (err) reject(err)
+          else resolve()
+        }
+
+        const launch = (): boolean => {
+          const c = candidates[next++]
+          if (!c) return false
+          active++
+          // Both outcomes are handled here, and the handlers cannot throw.
+          void this.fetchShard(c, shardSize, controller.signal).then((bytes) => {
+            active--
+            if (done) return
+            if (shards[c.index] === null) {
+              shards[c.index] = bytes
+              have++
+            }
+            if (have >= k) finish()
+            else refill()
+          }, (err: unknown) => {
+            active--
+            if (done) return // a loser, aborted on purpose
+            const error = toMeshError(err, `shard ${c.id.slice(0, 16)}`)
+            outcome.lastError = error
+            if (isMeshError(error, 'CORRUPT')) {
+              outcome.corrupt++ // stats.corruptShards is counted where it is found
+            } else {
+              this.stats.failedShards++
+              if (c.down) outcome.down++
+              else outcome.failed++
+            }
+            refill()
+          })
+          return true
+        }
+
+        // Keep k requests alive (answers in hand count) until the candidates run out.
+        const refill = (): void => {
+          while (active + have < k) {
+            if (!launch()) break
+          }
+          if (active === 0 && have < k) finish(unavailable(''))
+        }
+
+        const hedge = (): void => {
+          if (done) return
+          if (launch()) {
+            this.stats.hedges++
+            timers.push(setTimeout(hedge, hedgeMs))
+          }
+        }
+
+        const hedgeMs = this.hedgeMs ?? defaultHedgeMs(candidates)
+        timers.push(setTimeout(hedge, hedgeMs))
+        timers.push(setTimeout(() => finish(unavailable(`; the read timed out after ${this.readTimeoutMs} ms`)), this.readTimeoutMs))
+        onabort = () => finish(errors.aborted(`reading ${what}`))
+        outer?.addEventListener('abort', onabort, { once: true })
+        refill()
+      })
+    } finally {
+      for (const timer of timers) clearTimeout(timer)
+      if (onabort) outer?.removeEventListener('abort', onabort)
+      controller.abort(errors.aborted(`reading ${what}: enough shards`))
+    }
+    return shards
+  }
+
+  /** Verified bytes of one shard, or a MeshError (CORRUPT when they do not match the id). */
+  private async fetchShard (c: Candidate, shardSize: number, signal: AbortSignal): Promise<Buffer> {
+    const what = `shard ${c.id.slice(0, 16)} on peer ${c.peer.slice(0, 8)}`
+    let bytes: Uint8Array
+    try {
+      bytes = await bounded(what, this.timeoutMs, signal, (call) => this.network.get(c.peer, c.id, call))
+    } catch (err) {
+      if (isMeshError(err, 'CORRUPT')) this.stats.corruptShards++ // the holder's own check caught it
+      throw err
+    }
+    if (bytes.byteLength !== shardSize || shardHash(bytes) !== c.id) {
+      this.stats.corruptShards++
+      throw errors.corrupt(what)
+    }
+    this.stats.shardsFetched++
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  }
+
+  /** Recorded holders, best first (see the order at the top). */
+  private candidates (ref: ChunkRef, k: number): Candidate[] {
+    const live = new Map(this.network.peers().map((p) => [p.id, p]))
+    const out: Candidate[] = []
+    ref.shards.forEach((location, index) => {
+      if (location.peer === null) return
+      const info = live.get(location.peer)
+      const local = location.peer === this.network.self || info?.local === true
+      out.push({ index, id: location.id, peer: location.peer, down: !info, local, rttMs: local ? 0 : info?.rttMs ?? Infinity })
+    })
+    return out.sort((a, b) =>
+      (Number(a.down) - Number(b.down)) ||
+      (Number(b.local) - Number(a.local)) ||
+      (bucket(a.rttMs) - bucket(b.rttMs)) ||
+      (Number(a.index >= k) - Number(b.index >= k)) ||
+      (a.rttMs - b.rttMs) ||
+      (a.index - b.index))
+  }
+}
+
+function bucket (rttMs: number): number {
+  return Number.isFinite(rttMs) ? Math.floor(rttMs / RTT_BUCKET_MS) : Number.MAX_SAFE_INTEGER
+}
+
+/** Twice the median rtt of the live remote holders, at least MIN_HEDGE_MS (a shard is more than a ping). */
+function defaultHedgeMs (candidates: Candidate[]): number {
+  const rtts = candidates.filter((c) => !c.down && !c.local).map((c) => c.rttMs).sort((a, b) => a - b)
+  const median = rtts.length > 0 ? rtts[Math.floor(rtts.length / 2)]! : 0
+  return Math.max(MIN_HEDGE_MS, 2 * median)
+}
+
+/**
+ * fn with a signal that aborts at timeoutMs or with the caller's signal; the call fails at
+ * that moment even if the network does not honour the signal, so a read never hangs.
+ */
+async function bounded<T> (what: string, timeoutMs: number, outer: AbortSignal, fn: (opts: CallOptions) => Promise<T>): Promise<T> {
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(errors.timeout(what, timeoutMs)), timeoutMs)
+  const onabort = (): void => controller.abort(errors.aborted(what))
+  if (outer.aborted) onabort()
+  else outer.addEventListener('abort', onabort, { once: true })
+  const { signal } = controller
+  const stopped = new Promise<never>((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason)
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+  })
+  try {
+    return await Promise.race([fn({ signal, timeoutMs }), stopped])
+  } finally {
+    clearTimeout(timer)
+    outer.removeEventListener('abort', onabort)
+  }
+}

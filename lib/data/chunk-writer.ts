@@ -1,0 +1,179 @@
+import { chunkId, sealChunk } from '../../crypto/chunk-seal.ts'
+import { shardHash } from '../../crypto/hash.ts'
+import type { RedundancyScheme } from '../codec/scheme.ts'
+import { MeshError, errors, isMeshError, toMeshError } from '../errors.ts'
+import { placeStripe } from '../placement/rendezvous.ts'
+import type { CallOptions, ChunkId, PeerId, ShardId, ShardNetwork } from '../ports.ts'
+import { stripeKey, type ChunkRef, type ShardLocation } from './chunk-ref.ts'
+
+// The write path of one chunk: id = keyed hash of the plaintext, seal, encode into n shards,
+// place them by rendezvous over the live peers with room, put all n in parallel.
+//
+// Write quorum: write() resolves once every put has settled and at least `writeQuorum` shards
+// are stored. The default is n (every shard), the simplest promise to reason about; a lower
+// quorum (at least k + 1, so one more loss is survivable) lets writes go on with peers down,
+// and the shards that found no peer are recorded with peer null for repair to place. Waiting
+// for every put to settle (each bounded by timeoutMs, one retry) keeps the returned locations
+// exact: a ref never names a peer that did not take its shard.
+
+export interface ChunkWriterOptions {
+  network: ShardNetwork
+  contentKey: Uint8Array
+  chunkIdKey: Uint8Array
+  scheme: RedundancyScheme
+  /** Shards that must be stored before write() resolves: min(k + 1, n) .. n, default n. */
+  writeQuorum?: number
+  /** Per put request, in ms. Default 10 s. */
+  timeoutMs?: number
+}
+
+export interface WriteOptions {
+  signal?: AbortSignal
+}
+
+export interface WriterStats {
+  chunksWritten: number
+  shardsStored: number
+  /** Puts that failed and moved to the next-ranked peer. */
+  retries: number
+  /** Shards left with peer null (placed later by repair). */
+  unplacedShards: number
+}
+
+interface Failure {
+  peer: PeerId
+  error: MeshError
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000
+
+export class ChunkWriter {
+  readonly scheme: RedundancyScheme
+  readonly writeQuorum: number
+  readonly stats: WriterStats = { chunksWritten: 0, shardsStored: 0, retries: 0, unplacedShards: 0 }
+  private readonly network: ShardNetwork
+  private readonly contentKey: Uint8Array
+  private readonly chunkIdKey: Uint8Array
+  private readonly timeoutMs: number
+
+  constructor (opts: ChunkWriterOptions) {
+    const { k, n } = opts.scheme
+    const quorum = opts.writeQuorum ?? n
+    const least = Math.min(k + 1, n)
+    if (!Number.isInteger(quorum) || quorum < least || quorum > n) {
+      throw errors.badArgument(`write quorum for ${opts.scheme.name} must be ${least}..${n}, got ${quorum}`)
+    }
+    this.network = opts.network
+    this.contentKey = opts.contentKey
+    this.chunkIdKey = opts.chunkIdKey
+    this.scheme = opts.scheme
+    this.writeQuorum = quorum
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  }
+
+  async write (plaintext: Uint8Array, opts: WriteOptions = {}): Promise<ChunkRef> {
+    const { signal } = opts
+    const scheme = this.scheme
+    const idBytes = chunkId(this.chunkIdKey, plaintext)
+    const id = idBytes.toString('hex') as ChunkId
+    const what = `chunk ${id.slice(0, 16)} (${scheme.name})`
+    if (signal?.aborted) throw errors.aborted(`writing ${what}`)
+
+    const sealed = sealChunk(this.contentKey, idBytes, plaintext)
+    const shards = await scheme.encode(sealed)
+    const shardIds = shards.map((shard) => shardHash(shard) as ShardId)
+    const shardSize = scheme.shardSize(sealed.byteLength)
+
+    // The full ranking of peers with room: the first n take the shards, the rest are spares.
+    const peers = this.network.peers()
+    const ranked = placeStripe(stripeKey(id, scheme.name), peers, peers.length, shardSize)
+    if (ranked.length < this.writeQuorum) throw this.tooFewPeers(what, peers.filter((p) => p.capacity > 0).length, ranked.length, shardSize)
+    const spares = ranked.slice(scheme.n)
+
+    const failures: Failure[] = []
+    // placeShard rejects only when aborted; allSettled lets every put finish or stop first.
+    const placed = await Promise.allSettled(shards.map((data, i) =>
+      this.placeShard(shardIds[i]!, data, ranked[i] ?? null, spares, failures, signal)
+    ))
+    if (signal?.aborted) throw errors.aborted(`writing ${what}`)
+
+    const locations: ShardLocation[] = placed.map((result, i) => ({
+      id: shardIds[i]!,
+      peer: result.status === 'fulfilled' ? result.value : null
+    }))
+    const stored = locations.filter((l) => l.peer !== null).length
+    // Shards already put stay where they are: an identical chunk written before may use them,
+    // so only garbage collection (which knows every reference) may remove them.
+    if (stored < this.writeQuorum) throw this.quorumMissed(what, stored, failures)
+
+    this.stats.chunksWritten++
+    this.stats.shardsStored += stored
+    this.stats.unplacedShards += scheme.n - stored
+    return { id, size: plaintext.byteLength, sealedSize: sealed.byteLength, scheme: scheme.name, shards: locations }
+  }
+
+  /** Where the shard ended up: its ranked peer, else the next unused spare, else null. */
+  private async placeShard (
+    id: ShardId, data: Uint8Array, first: PeerId | null, spares: PeerId[], failures: Failure[], signal?: AbortSignal
+  ): Promise<PeerId | null> {
+    let peer = first
+    for (let attempt = 0; peer !== null && attempt < 2; attempt++) {
+      const target: PeerId = peer
+      try {
+        await bounded(`put shard ${id.slice(0, 16)} on peer ${target.slice(0, 8)}`, this.timeoutMs, signal,
+          (call) => this.network.put(target, id, data, call))
+        return target
+      } catch (err) {
+        if (signal?.aborted) throw errors.aborted(`put shard ${id.slice(0, 16)}`)
+        failures.push({ peer: target, error: toMeshError(err, `put shard ${id.slice(0, 16)}`) })
+        // shift() runs between awaits, so two shards can never take the same spare.
+        peer = attempt === 0 ? spares.shift() ?? null : null
+        if (peer !== null) this.stats.retries++
+      }
+    }
+    return null
+  }
+
+  private tooFewPeers (what: string, storagePeers: number, withRoom: number, shardSize: number): MeshError {
+    const need = this.writeQuorum
+    if (storagePeers >= need) {
+      return new MeshError('NO_SPACE', `${what}: no space: only ${withRoom} of ${storagePeers} storage peers ` +
+        `have room for a ${shardSize}-byte shard, ${need} needed`)
+    }
+    return new MeshError('UNAVAILABLE', `${what}: unavailable: only ${storagePeers} storage peers are up, ` +
+      `${need} needed to store its shards on distinct peers`)
+  }
+
+  private quorumMissed (what: string, stored: number, failures: Failure[]): MeshError {
+    const detail = failures.map((f) => `peer ${f.peer.slice(0, 8)}: ${f.error.message}`).join('; ')
+    const summary = `stored ${stored} of ${this.scheme.n} shards, ${this.writeQuorum} needed (${detail})`
+    // Only when every refusal was for space is the mesh full; anything else is an outage.
+    const full = failures.length > 0 && failures.every((f) => isMeshError(f.error, 'NO_SPACE'))
+    return full
+      ? new MeshError('NO_SPACE', `${what}: no space: ${summary}`)
+      : new MeshError('UNAVAILABLE', `${what}: unavailable: ${summary}`, { cause: failures[0]?.error })
+  }
+}
+
+/**
+ * fn with a signal that aborts at timeoutMs or with the caller's signal; the call fails at
+ * that moment even if the network does not honour the signal, so a write never hangs.
+ */
+async function bounded<T> (what: string, timeoutMs: number, outer: AbortSignal | undefined, fn: (opts: CallOptions) => Promise<T>): Promise<T> {
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(errors.timeout(what, timeoutMs)), timeoutMs)
+  const onabort = (): void => controller.abort(errors.aborted(what))
+  if (outer?.aborted) onabort()
+  else outer?.addEventListener('abort', onabort, { once: true })
+  const { signal } = controller
+  const stopped = new Promise<never>((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason)
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+  })
+  try {
+    return await Promise.race([fn({ signal, timeoutMs }), stopped])
+  } finally {
+    clearTimeout(timer)
+    outer?.removeEventListener('abort', onabort)
+  }
+}
