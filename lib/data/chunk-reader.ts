@@ -3,7 +3,8 @@ import { shardHash } from '../../crypto/hash.ts'
 import { parseScheme } from '../codec/parse-scheme.ts'
 import type { RedundancyScheme } from '../codec/scheme.ts'
 import { MeshError, errors, isMeshError, toMeshError } from '../errors.ts'
-import type { CallOptions, PeerId, ShardId, ShardNetwork } from '../ports.ts'
+import type { PeerId, ShardId, ShardNetwork } from '../ports.ts'
+import { bounded } from './bounded-call.ts'
 import type { ChunkRef } from './chunk-ref.ts'
 
 // The read path of one chunk: fetch k of its n shards from the best holders in parallel,
@@ -250,27 +251,4 @@ function defaultHedgeMs (candidates: Candidate[]): number {
   const rtts = candidates.filter((c) => !c.down && !c.local).map((c) => c.rttMs).sort((a, b) => a - b)
   const median = rtts.length > 0 ? rtts[Math.floor(rtts.length / 2)]! : 0
   return Math.max(MIN_HEDGE_MS, 2 * median)
-}
-
-/**
- * fn with a signal that aborts at timeoutMs or with the caller's signal; the call fails at
- * that moment even if the network does not honour the signal, so a read never hangs.
- */
-async function bounded<T> (what: string, timeoutMs: number, outer: AbortSignal, fn: (opts: CallOptions) => Promise<T>): Promise<T> {
-  const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(errors.timeout(what, timeoutMs)), timeoutMs)
-  const onabort = (): void => controller.abort(errors.aborted(what))
-  if (outer.aborted) onabort()
-  else outer.addEventListener('abort', onabort, { once: true })
-  const { signal } = controller
-  const stopped = new Promise<never>((_resolve, reject) => {
-    if (signal.aborted) reject(signal.reason)
-    else signal.addEventListener('abort', () => reject(signal.reason), { once: true })
-  })
-  try {
-    return await Promise.race([fn({ signal, timeoutMs }), stopped])
-  } finally {
-    clearTimeout(timer)
-    outer.removeEventListener('abort', onabort)
-  }
 }

@@ -3,7 +3,8 @@ import { shardHash } from '../../crypto/hash.ts'
 import type { RedundancyScheme } from '../codec/scheme.ts'
 import { MeshError, errors, isMeshError, toMeshError } from '../errors.ts'
 import { placeStripe } from '../placement/rendezvous.ts'
-import type { CallOptions, ChunkId, PeerId, ShardId, ShardNetwork } from '../ports.ts'
+import type { ChunkId, PeerId, ShardId, ShardNetwork } from '../ports.ts'
+import { bounded } from './bounded-call.ts'
 import { stripeKey, type ChunkRef, type ShardLocation } from './chunk-ref.ts'
 
 // The write path of one chunk: id = keyed hash of the plaintext, seal, encode into n shards,
@@ -152,28 +153,5 @@ export class ChunkWriter {
     return full
       ? new MeshError('NO_SPACE', `${what}: no space: ${summary}`)
       : new MeshError('UNAVAILABLE', `${what}: unavailable: ${summary}`, { cause: failures[0]?.error })
-  }
-}
-
-/**
- * fn with a signal that aborts at timeoutMs or with the caller's signal; the call fails at
- * that moment even if the network does not honour the signal, so a write never hangs.
- */
-async function bounded<T> (what: string, timeoutMs: number, outer: AbortSignal | undefined, fn: (opts: CallOptions) => Promise<T>): Promise<T> {
-  const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(errors.timeout(what, timeoutMs)), timeoutMs)
-  const onabort = (): void => controller.abort(errors.aborted(what))
-  if (outer?.aborted) onabort()
-  else outer?.addEventListener('abort', onabort, { once: true })
-  const { signal } = controller
-  const stopped = new Promise<never>((_resolve, reject) => {
-    if (signal.aborted) reject(signal.reason)
-    else signal.addEventListener('abort', () => reject(signal.reason), { once: true })
-  })
-  try {
-    return await Promise.race([fn({ signal, timeoutMs }), stopped])
-  } finally {
-    clearTimeout(timer)
-    outer?.removeEventListener('abort', onabort)
   }
 }
