@@ -151,7 +151,10 @@ describe('mesh node', () => {
   }, 30_000)
 
   it('disconnects an authenticated peer that sends garbage or oversize messages, and keeps serving others', async () => {
-    for (const payload of [randomBytes(37), Buffer.alloc(m.MAX_MESSAGE_BYTES + 1024)]) {
+    const oversize = randomBytes(m.MAX_MESSAGE_BYTES + 1)
+    // A well-formed put whose only fault is its size, and bytes that are no message at all.
+    const wellFormedButHuge = c.encode(m.request, { id: 1, op: m.Op.Put, shard: Buffer.from(shardHash(oversize), 'hex'), data: oversize })
+    for (const payload of [randomBytes(37), wellFormedButHuge]) {
       const conns: SecretStream[] = []
       const swarm = await rogue(testnet.bootstrap, (conn) => {
         conns.push(conn)
