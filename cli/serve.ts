@@ -1,14 +1,12 @@
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
-import { ShardStore } from '../lib/data/shard-store.ts'
-import { MeshNode } from '../peers/mesh-node.ts'
+import { startPeer } from './peer.ts'
 import { parseBootstrap } from '../peers/dht.ts'
 import type { NodeAddress } from 'hyperdht'
 import { storageKeysFrom } from './keys.ts'
 import { openStoreDir } from './store-dir.ts'
 import { parseSize, formatSize } from './size.ts'
 import { UsageError } from './usage-error.ts'
-import { VERSION } from './version.ts'
 
 export const SERVE_HELP = `Usage: meshfs serve --key KEY --store DIR --capacity SIZE [options]
 
@@ -45,27 +43,19 @@ export async function serveCommand (argv: string[]): Promise<void> {
   const dir = resolve(values.store)
 
   const identity = await openStoreDir(dir, keys.topic)
-  const store = new ShardStore({ dir, capacity })
-  await store.ready()
-  const node = new MeshNode({
-    topic: keys.topic,
-    authKey: keys.authKey,
-    storage: store,
-    keySeed: identity.peerSeed,
-    bootstrap,
-    version: VERSION,
+  const peer = await startPeer({
+    keys, dir, capacity, bootstrap, keySeed: identity.peerSeed,
     log: (line) => console.log(`meshfs serve: ${line}`)
   })
+  const { node, store } = peer
   const stop = async (signal: string) => {
     console.log(`meshfs serve: ${signal}, closing`)
-    await node.close()
-    await store.close()
+    await peer.close()
     process.exit(0)
   }
   process.once('SIGINT', () => void stop('SIGINT'))
   process.once('SIGTERM', () => void stop('SIGTERM'))
 
-  await node.ready()
   const usage = store.usage()
   console.log(`meshfs serve: peer ${node.self} ready, store ${dir}, capacity ${formatSize(capacity)}, used ${formatSize(usage.used)} in ${usage.shards} shards`)
 }

@@ -1,8 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ShardStore } from '../../lib/data/shard-store.ts'
-import { MeshNode, type MeshNodeOptions } from '../../peers/mesh-node.ts'
+import { startPeer } from '../../cli/peer.ts'
+import type { ShardStore } from '../../lib/data/shard-store.ts'
+import type { MeshNode, MeshNodeOptions } from '../../peers/mesh-node.ts'
 import { parseBootstrap } from '../../peers/dht.ts'
 import type { StorageKeys } from '../../crypto/key-hierarchy.ts'
 
@@ -21,24 +22,13 @@ export async function startInProcessPeer (
   keys: StorageKeys, bootstrap: string[], capacity: number, extra: Partial<MeshNodeOptions> = {}
 ): Promise<InProcessPeer> {
   const dir = await mkdtemp(join(tmpdir(), 'meshfs-peer-'))
-  const store = new ShardStore({ dir, capacity })
-  await store.ready()
-  const node = new MeshNode({
-    topic: keys.topic,
-    authKey: keys.authKey,
-    storage: store,
-    bootstrap: bootstrap.map(parseBootstrap),
-    stateIntervalMs: 500,
-    ...extra
-  })
-  await node.ready()
+  const peer = await startPeer({ keys, dir, capacity, bootstrap: bootstrap.map(parseBootstrap), stateIntervalMs: 500, ...extra })
   return {
-    node,
-    store,
+    node: peer.node,
+    store: peer.store,
     dir,
     async close () {
-      await node.close()
-      await store.close()
+      await peer.close()
       await rm(dir, { recursive: true, force: true })
     }
   }
