@@ -10,6 +10,7 @@ Usage: meshfs <command> [options]
 Commands:
   init      create a new mesh key (prints the key alone on its first line)
   serve     run a storage-only peer (no FUSE needed)
+  demo      run a whole local mesh on this machine (npm start)
 
 Options:
   -h, --help     show help (also: meshfs <command> --help)
@@ -40,6 +41,7 @@ async function main (argv: string[]): Promise<void> {
     case '--help':
     case 'help':
       if (rest[0] === 'serve') process.stdout.write((await import('./cli/serve.ts')).SERVE_HELP)
+      else if (rest[0] === 'demo') process.stdout.write((await import('./cli/demo.ts')).DEMO_HELP)
       else if (rest[0] === 'init') process.stdout.write(INIT_HELP)
       else process.stdout.write(HELP)
       return
@@ -52,6 +54,8 @@ async function main (argv: string[]): Promise<void> {
     case 'serve':
       // Loaded on demand: --help and init start without the network stack.
       return (await import('./cli/serve.ts')).serveCommand(rest)
+    case 'demo':
+      return (await import('./cli/demo.ts')).demoCommand(rest)
     default:
       throw new UsageError(`unknown command "${command}" (see meshfs --help)`)
   }

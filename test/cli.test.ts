@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { runMeshfs } from './helpers/peer-process.ts'
+import { runMeshfs, spawnMeshfs, waitForLine, exited } from './helpers/peer-process.ts'
 import { parseMeshKey } from '../crypto/mesh-key.ts'
 
 describe('meshfs CLI', () => {
@@ -55,4 +55,23 @@ describe('meshfs CLI', () => {
     expect(badSize.code).toBe(2)
     expect(badSize.stderr).toMatch(/size "lots"/)
   })
+
+  it('demo starts a local mesh of 5 peer processes and Ctrl-C stops every one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshfs-demo-'))
+    const demo = spawnMeshfs(['demo', '--dir', dir, '--capacity', '64M'])
+    try {
+      let out = ''
+      demo.stdout?.on('data', (chunk: Buffer) => { out += chunk.toString() })
+      await waitForLine(demo, /5 peers live/, 60_000)
+      const pids = [...out.matchAll(/started \(pid (\d+)/g)].map((match) => Number(match[1]))
+      expect(pids).toHaveLength(5)
+      demo.kill('SIGINT')
+      await exited(demo)
+      expect(demo.exitCode).toBe(0)
+      for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow() // no peer left running
+    } finally {
+      demo.kill('SIGKILL')
+      await rm(dir, { recursive: true, force: true })
+    }
+  }, 90_000)
 })

@@ -1,0 +1,109 @@
+import { parseArgs } from 'node:util'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import createTestnet from 'hyperdht/testnet.js'
+import { formatMeshKey, generateMeshSecret, parseMeshKey } from '../crypto/mesh-key.ts'
+import { deriveMeshKeys } from '../crypto/key-hierarchy.ts'
+import { parseBootstrap } from '../peers/dht.ts'
+import { startPeer, type Peer } from './peer.ts'
+import { formatSize } from './size.ts'
+
+export const DEMO_HELP = `Usage: meshfs demo [--dir DIR] [--peers N] [--capacity SIZE]
+
+Runs a whole mesh on this machine: a local DHT bootstrap on 127.0.0.1 (never the public
+DHT), N storage peers as child processes, and a live status of the peers. Ctrl-C stops
+everything. The key and the stores are kept in DIR, so a second run finds the same data.
+
+Options:
+  --dir DIR        where the demo keeps its key and stores (default: ./.demo)
+  --peers N        storage peers to start (default: 5)
+  --capacity SIZE  capacity of each peer (default: 1G)
+  -h, --help       show this help
+`
+
+const MOUNT_ENTRY = fileURLToPath(new URL('../mount.ts', import.meta.url))
+
+export async function demoCommand (argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      dir: { type: 'string' },
+      peers: { type: 'string' },
+      capacity: { type: 'string' },
+      help: { type: 'boolean', short: 'h' }
+    },
+    strict: true
+  })
+  if (values.help) { process.stdout.write(DEMO_HELP); return }
+  const dir = resolve(values.dir ?? '.demo')
+  const count = Number(values.peers ?? 5)
+  const capacity = values.capacity ?? '1G'
+  await mkdir(dir, { recursive: true })
+  const key = await demoKey(join(dir, 'key'))
+
+  const testnet = await createTestnet(3, { host: '127.0.0.1' })
+  const bootstrap = testnet.bootstrap.map((node) => `${node.host}:${node.port}`)
+  console.log(`meshfs demo: local DHT bootstrap at ${bootstrap.join(', ')} (127.0.0.1 only)`)
+  console.log(`meshfs demo: mesh key ${key}`)
+
+  const children: ChildProcess[] = []
+  let observer: Peer | null = null
+  let stopping = false
+  const stop = async (why: string): Promise<void> => {
+    if (stopping) return
+    stopping = true
+    console.log(`\nmeshfs demo: ${why}, stopping ${children.length} peers`)
+    await Promise.all(children.map((child) => new Promise<void>((done) => {
+      if (child.exitCode !== null || child.signalCode !== null) return done()
+      child.once('exit', () => done())
+      child.kill('SIGTERM')
+    })))
+    await observer?.close()
+    await testnet.destroy()
+    process.exit(0)
+  }
+  process.once('SIGINT', () => void stop('Ctrl-C'))
+  process.once('SIGTERM', () => void stop('SIGTERM'))
+
+  for (let i = 0; i < count; i++) {
+    const store = join(dir, `peer-${i}`)
+    const child = spawn(process.execPath, ['--import', 'tsx', MOUNT_ENTRY, 'serve', '--key', key, '--store', store,
+      '--capacity', capacity, ...bootstrap.flatMap((b) => ['--bootstrap', b])], { stdio: ['ignore', 'pipe', 'inherit'] })
+    children.push(child)
+    child.once('exit', (code, signal) => { if (!stopping) console.log(`meshfs demo: peer ${i} exited (${signal ?? code})`) })
+    await new Promise<void>((ready, fail) => {
+      child.stdout?.on('data', (line: Buffer) => { if (/ready/.test(line.toString())) ready() })
+      child.once('exit', () => fail(new Error(`peer ${i} exited during start-up`)))
+    })
+    console.log(`meshfs demo: peer ${i} started (pid ${child.pid}, store ${store})`)
+  }
+
+  // A member that stores nothing, to watch the mesh the way every peer sees it.
+  const keys = deriveMeshKeys(parseMeshKey(key))
+  const watcher = await startPeer({ keys: keys.storage, dir: join(dir, 'observer'), capacity: 0, bootstrap: bootstrap.map(parseBootstrap) })
+  observer = watcher
+  await watcher.node.waitForPeers(count, 30_000).catch(() => {})
+  const status = () => {
+    const peers = watcher.node.peers().filter((p) => !p.local)
+    const lines = peers.map((p) => `  ${p.id.slice(0, 12)}  used ${formatSize(p.used).padStart(10)} of ${formatSize(p.capacity).padStart(9)}  rtt ${p.rttMs.toFixed(1)} ms`)
+    console.log(`meshfs demo: ${peers.length} peers live\n${lines.join('\n')}`)
+  }
+  status()
+  console.log('meshfs demo: running; press Ctrl-C to stop every peer')
+  setInterval(status, 10_000)
+}
+
+/** The demo's mesh key, made once and kept, so a second run reuses the stores. */
+async function demoKey (file: string): Promise<string> {
+  try {
+    const key = (await readFile(file, 'utf8')).trim()
+    parseMeshKey(key)
+    return key
+  } catch {
+    const key = formatMeshKey(generateMeshSecret())
+    await writeFile(file, key + '\n', { mode: 0o600 })
+    return key
+  }
+}
