@@ -4,6 +4,7 @@ import { constants } from 'node:os'
 export type ErrorCode =
   | 'NOT_FOUND' | 'EXISTS' | 'NO_SPACE' | 'CORRUPT' | 'UNAVAILABLE' | 'TIMEOUT'
   | 'ABORTED' | 'BAD_SCHEME' | 'BAD_ARGUMENT' | 'PROTOCOL' | 'CLOSED' | 'IO'
+  | 'NOT_EMPTY' | 'IS_DIR' | 'NOT_DIR' | 'NAME_TOO_LONG' | 'INVALID' | 'NOT_PERMITTED' | 'NO_ATTR'
 
 const ERRNO: Record<ErrorCode, number> = {
   NOT_FOUND: constants.errno.ENOENT,
@@ -17,7 +18,14 @@ const ERRNO: Record<ErrorCode, number> = {
   BAD_ARGUMENT: constants.errno.EINVAL,
   PROTOCOL: constants.errno.EPROTO,
   CLOSED: constants.errno.ECONNRESET,
-  IO: constants.errno.EIO
+  IO: constants.errno.EIO,
+  NOT_EMPTY: constants.errno.ENOTEMPTY,
+  IS_DIR: constants.errno.EISDIR,
+  NOT_DIR: constants.errno.ENOTDIR,
+  NAME_TOO_LONG: constants.errno.ENAMETOOLONG,
+  INVALID: constants.errno.EINVAL,
+  NOT_PERMITTED: constants.errno.EPERM,
+  NO_ATTR: constants.errno.ENODATA
 }
 
 export class MeshError extends Error {
@@ -48,7 +56,14 @@ export const errors = {
   badArgument: (detail: string) => new MeshError('BAD_ARGUMENT', detail),
   protocol: (detail: string) => new MeshError('PROTOCOL', `protocol error: ${detail}`),
   closed: (what: string) => new MeshError('CLOSED', `${what}: closed`),
-  io: (what: string, cause?: unknown) => new MeshError('IO', `${what}: I/O error`, { cause })
+  io: (what: string, cause?: unknown) => new MeshError('IO', `${what}: I/O error`, { cause }),
+  notEmpty: (what: string) => new MeshError('NOT_EMPTY', `${what}: directory not empty`),
+  isDir: (what: string) => new MeshError('IS_DIR', `${what}: is a directory`),
+  notDir: (what: string) => new MeshError('NOT_DIR', `${what}: not a directory`),
+  nameTooLong: (what: string) => new MeshError('NAME_TOO_LONG', `${what}: name too long`),
+  invalid: (what: string) => new MeshError('INVALID', `${what}: invalid argument`),
+  notPermitted: (what: string) => new MeshError('NOT_PERMITTED', `${what}: operation not permitted`),
+  noAttr: (what: string) => new MeshError('NO_ATTR', `${what}: no such attribute`)
 }
 
 // Anything that is not already a MeshError is an I/O failure, never "not found".

@@ -7,6 +7,8 @@ export type PeerId = string & { readonly __brand: 'PeerId' }
 export type ShardId = string & { readonly __brand: 'ShardId' }
 /** Hex of a keyed hash of the chunk's plaintext (dedup inside one mesh only). */
 export type ChunkId = string & { readonly __brand: 'ChunkId' }
+/** A filesystem object's number; the root directory is 1. */
+export type Ino = number & { readonly __brand: 'Ino' }
 
 export interface CallOptions {
   signal?: AbortSignal

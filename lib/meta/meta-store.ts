@@ -1,0 +1,255 @@
+import Database from 'better-sqlite3'
+import { randomBytes } from 'node:crypto'
+import { errors, MeshError } from '../errors.ts'
+import type { Ino } from '../ports.ts'
+import { decodeOp, encodeOp, Kind, OpType, type Attrs, type Op, type Time } from './ops.ts'
+import { SCHEMA, SCHEMA_VERSION, TREE_TABLES } from './schema.ts'
+import { ROOT, Tree, type Inode } from './tree.ts'
+
+export { ROOT, type Inode }
+export const NAME_MAX = 255
+
+export interface NewNode { kind: Kind, mode: number, uid: number, gid: number, target?: Buffer }
+
+/**
+ * The filesystem's metadata in an embedded database: every change is checked (POSIX rules),
+ * appended to this writer's op log and applied to the tree in one SQLite transaction, so a
+ * kill -9 at any point leaves either all of a change or none of it.
+ */
+export class MetaStore {
+  readonly writer: Buffer
+  private readonly db: Database.Database
+  private readonly tree: Tree
+  private seq: number
+  private nextIno: number
+  private readonly appendOp
+  private readonly saveSetting
+
+  private constructor (db: Database.Database) {
+    this.db = db
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = FULL') // a committed change survives power loss, not just a crash
+    db.exec(SCHEMA)
+    this.saveSetting = db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)')
+    const setting = db.prepare<[string], { value: unknown }>('SELECT value FROM settings WHERE key = ?')
+    const version = setting.get('schema')?.value
+    if (version !== undefined && version !== SCHEMA_VERSION) {
+      throw errors.badArgument(`metadata database has schema ${String(version)}, this meshfs reads ${SCHEMA_VERSION}`)
+    }
+    let writer = setting.get('writer')?.value as Buffer | undefined
+    if (!writer) {
+      writer = randomBytes(32)
+      this.saveSetting.run('writer', writer)
+      this.saveSetting.run('schema', SCHEMA_VERSION)
+    }
+    this.writer = writer
+    this.tree = new Tree(db)
+    this.appendOp = db.prepare('INSERT INTO oplog (writer, seq, op) VALUES (?, ?, ?)')
+    this.seq = db.prepare<[Buffer], { seq: number | null }>('SELECT max(seq) AS seq FROM oplog WHERE writer = ?').get(writer)?.seq ?? 0
+    this.nextIno = (db.prepare<[], { ino: number | null }>('SELECT max(ino) AS ino FROM inodes').get()?.ino ?? 0) + 1
+    if (this.tree.inode(ROOT) === null) {
+      this.commit([{ type: OpType.Create, ino: ROOT, parent: 0 as Ino, name: Buffer.alloc(0), kind: Kind.Dir, mode: 0o40755, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, target: null, time: now() }])
+      this.nextIno = ROOT + 1
+    }
+  }
+
+  static open (path: string): MetaStore {
+    return new MetaStore(new Database(path))
+  }
+
+  close (): void {
+    if (this.db.open) this.db.close()
+  }
+
+  // ---- reads -----------------------------------------------------------------------------
+
+  get (ino: Ino): Inode {
+    const inode = this.tree.inode(ino)
+    if (!inode) throw errors.notFound(`inode ${ino}`)
+    return inode
+  }
+
+  /** The inode named name in dir. NOT_FOUND, NOT_DIR as POSIX says. */
+  lookup (dir: Ino, name: string): Inode {
+    this.dir(dir)
+    const ino = this.tree.lookup(dir, nameBytes(name))
+    if (ino === null) throw errors.notFound(name)
+    return this.get(ino)
+  }
+
+  readdir (dir: Ino): Array<{ name: string, ino: Ino, kind: Kind }> {
+    this.dir(dir)
+    return this.tree.children(dir).map((entry) => ({ name: entry.name.toString('utf8'), ino: entry.ino, kind: entry.kind }))
+  }
+
+  chunk (ino: Ino, index: number): Buffer | null {
+    return this.tree.chunk(ino, index)
+  }
+
+  chunks (ino: Ino): Array<{ index: number, ref: Buffer }> {
+    return this.tree.chunks(ino)
+  }
+
+  getXattr (ino: Ino, name: string): Buffer {
+    this.get(ino)
+    const value = this.tree.xattr(ino, name)
+    if (value === null) throw errors.noAttr(name)
+    return value
+  }
+
+  listXattrs (ino: Ino): string[] {
+    this.get(ino)
+    return this.tree.xattrNames(ino)
+  }
+
+  inodeCount (): number {
+    return this.tree.inodeCount()
+  }
+
+  /** Every op of this store's log, in order (the replication and replay source). */
+  log (): Op[] {
+    return this.db.prepare<[], { op: Buffer }>('SELECT op FROM oplog ORDER BY writer, seq').all().map((row) => decodeOp(row.op))
+  }
+
+  // ---- changes ---------------------------------------------------------------------------
+
+  create (dir: Ino, name: string, node: NewNode, time = now()): Inode {
+    const bytes = checkName(name)
+    this.dir(dir)
+    if (this.tree.lookup(dir, bytes) !== null) throw errors.exists(name)
+    const ino = this.nextIno as Ino
+    this.commit([{ type: OpType.Create, ino, parent: dir, name: bytes, kind: node.kind, mode: node.mode, uid: node.uid, gid: node.gid, target: node.target ?? null, time }])
+    this.nextIno++
+    return this.get(ino)
+  }
+
+  /** unlink (dir: false) or rmdir (dir: true). */
+  remove (dir: Ino, name: string, opts: { dir: boolean }, time = now()): void {
+    const bytes = checkName(name)
+    const target = this.lookup(dir, name)
+    if (opts.dir) {
+      if (target.kind !== Kind.Dir) throw errors.notDir(name)
+      if (!this.tree.isEmpty(target.ino)) throw errors.notEmpty(name)
+    } else if (target.kind === Kind.Dir) {
+      throw errors.isDir(name)
+    }
+    this.commit([{ type: OpType.Remove, parent: dir, name: bytes, time }])
+  }
+
+  rename (dir: Ino, name: string, newDir: Ino, newName: string, time = now()): void {
+    const from = checkName(name)
+    const to = checkName(newName)
+    const source = this.lookup(dir, name)
+    this.dir(newDir)
+    const existing = this.tree.lookup(newDir, to)
+    if (existing === source.ino) return // same file: POSIX says do nothing
+    if (existing !== null) {
+      const target = this.get(existing)
+      if (source.kind === Kind.Dir && target.kind !== Kind.Dir) throw errors.notDir(newName)
+      if (source.kind !== Kind.Dir && target.kind === Kind.Dir) throw errors.isDir(newName)
+      if (target.kind === Kind.Dir && !this.tree.isEmpty(target.ino)) throw errors.notEmpty(newName)
+    }
+    if (source.kind === Kind.Dir && this.isInside(newDir, source.ino)) {
+      throw errors.invalid(`moving ${name} into itself`)
+    }
+    this.commit([{ type: OpType.Rename, parent: dir, name: from, newParent: newDir, newName: to, time }])
+  }
+
+  setAttrs (ino: Ino, attrs: Attrs, time = now()): Inode {
+    this.get(ino)
+    this.commit([{ type: OpType.SetAttr, ino, attrs, time }])
+    return this.get(ino)
+  }
+
+  /**
+   * Records new chunk refs and the file's new size and mtime in one transaction: after a crash a
+   * file is either as before or as after, never a size that points past its chunks.
+   */
+  writeChunks (ino: Ino, chunks: Array<{ index: number, ref: Buffer }>, attrs: Attrs, time = now()): Inode {
+    this.get(ino)
+    this.commit([
+      ...chunks.map((chunk): Op => ({ type: OpType.SetChunk, ino, index: chunk.index, ref: chunk.ref, time })),
+      { type: OpType.SetAttr, ino, attrs, time }
+    ])
+    return this.get(ino)
+  }
+
+  /** Sets the size, dropping chunks wholly past it (the caller rewrites a partial last chunk). */
+  truncate (ino: Ino, size: number, firstDropped: number, time = now()): Inode {
+    const inode = this.get(ino)
+    if (inode.kind === Kind.Dir) throw errors.isDir(`inode ${ino}`)
+    this.commit([
+      { type: OpType.DropChunks, ino, from: firstDropped, time },
+      { type: OpType.SetAttr, ino, attrs: { size, mtime: time }, time }
+    ])
+    return this.get(ino)
+  }
+
+  setXattr (ino: Ino, name: string, value: Buffer | null, time = now()): void {
+    this.get(ino)
+    if (value === null && this.tree.xattr(ino, name) === null) throw errors.noAttr(name)
+    this.commit([{ type: OpType.SetXattr, ino, name, value, time }])
+  }
+
+  /** Rebuilds the tree from the log alone: the log is the truth, the tree its materialization. */
+  replay (): void {
+    const ops = this.log()
+    this.db.transaction(() => {
+      for (const table of TREE_TABLES) this.db.exec(`DELETE FROM ${table}`)
+      for (const op of ops) this.tree.apply(op)
+    })()
+  }
+
+  private commit (ops: Op[]): void {
+    try {
+      this.db.transaction(() => {
+        for (const op of ops) {
+          this.appendOp.run(this.writer, ++this.seq, encodeOp(op))
+          this.tree.apply(op)
+        }
+      })()
+    } catch (err) {
+      this.seq = this.db.prepare<[Buffer], { seq: number | null }>('SELECT max(seq) AS seq FROM oplog WHERE writer = ?').get(this.writer)?.seq ?? 0
+      if (err instanceof MeshError) throw err
+      if ((err as { code?: string }).code === 'SQLITE_FULL') throw errors.noSpace('metadata database')
+      throw errors.io('metadata database', err)
+    }
+  }
+
+  private dir (ino: Ino): Inode {
+    const inode = this.get(ino)
+    if (inode.kind !== Kind.Dir) throw errors.notDir(`inode ${ino}`)
+    return inode
+  }
+
+  /** True if ino is dir or lies below it. */
+  private isInside (ino: Ino, dir: Ino): boolean {
+    for (let at: Ino | null = ino, depth = 0; at !== null && depth < 100_000; at = this.tree.parentOf(at), depth++) {
+      if (at === dir) return true
+    }
+    return false
+  }
+}
+
+export function now (): Time {
+  const ns = process.hrtime.bigint() // monotonic: anchor it to the wall clock once
+  return fromNs(WALL_ANCHOR + (ns - HR_ANCHOR))
+}
+
+const HR_ANCHOR = process.hrtime.bigint()
+const WALL_ANCHOR = BigInt(Date.now()) * 1_000_000n
+
+export function fromNs (ns: bigint): Time {
+  return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) }
+}
+
+function nameBytes (name: string): Buffer {
+  return Buffer.from(name, 'utf8')
+}
+
+function checkName (name: string): Buffer {
+  const bytes = nameBytes(name)
+  if (bytes.byteLength === 0 || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) throw errors.invalid(`name "${name}"`)
+  if (bytes.byteLength > NAME_MAX) throw errors.nameTooLong(`${name.slice(0, 32)}...`)
+  return bytes
+}

@@ -1,0 +1,122 @@
+import c, { type Encoder, type State } from 'compact-encoding'
+import type { Ino } from '../ports.ts'
+
+// Every metadata change is an op: appended to the writer's log and applied to the tree in one
+// transaction. The log is the truth (a later issue replicates it between peers); the tree is
+// what it materializes to. Wire and disk form: compact-encoding, versioned by OP_FORMAT.
+
+export const OP_FORMAT = 1
+
+export interface Time { sec: number, nsec: number }
+
+export const enum Kind { File = 1, Dir = 2, Symlink = 3 }
+
+export const enum OpType { Create = 1, Remove = 2, Rename = 3, SetAttr = 4, SetChunk = 5, DropChunks = 6, SetXattr = 7 }
+
+export interface Attrs {
+  mode?: number
+  uid?: number
+  gid?: number
+  size?: number
+  atime?: Time
+  mtime?: Time
+}
+
+export type Op =
+  | { type: OpType.Create, ino: Ino, parent: Ino, name: Buffer, kind: Kind, mode: number, uid: number, gid: number, target: Buffer | null, time: Time }
+  | { type: OpType.Remove, parent: Ino, name: Buffer, time: Time }
+  | { type: OpType.Rename, parent: Ino, name: Buffer, newParent: Ino, newName: Buffer, time: Time }
+  | { type: OpType.SetAttr, ino: Ino, attrs: Attrs, time: Time }
+  | { type: OpType.SetChunk, ino: Ino, index: number, ref: Buffer, time: Time }
+  | { type: OpType.DropChunks, ino: Ino, from: number, time: Time }
+  | { type: OpType.SetXattr, ino: Ino, name: string, value: Buffer | null, time: Time }
+
+const time: Encoder<Time> = {
+  preencode (state, t) { c.int.preencode(state, t.sec); c.uint.preencode(state, t.nsec) },
+  encode (state, t) { c.int.encode(state, t.sec); c.uint.encode(state, t.nsec) },
+  decode: (state) => ({ sec: c.int.decode(state), nsec: c.uint.decode(state) })
+}
+
+const optionalBuffer = (c as unknown as { optionalBuffer: Encoder<Buffer | null> }).optionalBuffer
+const ino = c.uint as unknown as Encoder<Ino>
+
+// SetAttr carries only the fields it changes: a flag bit per field.
+const ATTR_FIELDS = ['mode', 'uid', 'gid', 'size', 'atime', 'mtime'] as const
+const attrs: Encoder<Attrs> = {
+  preencode (state, a) {
+    c.uint.preencode(state, 0)
+    for (const field of ATTR_FIELDS) {
+      const value = a[field]
+      if (value === undefined) continue
+      if (typeof value === 'number') c.uint.preencode(state, value)
+      else time.preencode(state, value)
+    }
+  },
+  encode (state, a) {
+    let flags = 0
+    ATTR_FIELDS.forEach((field, bit) => { if (a[field] !== undefined) flags |= 1 << bit })
+    c.uint.encode(state, flags)
+    for (const field of ATTR_FIELDS) {
+      const value = a[field]
+      if (value === undefined) continue
+      if (typeof value === 'number') c.uint.encode(state, value)
+      else time.encode(state, value)
+    }
+  },
+  decode (state) {
+    const flags = c.uint.decode(state)
+    const a: Attrs = {}
+    if (flags & 1) a.mode = c.uint.decode(state)
+    if (flags & 2) a.uid = c.uint.decode(state)
+    if (flags & 4) a.gid = c.uint.decode(state)
+    if (flags & 8) a.size = c.uint.decode(state)
+    if (flags & 16) a.atime = time.decode(state)
+    if (flags & 32) a.mtime = time.decode(state)
+    return a
+  }
+}
+
+// One list of fields per op type, in wire order.
+type Field = [string, Encoder<any>]
+const FIELDS: Record<OpType, Field[]> = {
+  [OpType.Create]: [['ino', ino], ['parent', ino], ['name', c.buffer], ['kind', c.uint], ['mode', c.uint], ['uid', c.uint], ['gid', c.uint], ['target', optionalBuffer], ['time', time]],
+  [OpType.Remove]: [['parent', ino], ['name', c.buffer], ['time', time]],
+  [OpType.Rename]: [['parent', ino], ['name', c.buffer], ['newParent', ino], ['newName', c.buffer], ['time', time]],
+  [OpType.SetAttr]: [['ino', ino], ['attrs', attrs], ['time', time]],
+  [OpType.SetChunk]: [['ino', ino], ['index', c.uint], ['ref', c.buffer], ['time', time]],
+  [OpType.DropChunks]: [['ino', ino], ['from', c.uint], ['time', time]],
+  [OpType.SetXattr]: [['ino', ino], ['name', c.string], ['value', optionalBuffer], ['time', time]]
+}
+
+export const op: Encoder<Op> = {
+  preencode (state, o) {
+    c.uint.preencode(state, OP_FORMAT)
+    c.uint.preencode(state, o.type)
+    for (const [name, enc] of FIELDS[o.type]) enc.preencode(state, (o as any)[name])
+  },
+  encode (state, o) {
+    c.uint.encode(state, OP_FORMAT)
+    c.uint.encode(state, o.type)
+    for (const [name, enc] of FIELDS[o.type]) enc.encode(state, (o as any)[name])
+  },
+  decode (state: State) {
+    const format = c.uint.decode(state)
+    if (format !== OP_FORMAT) throw new Error(`metadata op format ${format} is not supported (expected ${OP_FORMAT})`)
+    const type = c.uint.decode(state) as OpType
+    const fields = FIELDS[type]
+    if (!fields) throw new Error(`unknown metadata op type ${type}`)
+    const o: Record<string, unknown> = { type }
+    for (const [name, enc] of fields) o[name] = enc.decode(state)
+    if (o.name instanceof Uint8Array) o.name = Buffer.from(o.name)
+    if (o.newName instanceof Uint8Array) o.newName = Buffer.from(o.newName)
+    return o as unknown as Op
+  }
+}
+
+export function encodeOp (o: Op): Buffer {
+  return Buffer.from(c.encode(op, o))
+}
+
+export function decodeOp (bytes: Uint8Array): Op {
+  return c.decode(op, bytes)
+}

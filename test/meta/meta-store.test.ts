@@ -1,0 +1,133 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { MetaStore, ROOT } from '../../lib/meta/meta-store.ts'
+import { Kind } from '../../lib/meta/ops.ts'
+import { isMeshError, type ErrorCode } from '../../lib/errors.ts'
+import { dumpTree } from './dump-tree.ts'
+
+const file = { kind: Kind.File, mode: 0o100644, uid: 1000, gid: 1000 }
+const dir = { kind: Kind.Dir, mode: 0o40755, uid: 1000, gid: 1000 }
+
+function fails (fn: () => unknown, code: ErrorCode): void {
+  let error: unknown = null
+  try { fn() } catch (err) { error = err }
+  expect(isMeshError(error, code), `expected ${code}, got ${String(error)}`).toBe(true)
+}
+
+describe('MetaStore', () => {
+  let root: string
+  let meta: MetaStore
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'meshfs-meta-'))
+    meta = MetaStore.open(join(root, 'meta.db'))
+  })
+
+  afterEach(async () => {
+    meta.close()
+    await rm(root, { recursive: true, force: true })
+  })
+
+  it('starts with an empty root directory', () => {
+    expect(meta.get(ROOT).kind).toBe(Kind.Dir)
+    expect(meta.readdir(ROOT)).toEqual([])
+  })
+
+  it('creates, looks up and lists entries, with POSIX errors', () => {
+    const docs = meta.create(ROOT, 'docs', dir)
+    const a = meta.create(docs.ino, 'a.txt', file)
+    expect(meta.lookup(docs.ino, 'a.txt').ino).toBe(a.ino)
+    expect(meta.readdir(docs.ino).map((e) => e.name)).toEqual(['a.txt'])
+    expect(meta.get(ROOT).nlink).toBe(3)
+    fails(() => meta.create(docs.ino, 'a.txt', file), 'EXISTS')
+    fails(() => meta.create(a.ino, 'x', file), 'NOT_DIR')
+    fails(() => meta.lookup(docs.ino, 'nope'), 'NOT_FOUND')
+    fails(() => meta.create(ROOT, 'x'.repeat(256), file), 'NAME_TOO_LONG')
+    for (const bad of ['', '.', '..', 'a/b']) fails(() => meta.create(ROOT, bad, file), 'INVALID')
+    const odd = meta.create(ROOT, 'ünï cødé ✓ \t name', file)
+    expect(meta.lookup(ROOT, 'ünï cødé ✓ \t name').ino).toBe(odd.ino)
+  })
+
+  it('unlinks files and removes empty directories only', () => {
+    const d = meta.create(ROOT, 'd', dir)
+    meta.create(d.ino, 'f', file)
+    fails(() => meta.remove(ROOT, 'd', { dir: false }), 'IS_DIR')
+    fails(() => meta.remove(ROOT, 'd', { dir: true }), 'NOT_EMPTY')
+    fails(() => meta.remove(d.ino, 'f', { dir: true }), 'NOT_DIR')
+    meta.remove(d.ino, 'f', { dir: false })
+    meta.remove(ROOT, 'd', { dir: true })
+    expect(meta.readdir(ROOT)).toEqual([])
+    expect(meta.get(ROOT).nlink).toBe(2)
+  })
+
+  it('renames files and directories, replacing targets as POSIX allows', () => {
+    const a = meta.create(ROOT, 'a', dir)
+    const b = meta.create(ROOT, 'b', dir)
+    const f = meta.create(a.ino, 'f', file)
+    meta.create(ROOT, 'g', file)
+    meta.rename(a.ino, 'f', ROOT, 'g') // replaces the file g
+    expect(meta.lookup(ROOT, 'g').ino).toBe(f.ino)
+    fails(() => meta.rename(ROOT, 'g', ROOT, 'b'), 'IS_DIR')
+    fails(() => meta.rename(ROOT, 'a', ROOT, 'g'), 'NOT_DIR')
+    meta.create(b.ino, 'inside', file)
+    fails(() => meta.rename(ROOT, 'a', ROOT, 'b'), 'NOT_EMPTY')
+    fails(() => meta.rename(ROOT, 'b', b.ino, 'loop'), 'INVALID')
+    meta.rename(ROOT, 'a', b.ino, 'a2')
+    expect(meta.lookup(b.ino, 'a2').ino).toBe(a.ino)
+    expect(meta.get(b.ino).nlink).toBe(3)
+    expect(meta.get(ROOT).nlink).toBe(3)
+    meta.rename(ROOT, 'g', ROOT, 'g') // same file: nothing happens
+    expect(meta.lookup(ROOT, 'g').ino).toBe(f.ino)
+  })
+
+  it('keeps nanosecond times, modes and owners exactly', () => {
+    const f = meta.create(ROOT, 'f', file)
+    const mtime = { sec: 981173106, nsec: 123456789 }
+    const atime = { sec: -86400, nsec: 1 } // before 1970
+    meta.setAttrs(f.ino, { mode: 0o100600, uid: 7, gid: 8, mtime, atime })
+    const back = meta.get(f.ino)
+    expect(back.mtime).toEqual(mtime)
+    expect(back.atime).toEqual(atime)
+    expect([back.mode, back.uid, back.gid]).toEqual([0o100600, 7, 8])
+  })
+
+  it('records chunks with the size in one change, and truncates', () => {
+    const f = meta.create(ROOT, 'f', file)
+    meta.writeChunks(f.ino, [{ index: 0, ref: Buffer.from('ref0') }, { index: 1, ref: Buffer.from('ref1') }], { size: 1500 })
+    expect(meta.get(f.ino).size).toBe(1500)
+    expect(meta.chunks(f.ino).map((c) => c.ref.toString())).toEqual(['ref0', 'ref1'])
+    meta.truncate(f.ino, 10, 1)
+    expect(meta.get(f.ino).size).toBe(10)
+    expect(meta.chunks(f.ino).map((c) => c.index)).toEqual([0])
+    meta.remove(ROOT, 'f', { dir: false })
+    expect(meta.chunks(f.ino)).toEqual([])
+  })
+
+  it('stores extended attributes', () => {
+    const f = meta.create(ROOT, 'f', file)
+    meta.setXattr(f.ino, 'user.color', Buffer.from('blue'))
+    expect(meta.getXattr(f.ino, 'user.color').toString()).toBe('blue')
+    expect(meta.listXattrs(f.ino)).toEqual(['user.color'])
+    meta.setXattr(f.ino, 'user.color', null)
+    fails(() => meta.getXattr(f.ino, 'user.color'), 'NO_ATTR')
+    fails(() => meta.setXattr(f.ino, 'user.color', null), 'NO_ATTR')
+  })
+
+  it('persists across reopen, and the log alone rebuilds the same tree', () => {
+    const d = meta.create(ROOT, 'd', dir)
+    const f = meta.create(d.ino, 'f', file)
+    meta.writeChunks(f.ino, [{ index: 0, ref: Buffer.from('r') }], { size: 1, mtime: { sec: 5, nsec: 6 } })
+    meta.rename(d.ino, 'f', ROOT, 'moved')
+    meta.setXattr(d.ino, 'user.k', Buffer.from('v'))
+    const before = dumpTree(meta)
+    meta.close()
+    meta = MetaStore.open(join(root, 'meta.db'))
+    expect(dumpTree(meta)).toEqual(before)
+    meta.replay()
+    expect(dumpTree(meta)).toEqual(before)
+    const next = meta.create(ROOT, 'new', file)
+    expect(next.ino).toBeGreaterThan(f.ino) // inode numbers are never reused after a restart
+  })
+})
