@@ -1,3 +1,4 @@
+import c, { type Encoder } from 'compact-encoding'
 import type { ChunkId, PeerId, ShardId } from '../ports.ts'
 
 // What the metadata records about one stored chunk: enough to read it back from any peer,
@@ -25,4 +26,56 @@ export interface ChunkRef {
 /** The rendezvous key of a chunk's stripe: the same chunk under another scheme is another stripe. */
 export function stripeKey (id: ChunkId, scheme: string): string {
   return `${id}/${scheme}`
+}
+
+// On-disk form (inside metadata): compact-encoding, versioned by CHUNK_REF_FORMAT.
+export const CHUNK_REF_FORMAT = 1
+const EMPTY = new Uint8Array(32) // stands in for a 32-byte field when only its size matters
+
+const shardLocation: Encoder<ShardLocation> = {
+  preencode (state, s) { c.fixed32.preencode(state, EMPTY); c.bool.preencode(state, true); if (s.peer) c.fixed32.preencode(state, EMPTY) },
+  encode (state, s) {
+    c.fixed32.encode(state, Buffer.from(s.id, 'hex'))
+    c.bool.encode(state, s.peer !== null)
+    if (s.peer) c.fixed32.encode(state, Buffer.from(s.peer, 'hex'))
+  },
+  decode (state) {
+    const id = Buffer.from(c.fixed32.decode(state)).toString('hex') as ShardId
+    const peer = c.bool.decode(state) ? Buffer.from(c.fixed32.decode(state)).toString('hex') as PeerId : null
+    return { id, peer }
+  }
+}
+
+const shardList = c.array(shardLocation)
+
+const chunkRef: Encoder<ChunkRef> = {
+  preencode (state, r) {
+    c.uint.preencode(state, CHUNK_REF_FORMAT); c.fixed32.preencode(state, EMPTY)
+    c.uint.preencode(state, r.size); c.uint.preencode(state, r.sealedSize)
+    c.string.preencode(state, r.scheme); shardList.preencode(state, r.shards)
+  },
+  encode (state, r) {
+    c.uint.encode(state, CHUNK_REF_FORMAT); c.fixed32.encode(state, Buffer.from(r.id, 'hex'))
+    c.uint.encode(state, r.size); c.uint.encode(state, r.sealedSize)
+    c.string.encode(state, r.scheme); shardList.encode(state, r.shards)
+  },
+  decode (state) {
+    const format = c.uint.decode(state)
+    if (format !== CHUNK_REF_FORMAT) throw new Error(`chunk reference format ${format} is not supported`)
+    return {
+      id: Buffer.from(c.fixed32.decode(state)).toString('hex') as ChunkId,
+      size: c.uint.decode(state),
+      sealedSize: c.uint.decode(state),
+      scheme: c.string.decode(state),
+      shards: shardList.decode(state)
+    }
+  }
+}
+
+export function encodeChunkRef (ref: ChunkRef): Buffer {
+  return Buffer.from(c.encode(chunkRef, ref))
+}
+
+export function decodeChunkRef (bytes: Uint8Array): ChunkRef {
+  return c.decode(chunkRef, bytes)
 }

@@ -174,12 +174,16 @@ export class MetaStore {
     return this.get(ino)
   }
 
-  /** Sets the size, dropping chunks wholly past it (the caller rewrites a partial last chunk). */
-  truncate (ino: Ino, size: number, firstDropped: number, time = now()): Inode {
+  /**
+   * Sets a smaller size in one change: drops chunks from firstDropped on and records the
+   * rewritten partial last chunk (so no byte past the size survives to reappear on a later extend).
+   */
+  truncate (ino: Ino, size: number, firstDropped: number, rewritten: Array<{ index: number, ref: Buffer }> = [], time = now()): Inode {
     const inode = this.get(ino)
     if (inode.kind === Kind.Dir) throw errors.isDir(`inode ${ino}`)
     this.commit([
       { type: OpType.DropChunks, ino, from: firstDropped, time },
+      ...rewritten.map((chunk): Op => ({ type: OpType.SetChunk, ino, index: chunk.index, ref: chunk.ref, time })),
       { type: OpType.SetAttr, ino, attrs: { size, mtime: time }, time }
     ])
     return this.get(ino)

@@ -1,0 +1,39 @@
+import type { RedundancyScheme } from '../codec/scheme.ts'
+import type { ShardNetwork } from '../ports.ts'
+import { ChunkReader } from './chunk-reader.ts'
+import { decodeChunkRef, encodeChunkRef } from './chunk-ref.ts'
+import { ChunkWriter } from './chunk-writer.ts'
+
+/** What the filesystem needs of the data layer: bytes in, an opaque reference out, and back. */
+export interface ChunkStorage {
+  /** Stores a chunk; resolves with its encoded reference (what metadata keeps). */
+  write (plaintext: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer>
+  read (ref: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer>
+}
+
+export interface ChunkServiceOptions {
+  network: ShardNetwork
+  contentKey: Uint8Array
+  chunkIdKey: Uint8Array
+  scheme: RedundancyScheme
+  writeQuorum?: number
+}
+
+/** The mesh as ChunkStorage: ChunkWriter and ChunkReader behind encoded references. */
+export class ChunkService implements ChunkStorage {
+  readonly writer: ChunkWriter
+  readonly reader: ChunkReader
+
+  constructor (opts: ChunkServiceOptions) {
+    this.writer = new ChunkWriter(opts)
+    this.reader = new ChunkReader({ network: opts.network, contentKey: opts.contentKey })
+  }
+
+  async write (plaintext: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer> {
+    return encodeChunkRef(await this.writer.write(plaintext, opts))
+  }
+
+  read (ref: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer> {
+    return this.reader.read(decodeChunkRef(ref), opts)
+  }
+}

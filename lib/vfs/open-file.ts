@@ -1,0 +1,163 @@
+import type { ChunkStorage } from '../data/chunk-service.ts'
+import { toMeshError, type MeshError } from '../errors.ts'
+import type { MetaStore } from '../meta/meta-store.ts'
+import { now } from '../meta/meta-store.ts'
+import type { Time } from '../meta/ops.ts'
+import type { Ino } from '../ports.ts'
+import type { ChunkCache } from './chunk-cache.ts'
+
+export interface OpenFileDeps {
+  meta: MetaStore
+  storage: ChunkStorage
+  cache: ChunkCache
+  chunkSize: number
+  /** Chunks being stored at once per file before write() waits (bounds memory, keeps a pipeline). */
+  maxSealing: number
+}
+
+interface Sealing { buf: Buffer, done: Promise<void> }
+
+/**
+ * The state of a file while it is open (shared by all its handles): chunks being modified,
+ * chunks being stored, and stored chunks not yet recorded in metadata. Every read sees the
+ * newest data; flush() makes everything durable and records it in one metadata change.
+ */
+export class OpenFile {
+  handles = 0
+  size: number
+  /** The mtime to record at the next flush (a write sets it to now, utimens to its value). */
+  mtime: Time | null = null
+  private error: MeshError | null = null
+  private readonly dirty = new Map<number, Buffer>()
+  private readonly loading = new Map<number, Promise<Buffer>>()
+  private readonly sealing = new Map<number, Sealing>()
+  private readonly pending = new Map<number, Buffer>()
+  private sizeChanged = false
+
+  constructor (readonly ino: Ino, size: number, private readonly deps: OpenFileDeps) {
+    this.size = size
+  }
+
+  /** Plaintext of chunk index (shorter than a chunk where the file or stored chunk ends), or null for a hole. */
+  async chunk (index: number): Promise<Buffer | null> {
+    const dirty = this.dirty.get(index) ?? this.sealing.get(index)?.buf
+    if (dirty) return dirty
+    const ref = this.pending.get(index) ?? this.deps.meta.chunk(this.ino, index)
+    return ref ? this.deps.cache.get(ref) : null
+  }
+
+  prefetch (index: number): void {
+    if (this.dirty.has(index) || this.sealing.has(index)) return
+    const ref = this.pending.get(index) ?? this.deps.meta.chunk(this.ino, index)
+    if (ref) this.deps.cache.prefetch(ref)
+  }
+
+  async write (data: Uint8Array, offset: number): Promise<void> {
+    this.throwPendingError()
+    const C = this.deps.chunkSize
+    let pos = offset
+    let src = 0
+    while (src < data.byteLength) {
+      const index = Math.floor(pos / C)
+      const within = pos - index * C
+      const n = Math.min(C - within, data.byteLength - src)
+      const chunk = await this.writable(index)
+      chunk.set(data.subarray(src, src + n), within)
+      pos += n
+      src += n
+      if (pos > this.size) { this.size = pos; this.sizeChanged = true }
+      if (within + n === C) this.seal(index) // a full chunk: store it while the next one fills
+    }
+    this.mtime = now()
+    while (this.sealing.size > this.deps.maxSealing) await Promise.race([...this.sealing.values()].map((s) => s.done))
+  }
+
+  /** Stores every modified chunk and records all of it, with size and mtime, in one metadata change. */
+  async flush (): Promise<void> {
+    for (const index of [...this.dirty.keys()]) this.seal(index)
+    await Promise.all([...this.sealing.values()].map((s) => s.done))
+    this.throwPendingError()
+    if (this.pending.size === 0 && !this.sizeChanged && this.mtime === null) return
+    const chunks = [...this.pending].map(([index, ref]) => ({ index, ref }))
+    this.deps.meta.writeChunks(this.ino, chunks, { size: this.size, ...(this.mtime ? { mtime: this.mtime } : {}) })
+    for (const { index, ref } of chunks) if (this.pending.get(index) === ref) this.pending.delete(index)
+    this.sizeChanged = false
+    this.mtime = null
+  }
+
+  async truncate (size: number): Promise<void> {
+    await this.flush()
+    const C = this.deps.chunkSize
+    if (size >= this.size) {
+      this.deps.meta.setAttrs(this.ino, { size, mtime: now() })
+    } else {
+      const partial = Math.floor(size / C)
+      const keep = size - partial * C
+      const rewritten: Array<{ index: number, ref: Buffer }> = []
+      if (keep > 0) {
+        const data = Buffer.alloc(keep)
+        ;(await this.chunk(partial))?.copy(data, 0, 0, keep)
+        const ref = await this.deps.storage.write(data)
+        this.deps.cache.put(ref, data)
+        rewritten.push({ index: partial, ref })
+      }
+      this.deps.meta.truncate(this.ino, size, keep > 0 ? partial + 1 : partial, rewritten)
+    }
+    this.size = size
+  }
+
+  get busy (): boolean {
+    return this.dirty.size > 0 || this.sealing.size > 0 || this.pending.size > 0
+  }
+
+  private throwPendingError (): void {
+    if (!this.error) return
+    const err = this.error
+    this.error = null
+    throw err
+  }
+
+  /** A full-size buffer of chunk index to modify, holding the chunk's current bytes (zeros past the size). */
+  private async writable (index: number): Promise<Buffer> {
+    const dirty = this.dirty.get(index)
+    if (dirty) return dirty
+    let loading = this.loading.get(index)
+    if (!loading) {
+      loading = this.load(index).finally(() => this.loading.delete(index))
+      this.loading.set(index, loading)
+    }
+    return loading
+  }
+
+  private async load (index: number): Promise<Buffer> {
+    const C = this.deps.chunkSize
+    const buf = Buffer.alloc(C)
+    const valid = Math.max(0, Math.min(C, this.size - index * C))
+    if (valid > 0) (await this.chunk(index))?.copy(buf, 0, 0, valid)
+    this.dirty.set(index, buf)
+    return buf
+  }
+
+  /** Starts storing chunk index (from here on its buffer is not modified; a new write copies it). */
+  private seal (index: number): void {
+    const buf = this.dirty.get(index)
+    if (!buf) return
+    this.dirty.delete(index)
+    const length = Math.max(0, Math.min(this.deps.chunkSize, this.size - index * this.deps.chunkSize))
+    const data = buf.subarray(0, length)
+    const entry: Sealing = {
+      buf,
+      done: this.deps.storage.write(data).then((ref) => {
+        this.deps.cache.put(ref, Buffer.from(data))
+        if (this.sealing.get(index) === entry) this.pending.set(index, ref)
+      }, (err: unknown) => {
+        this.error = toMeshError(err, `storing chunk ${index} of inode ${this.ino}`)
+        // Keep the bytes: a later flush tries again, nothing acknowledged is dropped.
+        if (this.sealing.get(index) === entry && !this.dirty.has(index)) this.dirty.set(index, buf)
+      }).finally(() => {
+        if (this.sealing.get(index) === entry) this.sealing.delete(index)
+      })
+    }
+    this.sealing.set(index, entry)
+  }
+}

@@ -1,0 +1,259 @@
+import { constants } from 'node:fs'
+import type { ChunkStorage } from '../data/chunk-service.ts'
+import { errors } from '../errors.ts'
+import { MetaStore, ROOT, now, type Inode } from '../meta/meta-store.ts'
+import { Kind, type Attrs, type Time } from '../meta/ops.ts'
+import type { Ino } from '../ports.ts'
+import { ChunkCache } from './chunk-cache.ts'
+import { OpenFile } from './open-file.ts'
+
+export interface VfsOptions {
+  meta: MetaStore
+  storage: ChunkStorage
+  /** Bytes per chunk (default 1 MiB). */
+  chunkSize?: number
+  /** Bytes of plaintext chunks kept in memory (default 256 MiB). */
+  cacheBytes?: number
+  /** Chunks fetched ahead of a sequential reader (default 4). */
+  readAhead?: number
+  /** Usable capacity of the mesh after redundancy, for statfs. */
+  capacity?: () => { total: number, free: number }
+}
+
+export interface Caller { uid: number, gid: number }
+
+export interface StatFs { blockSize: number, blocks: number, blocksFree: number, files: number, filesFree: number, nameMax: number }
+
+interface Handle { file: OpenFile, nextRead: number }
+
+/**
+ * POSIX semantics over metadata and chunk storage, by inode number. No FUSE here: lib/fuse
+ * adapts this to a binding, and tests drive it directly.
+ */
+export class Vfs {
+  readonly chunkSize: number
+  private readonly meta: MetaStore
+  private readonly storage: ChunkStorage
+  private readonly cache: ChunkCache
+  private readonly readAhead: number
+  private readonly files = new Map<Ino, OpenFile>()
+  private readonly handles = new Map<number, Handle>()
+  private nextHandle = 1
+
+  constructor (private readonly opts: VfsOptions) {
+    this.meta = opts.meta
+    this.storage = opts.storage
+    this.chunkSize = opts.chunkSize ?? 1024 * 1024
+    this.cache = new ChunkCache(opts.storage, opts.cacheBytes ?? 256 * 1024 * 1024)
+    this.readAhead = opts.readAhead ?? 4
+  }
+
+  // ---- names and attributes ------------------------------------------------------------
+
+  /** Attributes, with the size and mtime of unflushed writes. */
+  getattr (ino: Ino): Inode {
+    const inode = this.meta.get(ino)
+    const open = this.files.get(ino)
+    if (!open) return inode
+    return { ...inode, size: open.size, mtime: open.mtime ?? inode.mtime }
+  }
+
+  lookup (dir: Ino, name: string): Inode {
+    return this.getattr(this.meta.lookup(dir, name).ino)
+  }
+
+  /** The inode at an absolute path ("/" is the root). */
+  resolve (path: string): Inode {
+    let inode = this.meta.get(ROOT)
+    for (const part of path.split('/')) {
+      if (part === '' || part === '.') continue
+      inode = this.meta.lookup(inode.ino, part)
+    }
+    return this.getattr(inode.ino)
+  }
+
+  readdir (dir: Ino): Array<{ name: string, ino: Ino, kind: Kind }> {
+    return this.meta.readdir(dir)
+  }
+
+  mkdir (dir: Ino, name: string, mode: number, caller: Caller): Inode {
+    return this.meta.create(dir, name, { kind: Kind.Dir, mode: (mode & 0o7777) | constants.S_IFDIR, ...caller })
+  }
+
+  symlink (dir: Ino, name: string, target: string, caller: Caller): Inode {
+    const inode = this.meta.create(dir, name, { kind: Kind.Symlink, mode: 0o777 | constants.S_IFLNK, target: Buffer.from(target), ...caller })
+    return this.meta.setAttrs(inode.ino, { size: Buffer.byteLength(target) })
+  }
+
+  readlink (ino: Ino): string {
+    const inode = this.meta.get(ino)
+    if (inode.kind !== Kind.Symlink || inode.target === null) throw errors.invalid(`inode ${ino} is not a symlink`)
+    return inode.target.toString()
+  }
+
+  unlink (dir: Ino, name: string): void {
+    this.meta.remove(dir, name, { dir: false })
+  }
+
+  rmdir (dir: Ino, name: string): void {
+    this.meta.remove(dir, name, { dir: true })
+  }
+
+  rename (dir: Ino, name: string, newDir: Ino, newName: string): void {
+    this.meta.rename(dir, name, newDir, newName)
+  }
+
+  /** chmod, chown, utimens and truncate in one call, as FUSE's setattr does. */
+  async setattr (ino: Ino, attrs: Attrs): Promise<Inode> {
+    const { size, ...rest } = attrs
+    if (size !== undefined) await this.truncate(ino, size)
+    if (Object.keys(rest).length > 0) {
+      const inode = this.meta.get(ino)
+      const changes: Attrs = { ...rest }
+      if (changes.mode !== undefined) changes.mode = (inode.mode & ~0o7777) | (changes.mode & 0o7777)
+      this.meta.setAttrs(ino, changes)
+      const open = this.files.get(ino)
+      // An explicit mtime wins over the write time an open file would record at flush.
+      if (open && changes.mtime) open.mtime = changes.mtime
+    }
+    return this.getattr(ino)
+  }
+
+  async truncate (ino: Ino, size: number): Promise<void> {
+    const inode = this.meta.get(ino)
+    if (inode.kind === Kind.Dir) throw errors.isDir(`inode ${ino}`)
+    if (size < 0 || !Number.isSafeInteger(size)) throw errors.invalid(`size ${size}`)
+    const file = this.fileState(ino)
+    try {
+      await file.truncate(size)
+    } finally {
+      this.releaseIfIdle(file)
+    }
+  }
+
+  statfs (): StatFs {
+    const blockSize = 4096
+    const { total, free } = this.opts.capacity?.() ?? { total: 0, free: 0 }
+    const files = this.meta.inodeCount()
+    return {
+      blockSize,
+      blocks: Math.floor(total / blockSize),
+      blocksFree: Math.floor(free / blockSize),
+      files,
+      filesFree: Number.MAX_SAFE_INTEGER - files > 1e9 ? 1e9 : 0,
+      nameMax: 255
+    }
+  }
+
+  // ---- extended attributes ---------------------------------------------------------------
+
+  getxattr (ino: Ino, name: string): Buffer { return this.meta.getXattr(ino, name) }
+  listxattr (ino: Ino): string[] { return this.meta.listXattrs(ino) }
+  setxattr (ino: Ino, name: string, value: Buffer): void { this.meta.setXattr(ino, name, value) }
+  removexattr (ino: Ino, name: string): void { this.meta.setXattr(ino, name, null) }
+
+  // ---- open files ------------------------------------------------------------------------
+
+  create (dir: Ino, name: string, mode: number, caller: Caller): { inode: Inode, fh: number } {
+    const inode = this.meta.create(dir, name, { kind: Kind.File, mode: (mode & 0o7777) | constants.S_IFREG, ...caller })
+    return { inode, fh: this.openHandle(inode.ino) }
+  }
+
+  async open (ino: Ino, flags: number): Promise<number> {
+    const inode = this.meta.get(ino)
+    if (inode.kind === Kind.Dir) throw errors.isDir(`inode ${ino}`)
+    const fh = this.openHandle(ino)
+    if ((flags & constants.O_TRUNC) && (flags & 3) !== constants.O_RDONLY) await this.truncate(ino, 0)
+    return fh
+  }
+
+  async read (fh: number, offset: number, length: number): Promise<Buffer> {
+    const handle = this.handle(fh)
+    const file = handle.file
+    const end = Math.min(file.size, offset + length)
+    if (offset >= end) return Buffer.alloc(0)
+    const out = Buffer.alloc(end - offset) // zeros where the file has holes
+    const C = this.chunkSize
+    const first = Math.floor(offset / C)
+    const last = Math.floor((end - 1) / C)
+    await Promise.all(Array.from({ length: last - first + 1 }, async (_, i) => {
+      const index = first + i
+      const chunk = await file.chunk(index)
+      if (!chunk) return
+      const start = Math.max(offset, index * C)
+      const stop = Math.min(end, (index + 1) * C, index * C + chunk.byteLength)
+      if (stop > start) chunk.copy(out, start - offset, start - index * C, stop - index * C)
+    }))
+    if (offset === handle.nextRead) {
+      // Sequential: fetch the next chunks while the reader consumes these.
+      for (let index = last + 1; index <= last + this.readAhead && index * C < file.size; index++) file.prefetch(index)
+    }
+    handle.nextRead = end
+    return out
+  }
+
+  async write (fh: number, data: Uint8Array, offset: number): Promise<number> {
+    await this.handle(fh).file.write(data, offset)
+    return data.byteLength
+  }
+
+  /** Returns when the file's data and metadata are durable (on peers and in the database). */
+  async fsync (fh: number): Promise<void> {
+    await this.handle(fh).file.flush()
+  }
+
+  async flush (fh: number): Promise<void> {
+    await this.handle(fh).file.flush()
+  }
+
+  async release (fh: number): Promise<void> {
+    const handle = this.handle(fh)
+    this.handles.delete(fh)
+    handle.file.handles--
+    try {
+      await handle.file.flush()
+    } finally {
+      this.releaseIfIdle(handle.file)
+    }
+  }
+
+  /** Flushes every open file (before unmount). */
+  async flushAll (): Promise<void> {
+    await Promise.all([...this.files.values()].map((file) => file.flush()))
+  }
+
+  get openFiles (): number {
+    return this.files.size
+  }
+
+  private openHandle (ino: Ino): number {
+    const file = this.fileState(ino)
+    file.handles++
+    const fh = this.nextHandle++
+    this.handles.set(fh, { file, nextRead: 0 })
+    return fh
+  }
+
+  private fileState (ino: Ino): OpenFile {
+    let file = this.files.get(ino)
+    if (!file) {
+      file = new OpenFile(ino, this.meta.get(ino).size, {
+        meta: this.meta, storage: this.storage, cache: this.cache, chunkSize: this.chunkSize, maxSealing: 8
+      })
+      this.files.set(ino, file)
+    }
+    return file
+  }
+
+  private releaseIfIdle (file: OpenFile): void {
+    if (file.handles === 0 && !file.busy && this.files.get(file.ino) === file) this.files.delete(file.ino)
+  }
+
+  private handle (fh: number): Handle {
+    const handle = this.handles.get(fh)
+    if (!handle) throw errors.badArgument(`no open file handle ${fh}`)
+    return handle
+  }
+}
+
+export { ROOT, now, type Inode, type Time }

@@ -1,0 +1,141 @@
+// The filesystem semantics without a mount: Vfs over a real metadata database and real shard
+// stores (an in-process mesh of 5), checked against a plain in-memory model of each file.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { Vfs, ROOT } from '../../lib/vfs/vfs.ts'
+import { MetaStore } from '../../lib/meta/meta-store.ts'
+import { ChunkService } from '../../lib/data/chunk-service.ts'
+import { parseScheme } from '../../lib/codec/parse-scheme.ts'
+import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
+import { generateMeshSecret } from '../../crypto/mesh-key.ts'
+import { isMeshError } from '../../lib/errors.ts'
+import { LocalShardNetwork } from '../helpers/local-network.ts'
+
+const CHUNK = 64 * 1024
+const me = { uid: 1000, gid: 1000 }
+const keys = deriveMeshKeys(generateMeshSecret())
+
+describe('Vfs', () => {
+  let dir: string
+  let network: LocalShardNetwork
+  let meta: MetaStore
+  let vfs: Vfs
+
+  function mountVfs (): Vfs {
+    const storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
+    return new Vfs({ meta, storage, chunkSize: CHUNK, cacheBytes: 4 * CHUNK })
+  }
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meshfs-vfs-'))
+    network = await LocalShardNetwork.create({ peers: 5, capacity: 64 * 1024 * 1024 })
+    meta = MetaStore.open(join(dir, 'meta.db'))
+    vfs = mountVfs()
+  })
+
+  afterEach(async () => {
+    meta.close()
+    await network.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('reads back random writes at any offset, holes as zeros, across chunk edges and reopen', async () => {
+    const { inode, fh } = vfs.create(ROOT, 'data.bin', 0o644, me)
+    let model = Buffer.alloc(0)
+    for (let i = 0; i < 60; i++) {
+      const offset = Math.floor(Math.random() * 5 * CHUNK)
+      const data = randomBytes(1 + Math.floor(Math.random() * 2 * CHUNK))
+      await vfs.write(fh, data, offset)
+      if (offset + data.length > model.length) model = Buffer.concat([model, Buffer.alloc(offset + data.length - model.length)])
+      data.copy(model, offset)
+      if (i % 10 === 9) {
+        const size = Math.floor(Math.random() * model.length)
+        await vfs.setattr(inode.ino, { size })
+        model = model.subarray(0, size)
+      }
+      const at = Math.floor(Math.random() * model.length)
+      const got = await vfs.read(fh, at, 3 * CHUNK)
+      expect(got.equals(model.subarray(at, at + 3 * CHUNK))).toBe(true)
+    }
+    await vfs.release(fh)
+    expect(vfs.openFiles).toBe(0)
+
+    vfs = mountVfs() // a fresh cache: everything comes back from the shard stores
+    const again = await vfs.open(inode.ino, constants.O_RDONLY)
+    expect(vfs.getattr(inode.ino).size).toBe(model.length)
+    expect((await vfs.read(again, 0, model.length + 100)).equals(model)).toBe(true)
+    await vfs.release(again)
+  })
+
+  it('reads zeros where a file was shrunk and then extended', async () => {
+    const { inode, fh } = vfs.create(ROOT, 'f', 0o644, me)
+    await vfs.write(fh, Buffer.alloc(CHUNK + 100, 0xaa), 0)
+    await vfs.release(fh)
+    await vfs.truncate(inode.ino, 10)
+    await vfs.truncate(inode.ino, CHUNK + 100)
+    const h = await vfs.open(inode.ino, constants.O_RDONLY)
+    const back = await vfs.read(h, 0, CHUNK + 100)
+    expect(back.subarray(0, 10).equals(Buffer.alloc(10, 0xaa))).toBe(true)
+    expect(back.subarray(10).equals(Buffer.alloc(CHUNK + 90))).toBe(true)
+    await vfs.release(h)
+  })
+
+  it('keeps an explicit mtime set while the file is open (tar, cp -p, rsync)', async () => {
+    const { inode, fh } = vfs.create(ROOT, 'f', 0o644, me)
+    await vfs.write(fh, Buffer.from('hello'), 0)
+    const mtime = { sec: 1_000_000_000, nsec: 123_456_789 }
+    await vfs.setattr(inode.ino, { mtime })
+    await vfs.release(fh)
+    expect(vfs.getattr(inode.ino).mtime).toEqual(mtime)
+    expect(vfs.getattr(inode.ino).size).toBe(5)
+  })
+
+  it('truncates on open with O_TRUNC and keeps modes with file types', async () => {
+    const { inode, fh } = vfs.create(ROOT, 'f', 0o640, me)
+    expect(inode.mode).toBe(constants.S_IFREG | 0o640)
+    await vfs.write(fh, randomBytes(1000), 0)
+    await vfs.release(fh)
+    const h = await vfs.open(inode.ino, constants.O_WRONLY | constants.O_TRUNC)
+    expect(vfs.getattr(inode.ino).size).toBe(0)
+    await vfs.release(h)
+    await vfs.setattr(inode.ino, { mode: 0o600 })
+    expect(vfs.getattr(inode.ino).mode).toBe(constants.S_IFREG | 0o600)
+  })
+
+  it('answers with POSIX errors', async () => {
+    const d = vfs.mkdir(ROOT, 'd', 0o755, me)
+    await expect(vfs.open(d.ino, constants.O_RDONLY)).rejects.toMatchObject({ code: 'IS_DIR' })
+    expect(() => vfs.lookup(ROOT, 'missing')).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }))
+    expect(() => vfs.resolve('/d/missing/x')).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }))
+    const link = vfs.symlink(ROOT, 'l', '../target/path', me)
+    expect(vfs.readlink(link.ino)).toBe('../target/path')
+    expect(vfs.resolve('/l').size).toBe('../target/path'.length)
+  })
+
+  it('reports a full mesh as NO_SPACE and keeps what was written before', async () => {
+    meta.close()
+    await network.close()
+    network = await LocalShardNetwork.create({ peers: 5, capacity: 300 * 1024 })
+    meta = MetaStore.open(join(dir, 'meta2.db'))
+    vfs = mountVfs()
+    const first = vfs.create(ROOT, 'first', 0o644, me)
+    const kept = randomBytes(CHUNK)
+    await vfs.write(first.fh, kept, 0)
+    await vfs.release(first.fh)
+    const { fh } = vfs.create(ROOT, 'big', 0o644, me)
+    let error: unknown = null
+    try {
+      for (let i = 0; i < 100 && error === null; i++) await vfs.write(fh, randomBytes(CHUNK), i * CHUNK)
+      await vfs.fsync(fh)
+    } catch (err) {
+      error = err
+    }
+    expect(isMeshError(error, 'NO_SPACE')).toBe(true)
+    const h = await vfs.open(first.inode.ino, constants.O_RDONLY)
+    expect((await vfs.read(h, 0, CHUNK)).equals(kept)).toBe(true)
+  })
+})
