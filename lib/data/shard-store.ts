@@ -1,11 +1,10 @@
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
-import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
+import { access, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { shardHash } from '../../crypto/hash.ts'
-import { MeshError, errors } from '../errors.ts'
+import { errors, toMeshError, type MeshError } from '../errors.ts'
 import type { ShardId, ShardStorage, StoreUsage } from '../ports.ts'
+import { PREFIXES, ShardLayout } from './shard-path.ts'
 
-const SHARD_ID = /^[0-9a-f]{64}$/
 const DISK_FULL = new Set(['ENOSPC', 'EDQUOT'])
 
 export interface ShardStoreOptions {
@@ -15,50 +14,56 @@ export interface ShardStoreOptions {
 }
 
 /**
- * A peer's shards on disk, each a file named by the hash of its bytes:
- *   DIR/shards/ab/abcd...   DIR/tmp/ (writes in flight)   DIR/quarantine/ (corrupt shards)
- * Writes are atomic (temp file, fsync, rename, fsync of the directory); every read is verified,
- * and a shard that no longer matches its name is moved aside and never served again.
+ * A peer's shards on disk, each a file named by the hash of its bytes (layout: shard-path.ts).
+ * Writes are atomic (temp file, fsync, rename, fsync of the folder) and within a byte quota;
+ * every read is verified, and a shard that no longer matches its name is moved to quarantine
+ * and never served again. The disk is the truth: there is no index to drift from it, and usage
+ * is rebuilt by a scan on ready().
+ *
+ * Calls made before ready() wait for it; calls after close() fail with CLOSED.
  */
 export class ShardStore implements ShardStorage {
   readonly dir: string
   readonly capacity: number
-  corruptions = 0
+  readonly layout: ShardLayout
+  private corrupt = 0
   private used = 0
   private reserved = 0
   private count = 0
-  private readonly writing = new Map<ShardId, Promise<void>>()
   private opening: Promise<void> | null = null
-  private closed = false
+  private opened = false
+  private closing: Promise<void> | null = null
+  private readonly inflight = new Set<Promise<unknown>>()
+  // Per-id queue for the steps that change a shard's file (put, delete, quarantine).
+  private readonly locks = new Map<ShardId, Promise<void>>()
 
   constructor (opts: ShardStoreOptions) {
+    if (typeof opts.dir !== 'string' || opts.dir === '') throw errors.badArgument('shard store needs a dir')
+    if (!Number.isSafeInteger(opts.capacity) || opts.capacity < 0) {
+      throw errors.badArgument(`shard store capacity must be a whole number of bytes >= 0, not ${opts.capacity}`)
+    }
     this.dir = opts.dir
     this.capacity = opts.capacity
+    this.layout = new ShardLayout(opts.dir)
+  }
+
+  /** How many corrupt shards reads have found and moved to quarantine. */
+  get corruptions (): number {
+    return this.corrupt
   }
 
   ready (): Promise<void> {
-    this.opening ??= this.open()
+    if (this.closing) return Promise.reject(errors.closed(`shard store ${this.dir}`))
+    this.opening ??= this.open().catch((err: unknown) => {
+      this.opening = null // a later ready() may try again
+      throw toMeshError(err, `opening shard store ${this.dir}`)
+    })
     return this.opening
   }
 
-  private async open (): Promise<void> {
-    await mkdir(join(this.dir, 'shards'), { recursive: true })
-    await mkdir(join(this.dir, 'quarantine'), { recursive: true })
-    // Writes a crash interrupted were never acknowledged: drop them.
-    await rm(join(this.dir, 'tmp'), { recursive: true, force: true })
-    await mkdir(join(this.dir, 'tmp'), { recursive: true })
-    for (const prefix of await readdir(join(this.dir, 'shards'))) {
-      for (const name of await readdir(join(this.dir, 'shards', prefix))) {
-        if (!SHARD_ID.test(name)) continue
-        this.used += (await stat(join(this.dir, 'shards', prefix, name))).size
-        this.count++
-      }
-    }
-  }
-
-  async close (): Promise<void> {
-    this.closed = true
-    await Promise.allSettled([...this.writing.values()])
+  close (): Promise<void> {
+    this.closing ??= this.shut()
+    return this.closing
   }
 
   usage (): StoreUsage {
@@ -66,131 +71,228 @@ export class ShardStore implements ShardStorage {
     return { capacity: this.capacity, used, free: Math.max(0, this.capacity - used), shards: this.count }
   }
 
+  /** Stores data under id. data must not change until this settles (it is hashed first, written later). */
   async put (id: ShardId, data: Uint8Array): Promise<void> {
-    const file = this.pathOf(id)
-    await this.usable()
-    if (shardHash(data) !== id) throw errors.corrupt(`put of shard ${id.slice(0, 16)}: bytes do not match the id`)
-    const inflight = this.writing.get(id)
-    if (inflight) return inflight
-    if (await exists(file)) return
-    // Reserve before any await, so concurrent puts cannot overshoot the quota together.
-    const size = data.byteLength
-    if (this.used + this.reserved + size > this.capacity) {
-      throw errors.noSpace(`shard store ${this.dir} (capacity ${this.capacity}, used ${this.used + this.reserved}, shard ${size} bytes)`)
-    }
-    this.reserved += size
-    const write = this.writeAtomic(file, data).then(() => {
-      this.used += size
-      this.count++
-    }).finally(() => {
-      this.reserved -= size
-      this.writing.delete(id)
-    })
-    this.writing.set(id, write)
-    return write
+    const file = this.layout.file(id)
+    if (!(data instanceof Uint8Array)) throw errors.badArgument(`put of shard ${short(id)}: data is not bytes`)
+    if (shardHash(data) !== id) throw errors.corrupt(`put of shard ${short(id)}: bytes do not hash to the id`)
+    return this.run(() => this.serial(id, () => this.write(id, file, data)))
   }
 
   async get (id: ShardId): Promise<Uint8Array> {
-    const file = this.pathOf(id)
-    await this.usable()
-    let bytes: Buffer
-    try {
-      bytes = await readFile(file)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw errors.notFound(`shard ${id.slice(0, 16)}`)
-      throw errors.io(`reading shard ${id.slice(0, 16)}`, err)
-    }
-    if (shardHash(bytes) !== id) {
-      await this.quarantine(id, file, bytes.byteLength)
-      throw errors.corrupt(`shard ${id.slice(0, 16)} in ${this.dir}`)
-    }
-    return bytes
+    const file = this.layout.file(id)
+    return this.run(async () => {
+      // Fast path: one read, no stat; the hash says whether the bytes are the shard.
+      const bytes = await readShard(file, id)
+      if (bytes !== null && shardHash(bytes) === id) return bytes
+      if (bytes === null) throw errors.notFound(`shard ${short(id)}`)
+      return this.serial(id, () => this.recheck(id, file))
+    })
   }
 
   async has (id: ShardId): Promise<boolean> {
-    const file = this.pathOf(id)
-    await this.usable()
-    return exists(file)
+    const file = this.layout.file(id)
+    return this.run(() => present(file))
   }
 
   async delete (id: ShardId): Promise<boolean> {
-    const file = this.pathOf(id)
-    await this.usable()
-    await this.writing.get(id)?.catch(() => {})
-    const size = await sizeOf(file)
-    if (size === null) return false
-    await rm(file, { force: true })
-    this.used -= size
-    this.count--
-    return true
+    const file = this.layout.file(id)
+    return this.run(() => this.serial(id, async () => {
+      const size = await sizeOf(file)
+      if (size === null) return false
+      try {
+        await unlink(file)
+      } catch (err) {
+        if (errno(err) === 'ENOENT') return false // removed behind our back
+        throw errors.io(`deleting shard ${short(id)} from ${this.dir}`, err)
+      }
+      this.forget(size)
+      return true
+    }))
   }
 
   async list (): Promise<ShardId[]> {
-    await this.usable()
-    const ids: ShardId[] = []
-    for (const prefix of await readdir(join(this.dir, 'shards'))) {
-      for (const name of await readdir(join(this.dir, 'shards', prefix))) {
-        if (SHARD_ID.test(name)) ids.push(name as ShardId)
+    return this.run(async () => {
+      const ids: ShardId[] = []
+      for (const names of await Promise.all(PREFIXES.map((p) => this.shardNames(p)))) {
+        for (const name of names) ids.push(name as ShardId)
       }
-    }
-    return ids
+      return ids
+    })
   }
 
-  private async usable (): Promise<void> {
-    if (this.closed) throw errors.closed(`shard store ${this.dir}`)
-    await this.ready()
+  private async open (): Promise<void> {
+    const { layout } = this
+    await mkdir(layout.shards, { recursive: true })
+    await mkdir(layout.quarantine, { recursive: true })
+    // Writes a crash interrupted were never acknowledged: drop them.
+    await rm(layout.tmp, { recursive: true, force: true })
+    await mkdir(layout.tmp, { recursive: true })
+    // All fan-out folders exist from here on, so a put never needs a mkdir.
+    await Promise.all(PREFIXES.map((p) => mkdir(layout.folder(p), { recursive: true })))
+    await syncDir(layout.root)
+    await syncDir(layout.shards)
+    let used = 0
+    let count = 0
+    await Promise.all(PREFIXES.map(async (prefix) => {
+      for (const name of await this.shardNames(prefix)) {
+        const size = await sizeOf(layout.file(name as ShardId))
+        if (size === null) continue
+        used += size
+        count++
+      }
+    }))
+    this.used = used
+    this.count = count
+    this.opened = true
   }
 
-  /** The file of a shard; refuses anything but 64 lowercase hex chars (no path tricks). */
-  private pathOf (id: ShardId): string {
-    if (typeof id !== 'string' || !SHARD_ID.test(id)) throw errors.badArgument(`not a shard id: ${String(id).slice(0, 80)}`)
-    return join(this.dir, 'shards', id.slice(0, 2), id)
+  private async shut (): Promise<void> {
+    await this.opening?.catch(() => {})
+    // Let writes in flight finish (or fail and clean up), so tmp/ is empty and usage exact.
+    await Promise.allSettled([...this.inflight])
   }
 
-  private async writeAtomic (file: string, data: Uint8Array): Promise<void> {
-    const tmp = join(this.dir, 'tmp', `${randomBytes(8).toString('hex')}`)
+  /** Waits for ready, refuses after close, and tracks the call so close() can wait for it. */
+  private async run<T> (fn: () => Promise<T>): Promise<T> {
+    // Once open, no await before tracking: a call made before close() is one close() waits for.
+    if (!this.opened && this.closing === null) await this.ready()
+    if (this.closing !== null) throw errors.closed(`shard store ${this.dir}`)
+    const call = fn()
+    this.inflight.add(call)
     try {
-      const handle = await open(tmp, 'wx')
-      try {
-        await handle.writeFile(data)
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
-      const dir = join(file, '..')
-      await mkdir(dir, { recursive: true })
+      return await call
+    } finally {
+      this.inflight.delete(call)
+    }
+  }
+
+  /** Runs fn after every earlier serial step for the same id. */
+  private async serial<T> (id: ShardId, fn: () => Promise<T>): Promise<T> {
+    const before = this.locks.get(id) ?? Promise.resolve()
+    const step = before.then(fn)
+    const after = step.then(() => {}, () => {})
+    this.locks.set(id, after)
+    try {
+      return await step
+    } finally {
+      if (this.locks.get(id) === after) this.locks.delete(id)
+    }
+  }
+
+  private async write (id: ShardId, file: string, data: Uint8Array): Promise<void> {
+    if (await present(file)) return // content-addressed: the same bytes are already here
+    const size = data.byteLength
+    // Check and reserve in one synchronous step, so concurrent puts cannot overshoot together.
+    const used = this.used + this.reserved
+    if (used + size > this.capacity) {
+      throw errors.noSpace(`shard store ${this.dir} (capacity ${this.capacity}, used ${used}, shard ${size} bytes)`)
+    }
+    this.reserved += size
+    const tmp = this.layout.tmpFile()
+    let renamed = false
+    try {
+      await writeSynced(tmp, data)
       await rename(tmp, file)
-      await syncDir(dir)
+      renamed = true
+      await syncDir(dirname(file))
     } catch (err) {
-      await rm(tmp, { force: true })
-      const code = (err as NodeJS.ErrnoException).code ?? ''
-      if (DISK_FULL.has(code)) throw errors.noSpace(`shard store ${this.dir} (disk full)`)
-      throw err instanceof MeshError ? err : errors.io(`writing shard to ${this.dir}`, err)
+      this.reserved -= size
+      // Not durable, so not acknowledged: leave no trace, and a retry writes it again.
+      await rm(renamed ? file : tmp, { force: true }).catch(() => {})
+      throw this.writeError(id, err)
     }
+    this.reserved -= size
+    this.used += size
+    this.count++
   }
 
-  private async quarantine (id: ShardId, file: string, size: number): Promise<void> {
-    this.corruptions++
+  /** A read saw bad bytes: look again under the lock, and quarantine the file if still bad. */
+  private async recheck (id: ShardId, file: string): Promise<Uint8Array> {
+    const bytes = await readShard(file, id)
+    if (bytes === null) throw errors.corrupt(`shard ${short(id)} in ${this.dir}`) // already moved or deleted
+    if (shardHash(bytes) === id) return bytes // a good copy was put back meanwhile
     try {
-      await rename(file, join(this.dir, 'quarantine', `${id}-${Date.now()}`))
-      this.used -= size
-      this.count--
+      await rename(file, this.layout.quarantineFile(id))
     } catch {
-      // Already moved by a concurrent read: counted once per read that saw it, served never.
+      // Cannot move it aside: remove it, since it can never be served anyway.
+      await rm(file, { force: true }).catch(() => {})
     }
+    this.corrupt++
+    this.forget(bytes.byteLength)
+    throw errors.corrupt(`shard ${short(id)} in ${this.dir} (moved to quarantine)`)
+  }
+
+  private forget (size: number): void {
+    // Clamped: a file changed behind our back may not have the size it was counted with.
+    this.used = Math.max(0, this.used - size)
+    this.count = Math.max(0, this.count - 1)
+  }
+
+  private async shardNames (prefix: string): Promise<string[]> {
+    let names: string[]
+    try {
+      names = await readdir(this.layout.folder(prefix))
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return []
+      throw errors.io(`listing shards in ${this.dir}`, err)
+    }
+    return names.filter((name) => ShardLayout.isShardName(prefix, name))
+  }
+
+  private writeError (id: ShardId, err: unknown): MeshError {
+    const code = errno(err)
+    if (DISK_FULL.has(code)) return errors.noSpace(`shard store ${this.dir} (disk full, ${code}, writing shard ${short(id)})`)
+    return toMeshError(err, `writing shard ${short(id)} to ${this.dir}`)
   }
 }
 
-async function exists (file: string): Promise<boolean> {
-  return (await sizeOf(file)) !== null
+function short (id: ShardId): string {
+  return id.slice(0, 16)
 }
 
+function errno (err: unknown): string {
+  return (err as NodeJS.ErrnoException | null)?.code ?? ''
+}
+
+/** The file's bytes, or null if there is no such file. */
+async function readShard (file: string, id: ShardId): Promise<Buffer | null> {
+  try {
+    return await readFile(file)
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return null
+    throw errors.io(`reading shard ${short(id)}`, err)
+  }
+}
+
+async function present (file: string): Promise<boolean> {
+  try {
+    await access(file)
+    return true
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return false
+    throw errors.io(`checking ${file}`, err)
+  }
+}
+
+/** Size of a regular file, or null if there is none. */
 async function sizeOf (file: string): Promise<number | null> {
   try {
-    return (await stat(file)).size
+    const st = await stat(file)
+    return st.isFile() ? st.size : null
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw err
+    if (errno(err) === 'ENOENT') return null
+    throw errors.io(`checking ${file}`, err)
+  }
+}
+
+async function writeSynced (file: string, data: Uint8Array): Promise<void> {
+  const handle = await open(file, 'wx')
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } finally {
+    await handle.close()
   }
 }
 
