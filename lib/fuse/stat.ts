@@ -1,0 +1,34 @@
+import type { Inode } from '../vfs/vfs.ts'
+
+/** What FUSE's getattr reports: the inode's fields plus block counts (du, ls -s). */
+export interface FuseStat {
+  ino: number
+  mode: number
+  nlink: number
+  uid: number
+  gid: number
+  size: number
+  blocks: number
+  blksize: number
+  atime: { sec: number, nsec: number }
+  mtime: { sec: number, nsec: number }
+  ctime: { sec: number, nsec: number }
+}
+
+export const BLOCK_SIZE = 4096
+
+export function toStat (inode: Inode): FuseStat {
+  return {
+    ino: inode.ino,
+    mode: inode.mode,
+    nlink: inode.nlink,
+    uid: inode.uid,
+    gid: inode.gid,
+    size: inode.size,
+    blocks: Math.ceil(inode.size / 512), // st_blocks counts 512-byte units
+    blksize: BLOCK_SIZE,
+    atime: inode.atime,
+    mtime: inode.mtime,
+    ctime: inode.ctime
+  }
+}
