@@ -124,24 +124,12 @@ export class MeshNode implements ShardNetwork {
 
   async has (peer: PeerId, id: ShardId, opts?: CallOptions): Promise<boolean> {
     if (peer === this.self) return this.opts.storage.has(id)
-    try {
-      await this.call(peer, m.Op.Has, id, null, opts)
-      return true
-    } catch (err) {
-      if (isMeshError(err, 'NOT_FOUND')) return false
-      throw err
-    }
+    return found(this.call(peer, m.Op.Has, id, null, opts))
   }
 
   async delete (peer: PeerId, id: ShardId, opts?: CallOptions): Promise<boolean> {
     if (peer === this.self) return this.opts.storage.delete(id)
-    try {
-      await this.call(peer, m.Op.Delete, id, null, opts)
-      return true
-    } catch (err) {
-      if (isMeshError(err, 'NOT_FOUND')) return false
-      throw err
-    }
+    return found(this.call(peer, m.Op.Delete, id, null, opts))
   }
 
   private async call (peer: PeerId, op: m.Op, id: ShardId, data: Uint8Array | null, opts?: CallOptions): Promise<m.Response> {
@@ -219,6 +207,17 @@ export class MeshNode implements ShardNetwork {
 
   private notify (): void {
     for (const waiter of [...this.waiters]) waiter()
+  }
+}
+
+/** True when the call succeeded, false when the peer answered NOT_FOUND; other failures propagate. */
+async function found (call: Promise<unknown>): Promise<boolean> {
+  try {
+    await call
+    return true
+  } catch (err) {
+    if (isMeshError(err, 'NOT_FOUND')) return false
+    throw err
   }
 }
 
