@@ -9,6 +9,7 @@ Usage: meshfs <command> [options]
 
 Commands:
   init      create a new mesh key (prints the key alone on its first line)
+  mount     mount the mesh's filesystem at a folder
   serve     run a storage-only peer (no FUSE needed)
   demo      run a whole local mesh on this machine (npm start)
 
@@ -40,7 +41,8 @@ async function main (argv: string[]): Promise<void> {
     case '-h':
     case '--help':
     case 'help':
-      if (rest[0] === 'serve') process.stdout.write((await import('./cli/serve.ts')).SERVE_HELP)
+      if (rest[0] === 'mount') process.stdout.write((await import('./cli/mount.ts')).MOUNT_HELP)
+      else if (rest[0] === 'serve') process.stdout.write((await import('./cli/serve.ts')).SERVE_HELP)
       else if (rest[0] === 'demo') process.stdout.write((await import('./cli/demo.ts')).DEMO_HELP)
       else if (rest[0] === 'init') process.stdout.write(INIT_HELP)
       else process.stdout.write(HELP)
@@ -51,6 +53,8 @@ async function main (argv: string[]): Promise<void> {
       return
     case 'init':
       return initCommand(rest)
+    case 'mount':
+      return (await import('./cli/mount.ts')).mountCommand(rest)
     case 'serve':
       // Loaded on demand: --help and init start without the network stack.
       return (await import('./cli/serve.ts')).serveCommand(rest)

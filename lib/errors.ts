@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'NOT_FOUND' | 'EXISTS' | 'NO_SPACE' | 'CORRUPT' | 'UNAVAILABLE' | 'TIMEOUT'
   | 'ABORTED' | 'BAD_SCHEME' | 'BAD_ARGUMENT' | 'PROTOCOL' | 'CLOSED' | 'IO'
   | 'NOT_EMPTY' | 'IS_DIR' | 'NOT_DIR' | 'NAME_TOO_LONG' | 'INVALID' | 'NOT_PERMITTED' | 'NO_ATTR'
+  | 'RANGE'
 
 const ERRNO: Record<ErrorCode, number> = {
   NOT_FOUND: constants.errno.ENOENT,
@@ -25,7 +26,8 @@ const ERRNO: Record<ErrorCode, number> = {
   NAME_TOO_LONG: constants.errno.ENAMETOOLONG,
   INVALID: constants.errno.EINVAL,
   NOT_PERMITTED: constants.errno.EPERM,
-  NO_ATTR: constants.errno.ENODATA
+  NO_ATTR: constants.errno.ENODATA,
+  RANGE: constants.errno.ERANGE
 }
 
 export class MeshError extends Error {
@@ -63,7 +65,8 @@ export const errors = {
   nameTooLong: (what: string) => new MeshError('NAME_TOO_LONG', `${what}: name too long`),
   invalid: (what: string) => new MeshError('INVALID', `${what}: invalid argument`),
   notPermitted: (what: string) => new MeshError('NOT_PERMITTED', `${what}: operation not permitted`),
-  noAttr: (what: string) => new MeshError('NO_ATTR', `${what}: no such attribute`)
+  noAttr: (what: string) => new MeshError('NO_ATTR', `${what}: no such attribute`),
+  range: (what: string) => new MeshError('RANGE', `${what}: does not fit the caller's buffer`)
 }
 
 // Anything that is not already a MeshError is an I/O failure, never "not found".

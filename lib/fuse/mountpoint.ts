@@ -45,11 +45,16 @@ export async function isMounted (path: string): Promise<boolean> {
   return mounts.split('\n').some((line) => line.split(' ')[1] === escaped)
 }
 
-/** Lazily unmounts path: fusermount -u -z where it exists, else umount -l (as root). */
+/** Lazily unmounts path: fusermount3 or fusermount -u -z where they exist, else umount -l (as root). */
 export async function unmount (path: string): Promise<void> {
-  try {
-    await run('fusermount', ['-u', '-z', path])
-  } catch {
-    await run('umount', ['-l', path])
+  let last: unknown
+  for (const [cmd, args] of [['fusermount3', ['-u', '-z', path]], ['fusermount', ['-u', '-z', path]], ['umount', ['-l', path]]] as const) {
+    try {
+      await run(cmd, [...args])
+      return
+    } catch (err) {
+      last = err
+    }
   }
+  throw last
 }

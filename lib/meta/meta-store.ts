@@ -102,6 +102,11 @@ export class MetaStore {
     return this.tree.xattrNames(ino)
   }
 
+  /** The directory holding ino (the root is its own parent). */
+  parent (ino: Ino): Ino {
+    return this.tree.parentOf(ino) ?? ROOT
+  }
+
   inodeCount (): number {
     return this.tree.inodeCount()
   }

@@ -24,6 +24,9 @@ export interface Caller { uid: number, gid: number }
 
 export interface StatFs { blockSize: number, blocks: number, blocksFree: number, files: number, filesFree: number, nameMax: number }
 
+const XATTR_CREATE = 1
+const XATTR_REPLACE = 2
+
 interface Handle { file: OpenFile, nextRead: number }
 
 /**
@@ -74,6 +77,11 @@ export class Vfs {
 
   readdir (dir: Ino): Array<{ name: string, ino: Ino, kind: Kind }> {
     return this.meta.readdir(dir)
+  }
+
+  /** The directory holding ino (for ".."). */
+  parent (ino: Ino): Ino {
+    return this.meta.parent(ino)
   }
 
   mkdir (dir: Ino, name: string, mode: number, caller: Caller): Inode {
@@ -149,7 +157,15 @@ export class Vfs {
 
   getxattr (ino: Ino, name: string): Buffer { return this.meta.getXattr(ino, name) }
   listxattr (ino: Ino): string[] { return this.meta.listXattrs(ino) }
-  setxattr (ino: Ino, name: string, value: Buffer): void { this.meta.setXattr(ino, name, value) }
+  /** flags: XATTR_CREATE (1) fails if the attribute exists, XATTR_REPLACE (2) if it does not. */
+  setxattr (ino: Ino, name: string, value: Buffer, flags = 0): void {
+    if (flags & XATTR_CREATE || flags & XATTR_REPLACE) {
+      const exists = this.meta.listXattrs(ino).includes(name)
+      if (flags & XATTR_CREATE && exists) throw errors.exists(`attribute ${name}`)
+      if (flags & XATTR_REPLACE && !exists) throw errors.noAttr(name)
+    }
+    this.meta.setXattr(ino, name, value)
+  }
   removexattr (ino: Ino, name: string): void { this.meta.setXattr(ino, name, null) }
 
   // ---- open files ------------------------------------------------------------------------
@@ -256,4 +272,4 @@ export class Vfs {
   }
 }
 
-export { ROOT, now, type Inode, type Time }
+export { Kind, ROOT, now, type Attrs, type Inode, type Time }

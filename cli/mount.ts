@@ -1,0 +1,155 @@
+import { parseArgs } from 'node:util'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseAnyKey } from '../crypto/mesh-key.ts'
+import { deriveMeshKeys, type MeshKeys } from '../crypto/key-hierarchy.ts'
+import { DEFAULT_SCHEME, parseScheme } from '../lib/codec/parse-scheme.ts'
+import type { RedundancyScheme } from '../lib/codec/scheme.ts'
+import { ChunkService } from '../lib/data/chunk-service.ts'
+import { meshCapacity } from '../lib/data/mesh-capacity.ts'
+import { isMeshError } from '../lib/errors.ts'
+import { FuseMount } from '../lib/fuse/fuse-mount.ts'
+import { prepareMountpoint } from '../lib/fuse/mountpoint.ts'
+import { MetaStore } from '../lib/meta/meta-store.ts'
+import { Vfs } from '../lib/vfs/vfs.ts'
+import { startPeer } from './peer.ts'
+import { bootstrapArg } from './serve.ts'
+import { formatSize, parseSize } from './size.ts'
+import { openStoreDir } from './store-dir.ts'
+import { UsageError } from './usage-error.ts'
+
+export const MOUNT_HELP = `Usage: meshfs mount <dir> --key KEY [options]
+
+Mounts the mesh's filesystem at <dir> (an empty directory). Files written there are
+encrypted, erasure-coded and spread over the mesh's storage peers. Stop with Ctrl-C,
+SIGTERM or "fusermount -u <dir>": open files are flushed first.
+
+Options:
+  --key KEY             the mesh key (meshfs1-...; a storage capability cannot mount)
+  --store DIR           this peer's folder: metadata database, identity, and shards if
+                        --capacity is set (default: ~/.meshfs/store)
+  --capacity SIZE       space this peer also offers to the mesh, e.g. 20G (default: 0,
+                        a mount that stores no shards of its own)
+  --redundancy SCHEME   how new data is coded: rs:K+M (K data + M parity shards, any K
+                        read it back) or mirror:N (default: ${DEFAULT_SCHEME})
+  --bootstrap HOST:PORT DHT bootstrap node; repeatable. Only these are contacted.
+                        Default: the public HyperDHT.
+  --wait-peers SECONDS  how long to wait for enough storage peers before mounting
+                        anyway (default: 30)
+  --allow-other         let other users use the mount (root, or user_allow_other in
+                        /etc/fuse.conf)
+  -h, --help            show this help
+`
+
+export async function mountCommand (argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      key: { type: 'string' },
+      store: { type: 'string' },
+      capacity: { type: 'string' },
+      redundancy: { type: 'string' },
+      bootstrap: { type: 'string', multiple: true },
+      'wait-peers': { type: 'string' },
+      'allow-other': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' }
+    },
+    strict: true
+  })
+  if (values.help) { process.stdout.write(MOUNT_HELP); return }
+  if (positionals.length !== 1) throw new UsageError('mount takes one mount point: meshfs mount <dir> --key KEY')
+  const keys = meshKeysFrom(values.key)
+  const scheme = schemeArg(values.redundancy ?? DEFAULT_SCHEME)
+  const capacity = values.capacity ? parseSize(values.capacity) : 0
+  const bootstrap = (values.bootstrap ?? []).map(bootstrapArg)
+  const waitSeconds = Number(values['wait-peers'] ?? 30)
+  if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new UsageError(`--wait-peers: "${values['wait-peers']}" is not a number of seconds`)
+  const storeDir = resolve(values.store ?? join(homedir(), '.meshfs', 'store'))
+  const say = (line: string) => console.log(`meshfs mount: ${line}`)
+
+  // Check the mount point before joining the mesh: a typo fails in milliseconds, not after a DHT join.
+  const mountpoint = await checkedMountpoint(positionals[0])
+  if (mountpoint.clearedStale) say(`cleared a stale mount left at ${mountpoint.path} by a process that stopped without unmounting`)
+
+  const identity = await openStoreDir(storeDir, keys.storage.topic)
+  const meta = MetaStore.open(join(storeDir, 'meta.db'))
+  const peer = await startPeer({
+    keys: keys.storage, dir: join(storeDir, 'shards'), capacity, bootstrap, keySeed: identity.peerSeed,
+    log: (line) => say(line)
+  }).catch((err: unknown) => { meta.close(); throw err })
+  const { node } = peer
+
+  const storagePeers = () => node.peers().filter((p) => p.capacity > 0).length
+  if (storagePeers() < scheme.n) {
+    say(`waiting up to ${waitSeconds} s for ${scheme.n} storage peers (${scheme.name} needs ${scheme.n})`)
+    const deadline = Date.now() + waitSeconds * 1000
+    while (storagePeers() < scheme.n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+    if (storagePeers() < scheme.n) say(`only ${storagePeers()} storage peers: writes fail with ENOSPC until ${scheme.n} are up`)
+  }
+
+  const storage = new ChunkService({ network: node, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme })
+  const vfs = new Vfs({ meta, storage, capacity: () => meshCapacity(node.peers(), scheme) })
+  let fuse: FuseMount
+  try {
+    fuse = FuseMount.mount(vfs, mountpoint.path, { log: say })
+  } catch (err) {
+    await peer.close()
+    meta.close()
+    throw new Error(`cannot mount ${mountpoint.path}: ${(err as Error).message}`)
+  }
+
+  let stopping: Promise<void> | null = null
+  const stop = (why: string) => {
+    stopping ??= (async () => {
+      say(`${why}: unmounting ${mountpoint.path}`)
+      const released = await fuse.unmount()
+      if (!released) say('programs still have files open in the mount; it is detached and they lose access at exit')
+      try {
+        await vfs.flushAll()
+      } catch (err) {
+        say(`could not store every open file before stopping: ${(err as Error).message}`)
+        process.exitCode = 1
+      }
+      await peer.close()
+      meta.close()
+      say('stopped')
+      process.exit()
+    })()
+  }
+  process.once('SIGINT', () => stop('SIGINT'))
+  process.once('SIGTERM', () => stop('SIGTERM'))
+  fuse.onEnded(() => stop('unmounted'))
+
+  const space = meshCapacity(node.peers(), scheme)
+  say(`mounted ${mountpoint.path}: peer ${node.self}, ${storagePeers()} storage peers, ${scheme.name}, ${formatSize(space.free)} free of ${formatSize(space.total)}`)
+}
+
+function meshKeysFrom (text: string | undefined): MeshKeys {
+  if (!text) throw new UsageError('--key is required (create one with: meshfs init)')
+  let parsed: ReturnType<typeof parseAnyKey>
+  try {
+    parsed = parseAnyKey(text)
+  } catch (err) {
+    throw new UsageError(`--key: ${(err as Error).message}`)
+  }
+  if (parsed.kind !== 'mesh') throw new UsageError('--key: this is a storage capability (meshfs1s-...); mounting needs the full mesh key (meshfs1-...)')
+  return deriveMeshKeys(parsed.secret)
+}
+
+function schemeArg (text: string): RedundancyScheme {
+  try {
+    return parseScheme(text)
+  } catch (err) {
+    throw new UsageError(`--redundancy: ${(err as Error).message}`)
+  }
+}
+
+async function checkedMountpoint (dir: string): Promise<Awaited<ReturnType<typeof prepareMountpoint>>> {
+  try {
+    return await prepareMountpoint(dir)
+  } catch (err) {
+    if (isMeshError(err)) throw new UsageError(err.message)
+    throw err
+  }
+}

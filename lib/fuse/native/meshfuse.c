@@ -1,0 +1,515 @@
+// meshfuse: a thin N-API binding over libfuse3's low-level API (inode-based ops).
+//
+// Why our own: fuse-native 2.2.6 passes utimens the atime in place of the mtime (in ms), hides the
+// caller's uid/gid and cannot ask for big writes. Here the kernel sends 1 MiB writes, times arrive in
+// nanoseconds and every request carries the caller's uid/gid/pid.
+//
+// Threads: libfuse's session loop runs on its own thread and only copies each request into a job;
+// jobs reach JavaScript through a napi_threadsafe_function; JavaScript answers with reply*(), which
+// call fuse_reply_* on the JS thread. The session is destroyed only when the loop has ended and every
+// request has been answered, so a late reply never touches freed memory.
+#define FUSE_USE_VERSION 34
+#define NAPI_VERSION 8
+#include <fuse_lowlevel.h>
+#include <node_api.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <stdio.h>
+
+// Op numbers: keep in step with lib/fuse/native.ts.
+enum {
+  OP_LOOKUP = 1, OP_GETATTR, OP_SETATTR, OP_READLINK, OP_MKNOD, OP_MKDIR, OP_UNLINK, OP_RMDIR,
+  OP_SYMLINK, OP_RENAME, OP_LINK, OP_OPEN, OP_READ, OP_WRITE, OP_FLUSH, OP_RELEASE, OP_FSYNC,
+  OP_OPENDIR, OP_READDIR, OP_RELEASEDIR, OP_FSYNCDIR, OP_STATFS, OP_SETXATTR, OP_GETXATTR,
+  OP_LISTXATTR, OP_REMOVEXATTR, OP_CREATE, OP_ENDED = 100
+};
+
+typedef struct mount_s {
+  struct fuse_session *se;
+  pthread_t thread;
+  int thread_started;
+  napi_threadsafe_function tsfn;
+  unsigned max_write, max_readahead, max_background;
+  int loop_ended;      // the loop thread has posted OP_ENDED
+  int want_destroy;    // JavaScript is done with this mount
+  int destroyed;
+  long outstanding;    // requests handed to JavaScript and not yet answered (JS thread only after the loop ends)
+  pthread_mutex_t lock;
+} mount_t;
+
+typedef struct {
+  int op;
+  mount_t *m;
+  fuse_req_t req;
+  fuse_ino_t ino, ino2;
+  char *name, *name2;
+  uint64_t fh;
+  int64_t off;
+  size_t size;
+  int flags, to_set;
+  unsigned mode;
+  struct stat attr;
+  char *buf;           // copied payload (write data, xattr value): libfuse reuses its buffer once we return
+  uid_t uid; gid_t gid; pid_t pid;
+} job_t;
+
+static void job_free(job_t *j) { free(j->name); free(j->name2); free(j->buf); free(j); }
+
+static job_t *job_new(int op, fuse_req_t req, fuse_ino_t ino) {
+  job_t *j = calloc(1, sizeof(job_t));
+  if (!j) return NULL;
+  j->op = op; j->req = req; j->ino = ino; j->m = fuse_req_userdata(req);
+  const struct fuse_ctx *c = fuse_req_ctx(req);
+  j->uid = c->uid; j->gid = c->gid; j->pid = c->pid;
+  return j;
+}
+
+static void submit(job_t *j, fuse_req_t req) {
+  if (!j) { fuse_reply_err(req, ENOMEM); return; }
+  mount_t *m = j->m;
+  pthread_mutex_lock(&m->lock);
+  m->outstanding++;
+  pthread_mutex_unlock(&m->lock);
+  if (napi_call_threadsafe_function(m->tsfn, j, napi_tsfn_nonblocking) != napi_ok) {
+    pthread_mutex_lock(&m->lock);
+    m->outstanding--;
+    pthread_mutex_unlock(&m->lock);
+    fuse_reply_err(req, EIO);
+    job_free(j);
+  }
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static void ll_init(void *ud, struct fuse_conn_info *conn) {
+  mount_t *m = ud;
+  if (m->max_write) conn->max_write = m->max_write;
+  if (m->max_readahead) conn->max_readahead = m->max_readahead;
+  if (m->max_background) conn->max_background = m->max_background;
+  // Reads may run in parallel; directory ops too (the JS side serializes what must be).
+  conn->want |= conn->capable & (FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ATOMIC_O_TRUNC);
+}
+
+#define NAMED(OP) job_t *j = job_new(OP, r, p); if (j) j->name = dup_or_null(name)
+static void ll_lookup(fuse_req_t r, fuse_ino_t p, const char *name) { NAMED(OP_LOOKUP); submit(j, r); }
+// Inodes live in the database for the life of the file: nothing to do on forget.
+static void ll_forget(fuse_req_t r, fuse_ino_t ino, uint64_t n) { fuse_reply_none(r); }
+static void ll_forget_multi(fuse_req_t r, size_t count, struct fuse_forget_data *f) { fuse_reply_none(r); }
+static void ll_getattr(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi) { submit(job_new(OP_GETATTR, r, ino), r); }
+static void ll_setattr(fuse_req_t r, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi) {
+  job_t *j = job_new(OP_SETATTR, r, ino);
+  if (j) { j->attr = *attr; j->to_set = to_set; j->fh = fi ? fi->fh : 0; j->flags = fi ? 1 : 0; }
+  submit(j, r);
+}
+static void ll_readlink(fuse_req_t r, fuse_ino_t ino) { submit(job_new(OP_READLINK, r, ino), r); }
+static void ll_mknod(fuse_req_t r, fuse_ino_t p, const char *name, mode_t mode, dev_t rdev) {
+  NAMED(OP_MKNOD); if (j) j->mode = mode; submit(j, r);
+}
+static void ll_mkdir(fuse_req_t r, fuse_ino_t p, const char *name, mode_t mode) { NAMED(OP_MKDIR); if (j) j->mode = mode; submit(j, r); }
+static void ll_unlink(fuse_req_t r, fuse_ino_t p, const char *name) { NAMED(OP_UNLINK); submit(j, r); }
+static void ll_rmdir(fuse_req_t r, fuse_ino_t p, const char *name) { NAMED(OP_RMDIR); submit(j, r); }
+static void ll_symlink(fuse_req_t r, const char *target, fuse_ino_t p, const char *name) {
+  NAMED(OP_SYMLINK); if (j) j->name2 = dup_or_null(target); submit(j, r);
+}
+static void ll_rename(fuse_req_t r, fuse_ino_t p, const char *name, fuse_ino_t np, const char *nn, unsigned int flags) {
+  NAMED(OP_RENAME); if (j) { j->ino2 = np; j->name2 = dup_or_null(nn); j->flags = (int) flags; } submit(j, r);
+}
+static void ll_link(fuse_req_t r, fuse_ino_t ino, fuse_ino_t p, const char *name) {
+  job_t *j = job_new(OP_LINK, r, ino); if (j) { j->ino2 = p; j->name = dup_or_null(name); } submit(j, r);
+}
+static void ll_open(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi) {
+  job_t *j = job_new(OP_OPEN, r, ino); if (j) j->flags = fi->flags; submit(j, r);
+}
+static void ll_read(fuse_req_t r, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  job_t *j = job_new(OP_READ, r, ino); if (j) { j->size = size; j->off = off; j->fh = fi->fh; } submit(j, r);
+}
+static void ll_write(fuse_req_t r, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
+  job_t *j = job_new(OP_WRITE, r, ino);
+  if (j) {
+    j->size = size; j->off = off; j->fh = fi->fh;
+    j->buf = malloc(size ? size : 1);
+    if (!j->buf) { job_free(j); fuse_reply_err(r, ENOMEM); return; }
+    memcpy(j->buf, buf, size);
+  }
+  submit(j, r);
+}
+#define WITH_FH(OP) job_t *j = job_new(OP, r, ino); if (j) j->fh = fi->fh
+static void ll_flush(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi) { WITH_FH(OP_FLUSH); submit(j, r); }
+static void ll_release(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi) { WITH_FH(OP_RELEASE); submit(j, r); }
+static void ll_fsync(fuse_req_t r, fuse_ino_t ino, int ds, struct fuse_file_info *fi) { WITH_FH(OP_FSYNC); if (j) j->flags = ds; submit(j, r); }
+static void ll_opendir(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi) { submit(job_new(OP_OPENDIR, r, ino), r); }
+static void ll_readdir(fuse_req_t r, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  WITH_FH(OP_READDIR); if (j) { j->size = size; j->off = off; } submit(j, r);
+}
+static void ll_releasedir(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi) { WITH_FH(OP_RELEASEDIR); submit(j, r); }
+static void ll_fsyncdir(fuse_req_t r, fuse_ino_t ino, int ds, struct fuse_file_info *fi) { WITH_FH(OP_FSYNCDIR); submit(j, r); }
+static void ll_statfs(fuse_req_t r, fuse_ino_t ino) { submit(job_new(OP_STATFS, r, ino), r); }
+static void ll_setxattr(fuse_req_t r, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
+  job_t *j = job_new(OP_SETXATTR, r, ino);
+  if (j) {
+    j->name = dup_or_null(name); j->size = size; j->flags = flags;
+    j->buf = malloc(size ? size : 1);
+    if (!j->buf) { job_free(j); fuse_reply_err(r, ENOMEM); return; }
+    memcpy(j->buf, value, size);
+  }
+  submit(j, r);
+}
+static void ll_getxattr(fuse_req_t r, fuse_ino_t ino, const char *name, size_t size) {
+  job_t *j = job_new(OP_GETXATTR, r, ino); if (j) { j->name = dup_or_null(name); j->size = size; } submit(j, r);
+}
+static void ll_listxattr(fuse_req_t r, fuse_ino_t ino, size_t size) {
+  job_t *j = job_new(OP_LISTXATTR, r, ino); if (j) j->size = size; submit(j, r);
+}
+static void ll_removexattr(fuse_req_t r, fuse_ino_t ino, const char *name) {
+  job_t *j = job_new(OP_REMOVEXATTR, r, ino); if (j) j->name = dup_or_null(name); submit(j, r);
+}
+static void ll_create(fuse_req_t r, fuse_ino_t p, const char *name, mode_t mode, struct fuse_file_info *fi) {
+  NAMED(OP_CREATE); if (j) { j->mode = mode; j->flags = fi->flags; } submit(j, r);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+  .init = ll_init, .lookup = ll_lookup, .forget = ll_forget, .forget_multi = ll_forget_multi,
+  .getattr = ll_getattr, .setattr = ll_setattr, .readlink = ll_readlink, .mknod = ll_mknod,
+  .mkdir = ll_mkdir, .unlink = ll_unlink, .rmdir = ll_rmdir, .symlink = ll_symlink, .rename = ll_rename,
+  .link = ll_link, .open = ll_open, .read = ll_read, .write = ll_write, .flush = ll_flush,
+  .release = ll_release, .fsync = ll_fsync, .opendir = ll_opendir, .readdir = ll_readdir,
+  .releasedir = ll_releasedir, .fsyncdir = ll_fsyncdir, .statfs = ll_statfs, .setxattr = ll_setxattr,
+  .getxattr = ll_getxattr, .listxattr = ll_listxattr, .removexattr = ll_removexattr, .create = ll_create,
+};
+
+// ---- the hand-off to JavaScript ----
+
+static napi_value num(napi_env env, double v) { napi_value x; napi_create_double(env, v, &x); return x; }
+static napi_value str(napi_env env, const char *s) {
+  napi_value x;
+  if (!s) napi_get_null(env, &x);
+  else napi_create_buffer_copy(env, strlen(s), s, NULL, &x);   // names are bytes, not necessarily UTF-8
+  return x;
+}
+static void free_buf(napi_env env, void *data, void *hint) { free(data); }
+
+static void destroy_if_done(mount_t *m) {
+  pthread_mutex_lock(&m->lock);
+  long outstanding = m->outstanding;
+  pthread_mutex_unlock(&m->lock);
+  if (m->destroyed || !m->want_destroy || !m->loop_ended || outstanding > 0) return;
+  m->destroyed = 1;
+  if (m->thread_started) pthread_join(m->thread, NULL);
+  fuse_session_destroy(m->se);
+  m->se = NULL;
+  napi_release_threadsafe_function(m->tsfn, napi_tsfn_abort);
+}
+
+// handler(op, req, ino, uid, gid, pid, a, b, c, d)
+static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
+  job_t *j = data;
+  if (env == NULL) {   // the function is being torn down: answer what can still be answered
+    if (j->req && j->m->se) fuse_reply_err(j->req, EIO);
+    job_free(j);
+    return;
+  }
+  napi_value argv[10], undef;
+  napi_get_undefined(env, &undef);
+  for (int i = 0; i < 10; i++) argv[i] = undef;
+  argv[0] = num(env, j->op);
+  argv[1] = num(env, (double) (uintptr_t) j->req);   // user-space pointers fit in 53 bits
+  argv[2] = num(env, (double) j->ino);
+  argv[3] = num(env, j->uid); argv[4] = num(env, j->gid); argv[5] = num(env, j->pid);
+  switch (j->op) {
+    case OP_LOOKUP: case OP_UNLINK: case OP_RMDIR: case OP_REMOVEXATTR:
+      argv[6] = str(env, j->name); break;
+    case OP_MKDIR: case OP_MKNOD: argv[6] = str(env, j->name); argv[7] = num(env, j->mode); break;
+    case OP_CREATE: argv[6] = str(env, j->name); argv[7] = num(env, j->mode); argv[8] = num(env, j->flags); break;
+    case OP_SYMLINK: argv[6] = str(env, j->name); argv[7] = str(env, j->name2); break;
+    case OP_RENAME: argv[6] = str(env, j->name); argv[7] = num(env, (double) j->ino2); argv[8] = str(env, j->name2); argv[9] = num(env, j->flags); break;
+    case OP_LINK: argv[6] = num(env, (double) j->ino2); argv[7] = str(env, j->name); break;
+    case OP_OPEN: argv[6] = num(env, j->flags); break;
+    case OP_READ: case OP_READDIR: argv[6] = num(env, (double) j->fh); argv[7] = num(env, (double) j->size); argv[8] = num(env, (double) j->off); break;
+    case OP_WRITE: {
+      napi_value b;
+      napi_create_external_buffer(env, j->size, j->buf, free_buf, NULL, &b);
+      j->buf = NULL;   // now owned by the Buffer
+      argv[6] = num(env, (double) j->fh); argv[7] = b; argv[8] = num(env, (double) j->off); break;
+    }
+    case OP_FLUSH: case OP_RELEASE: case OP_RELEASEDIR: case OP_FSYNCDIR: argv[6] = num(env, (double) j->fh); break;
+    case OP_FSYNC: argv[6] = num(env, (double) j->fh); argv[7] = num(env, j->flags); break;
+    case OP_SETXATTR: {
+      napi_value b;
+      napi_create_buffer_copy(env, j->size, j->buf, NULL, &b);
+      argv[6] = str(env, j->name); argv[7] = b; argv[8] = num(env, j->flags); break;
+    }
+    case OP_GETXATTR: argv[6] = str(env, j->name); argv[7] = num(env, (double) j->size); break;
+    case OP_LISTXATTR: argv[6] = num(env, (double) j->size); break;
+    case OP_SETATTR: {
+      // [to_set, mode, uid, gid, size, atime_s, atime_ns, mtime_s, mtime_ns, fh, hasFh]
+      napi_value a; napi_create_array_with_length(env, 11, &a);
+      double v[11] = { j->to_set, j->attr.st_mode, j->attr.st_uid, j->attr.st_gid, (double) j->attr.st_size,
+                       (double) j->attr.st_atim.tv_sec, (double) j->attr.st_atim.tv_nsec,
+                       (double) j->attr.st_mtim.tv_sec, (double) j->attr.st_mtim.tv_nsec, (double) j->fh, j->flags };
+      for (int i = 0; i < 11; i++) napi_set_element(env, a, i, num(env, v[i]));
+      argv[6] = a; break;
+    }
+  }
+  mount_t *m = j->m;
+  if (j->op == OP_ENDED) m->loop_ended = 1;
+  napi_value global;
+  napi_get_global(env, &global);
+  napi_call_function(env, global, cb, 10, argv, NULL);
+  job_free(j);
+  if (m->loop_ended) destroy_if_done(m);
+}
+
+static void *loop_thread(void *arg) {
+  mount_t *m = arg;
+  fuse_session_loop(m->se);   // one reader is enough: replies are asynchronous
+  job_t *j = calloc(1, sizeof(job_t));
+  j->op = OP_ENDED; j->m = m;
+  napi_call_threadsafe_function(m->tsfn, j, napi_tsfn_blocking);
+  return NULL;
+}
+
+// ---- exports ----
+
+#define ARGS(n) size_t argc = n; napi_value argv[n]; napi_get_cb_info(env, info, &argc, argv, NULL, NULL)
+static fuse_req_t get_req(napi_env env, napi_value v) { double d = 0; napi_get_value_double(env, v, &d); return (fuse_req_t) (uintptr_t) d; }
+static double get_num(napi_env env, napi_value v) { double d = 0; napi_get_value_double(env, v, &d); return d; }
+static double prop_num(napi_env env, napi_value obj, const char *name) {
+  napi_value v; if (napi_get_named_property(env, obj, name, &v) != napi_ok) return 0; return get_num(env, v);
+}
+static mount_t *get_mount(napi_env env, napi_value v) { void *p = NULL; napi_get_value_external(env, v, &p); return p; }
+
+// Every reply marks one request answered (the count decides when the session may be destroyed).
+static void answered(mount_t *m) {
+  pthread_mutex_lock(&m->lock);
+  m->outstanding--;
+  pthread_mutex_unlock(&m->lock);
+  if (m->loop_ended) destroy_if_done(m);
+}
+
+// mount(mountpoint, fuseArgs[], handler, {maxWrite, maxReadahead, maxBackground}) -> handle
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  size_t len;
+  char mp[4096];
+  napi_get_value_string_utf8(env, argv[0], mp, sizeof mp, &len);
+  uint32_t n = 0;
+  napi_get_array_length(env, argv[1], &n);
+  char **av = calloc(n + 2, sizeof(char *));
+  av[0] = strdup("meshfs");
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e; char s[4096];
+    napi_get_element(env, argv[1], i, &e);
+    napi_get_value_string_utf8(env, e, s, sizeof s, &len);
+    av[i + 1] = strdup(s);
+  }
+  struct fuse_args args = FUSE_ARGS_INIT((int) n + 1, av);
+
+  mount_t *m = calloc(1, sizeof(mount_t));
+  pthread_mutex_init(&m->lock, NULL);
+  m->max_write = (unsigned) prop_num(env, argv[3], "maxWrite");
+  m->max_readahead = (unsigned) prop_num(env, argv[3], "maxReadahead");
+  m->max_background = (unsigned) prop_num(env, argv[3], "maxBackground");
+
+  m->se = fuse_session_new(&args, &ops, sizeof ops, m);
+  fuse_opt_free_args(&args);
+  for (uint32_t i = 0; i <= n; i++) free(av[i]);
+  free(av);
+  if (!m->se) { free(m); napi_throw_error(env, "EINVAL", "fuse: invalid mount options"); return NULL; }
+  if (fuse_session_mount(m->se, mp) != 0) {
+    fuse_session_destroy(m->se); free(m);
+    napi_throw_error(env, "EMOUNT", "fuse: mount failed (is /dev/fuse available and is the mount point usable?)");
+    return NULL;
+  }
+  napi_value name;
+  napi_create_string_utf8(env, "meshfuse", NAPI_AUTO_LENGTH, &name);
+  napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &m->tsfn);
+
+  // The loop thread takes no signals: they belong to Node's main thread (SIGINT -> clean unmount).
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  m->thread_started = pthread_create(&m->thread, NULL, loop_thread, m) == 0;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (!m->thread_started) { napi_throw_error(env, "EAGAIN", "fuse: cannot start the session thread"); return NULL; }
+
+  napi_value handle;
+  napi_create_external(env, m, NULL, NULL, &handle);
+  return handle;
+}
+
+// unmount(handle): detaches the mount; the loop ends once the kernel lets go (OP_ENDED follows).
+static napi_value js_unmount(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  mount_t *m = get_mount(env, argv[0]);
+  if (m && m->se && !m->loop_ended) {
+    fuse_session_exit(m->se);
+    fuse_session_unmount(m->se);
+  }
+  return NULL;
+}
+
+// dispose(handle): frees the session once the loop has ended and every request is answered.
+static napi_value js_dispose(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  mount_t *m = get_mount(env, argv[0]);
+  if (m) { m->want_destroy = 1; destroy_if_done(m); }
+  return NULL;
+}
+
+// stat from a Float64Array: [ino, mode, nlink, uid, gid, size, blocks, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, blksize]
+static void fill_stat(napi_env env, napi_value a, struct stat *st) {
+  void *data = NULL; size_t len = 0; napi_typedarray_type type; napi_value ab; size_t off;
+  napi_get_typedarray_info(env, a, &type, &len, &data, &ab, &off);
+  memset(st, 0, sizeof *st);
+  if (type != napi_float64_array || len < 14) return;
+  double *v = data;
+  st->st_ino = (ino_t) v[0]; st->st_mode = (mode_t) v[1]; st->st_nlink = (nlink_t) v[2];
+  st->st_uid = (uid_t) v[3]; st->st_gid = (gid_t) v[4]; st->st_size = (off_t) v[5]; st->st_blocks = (blkcnt_t) v[6];
+  st->st_atim.tv_sec = (time_t) v[7]; st->st_atim.tv_nsec = (long) v[8];
+  st->st_mtim.tv_sec = (time_t) v[9]; st->st_mtim.tv_nsec = (long) v[10];
+  st->st_ctim.tv_sec = (time_t) v[11]; st->st_ctim.tv_nsec = (long) v[12];
+  st->st_blksize = (blksize_t) v[13];
+}
+
+#define REPLY_PROLOGUE(n) ARGS(n); mount_t *m = get_mount(env, argv[0]); if (!m || m->destroyed) return NULL; fuse_req_t req = get_req(env, argv[1])
+
+// replyErr(handle, req, errno) -- errno 0 is success for ops that return nothing
+static napi_value js_reply_err(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(3);
+  fuse_reply_err(req, (int) get_num(env, argv[2]));
+  answered(m); return NULL;
+}
+// replyEntry(handle, req, stat, timeoutSeconds)
+static napi_value js_reply_entry(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(4);
+  struct fuse_entry_param e; memset(&e, 0, sizeof e);
+  fill_stat(env, argv[2], &e.attr); e.ino = e.attr.st_ino;
+  e.attr_timeout = e.entry_timeout = get_num(env, argv[3]);
+  fuse_reply_entry(req, &e);
+  answered(m); return NULL;
+}
+// replyCreate(handle, req, stat, timeoutSeconds, fh, directIo)
+static napi_value js_reply_create(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(6);
+  struct fuse_entry_param e; memset(&e, 0, sizeof e);
+  fill_stat(env, argv[2], &e.attr); e.ino = e.attr.st_ino;
+  e.attr_timeout = e.entry_timeout = get_num(env, argv[3]);
+  struct fuse_file_info fi; memset(&fi, 0, sizeof fi);
+  fi.fh = (uint64_t) get_num(env, argv[4]); fi.direct_io = get_num(env, argv[5]) != 0;
+  fuse_reply_create(req, &e, &fi);
+  answered(m); return NULL;
+}
+// replyAttr(handle, req, stat, timeoutSeconds)
+static napi_value js_reply_attr(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(4);
+  struct stat st; fill_stat(env, argv[2], &st);
+  fuse_reply_attr(req, &st, get_num(env, argv[3]));
+  answered(m); return NULL;
+}
+// replyReadlink(handle, req, targetBuffer)
+static napi_value js_reply_readlink(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(3);
+  void *data; size_t len; napi_get_buffer_info(env, argv[2], &data, &len);
+  char *s = malloc(len + 1);
+  if (!s) fuse_reply_err(req, ENOMEM);
+  else { memcpy(s, data, len); s[len] = 0; fuse_reply_readlink(req, s); free(s); }
+  answered(m); return NULL;
+}
+// replyOpen(handle, req, fh, keepCache, directIo)
+static napi_value js_reply_open(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(5);
+  struct fuse_file_info fi; memset(&fi, 0, sizeof fi);
+  fi.fh = (uint64_t) get_num(env, argv[2]); fi.keep_cache = get_num(env, argv[3]) != 0; fi.direct_io = get_num(env, argv[4]) != 0;
+  fuse_reply_open(req, &fi);
+  answered(m); return NULL;
+}
+// replyWrite(handle, req, count)
+static napi_value js_reply_write(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(3);
+  fuse_reply_write(req, (size_t) get_num(env, argv[2]));
+  answered(m); return NULL;
+}
+// replyBuf(handle, req, buffer)
+static napi_value js_reply_buf(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(3);
+  void *data; size_t len; napi_get_buffer_info(env, argv[2], &data, &len);
+  fuse_reply_buf(req, data, len);
+  answered(m); return NULL;
+}
+// replyXattrSize(handle, req, size)
+static napi_value js_reply_xattr(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(3);
+  fuse_reply_xattr(req, (size_t) get_num(env, argv[2]));
+  answered(m); return NULL;
+}
+// replyDir(handle, req, maxSize, names[], Float64Array inos, Float64Array modes, firstIndex)
+// Entries from firstIndex on; entry i gets offset i + 1 (where the next readdir resumes).
+static napi_value js_reply_dir(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(7);
+  size_t size = (size_t) get_num(env, argv[2]);
+  uint32_t n = 0; napi_get_array_length(env, argv[3], &n);
+  void *inos_p, *modes_p; size_t ni, nm; napi_typedarray_type t; napi_value ab; size_t off;
+  napi_get_typedarray_info(env, argv[4], &t, &ni, &inos_p, &ab, &off);
+  napi_get_typedarray_info(env, argv[5], &t, &nm, &modes_p, &ab, &off);
+  double *inos = inos_p, *modes = modes_p;
+  uint32_t first = (uint32_t) get_num(env, argv[6]);
+  char *buf = malloc(size ? size : 1);
+  if (!buf) { fuse_reply_err(req, ENOMEM); answered(m); return NULL; }
+  size_t pos = 0;
+  for (uint32_t i = first; i < n && i < ni && i < nm; i++) {
+    napi_value e; void *name_p; size_t name_len;
+    napi_get_element(env, argv[3], i, &e);
+    napi_get_buffer_info(env, e, &name_p, &name_len);
+    char name[1024];
+    if (name_len >= sizeof name) continue;
+    memcpy(name, name_p, name_len); name[name_len] = 0;
+    struct stat st; memset(&st, 0, sizeof st);
+    st.st_ino = (ino_t) inos[i]; st.st_mode = (mode_t) modes[i];
+    size_t need = fuse_add_direntry(req, buf + pos, size - pos, name, &st, (off_t) i + 1);
+    if (need > size - pos) break;
+    pos += need;
+  }
+  fuse_reply_buf(req, buf, pos);
+  free(buf);
+  answered(m); return NULL;
+}
+// replyStatfs(handle, req, Float64Array [bsize, blocks, bfree, bavail, files, ffree, namemax])
+static napi_value js_reply_statfs(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(3);
+  void *data = NULL; size_t len = 0; napi_typedarray_type type; napi_value ab; size_t off;
+  napi_get_typedarray_info(env, argv[2], &type, &len, &data, &ab, &off);
+  struct statvfs s; memset(&s, 0, sizeof s);
+  if (type == napi_float64_array && len >= 7) {
+    double *v = data;
+    s.f_bsize = s.f_frsize = (unsigned long) v[0];
+    s.f_blocks = (fsblkcnt_t) v[1]; s.f_bfree = (fsblkcnt_t) v[2]; s.f_bavail = (fsblkcnt_t) v[3];
+    s.f_files = (fsfilcnt_t) v[4]; s.f_ffree = s.f_favail = (fsfilcnt_t) v[5]; s.f_namemax = (unsigned long) v[6];
+  }
+  fuse_reply_statfs(req, &s);
+  answered(m); return NULL;
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor d[] = {
+    { "mount", 0, js_mount, 0, 0, 0, napi_default, 0 },
+    { "unmount", 0, js_unmount, 0, 0, 0, napi_default, 0 },
+    { "dispose", 0, js_dispose, 0, 0, 0, napi_default, 0 },
+    { "replyErr", 0, js_reply_err, 0, 0, 0, napi_default, 0 },
+    { "replyEntry", 0, js_reply_entry, 0, 0, 0, napi_default, 0 },
+    { "replyCreate", 0, js_reply_create, 0, 0, 0, napi_default, 0 },
+    { "replyAttr", 0, js_reply_attr, 0, 0, 0, napi_default, 0 },
+    { "replyReadlink", 0, js_reply_readlink, 0, 0, 0, napi_default, 0 },
+    { "replyOpen", 0, js_reply_open, 0, 0, 0, napi_default, 0 },
+    { "replyWrite", 0, js_reply_write, 0, 0, 0, napi_default, 0 },
+    { "replyBuf", 0, js_reply_buf, 0, 0, 0, napi_default, 0 },
+    { "replyXattr", 0, js_reply_xattr, 0, 0, 0, napi_default, 0 },
+    { "replyDir", 0, js_reply_dir, 0, 0, 0, napi_default, 0 },
+    { "replyStatfs", 0, js_reply_statfs, 0, 0, 0, napi_default, 0 },
+  };
+  napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
+  return exports;
+}
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
