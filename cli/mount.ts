@@ -1,8 +1,6 @@
 import { parseArgs } from 'node:util'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { parseAnyKey } from '../crypto/mesh-key.ts'
-import { deriveMeshKeys, type MeshKeys } from '../crypto/key-hierarchy.ts'
 import { DEFAULT_SCHEME, parseScheme } from '../lib/codec/parse-scheme.ts'
 import type { RedundancyScheme } from '../lib/codec/scheme.ts'
 import { ChunkService } from '../lib/data/chunk-service.ts'
@@ -12,6 +10,7 @@ import { FuseMount } from '../lib/fuse/fuse-mount.ts'
 import { prepareMountpoint } from '../lib/fuse/mountpoint.ts'
 import { MetaStore } from '../lib/meta/meta-store.ts'
 import { Vfs } from '../lib/vfs/vfs.ts'
+import { meshKeysFrom } from './keys.ts'
 import { startPeer } from './peer.ts'
 import { bootstrapArg } from './serve.ts'
 import { formatSize, parseSize } from './size.ts'
@@ -123,18 +122,6 @@ export async function mountCommand (argv: string[]): Promise<void> {
 
   const space = meshCapacity(node.peers(), scheme)
   say(`mounted ${mountpoint.path}: peer ${node.self}, ${storagePeers()} storage peers, ${scheme.name}, ${formatSize(space.free)} free of ${formatSize(space.total)}`)
-}
-
-function meshKeysFrom (text: string | undefined): MeshKeys {
-  if (!text) throw new UsageError('--key is required (create one with: meshfs init)')
-  let parsed: ReturnType<typeof parseAnyKey>
-  try {
-    parsed = parseAnyKey(text)
-  } catch (err) {
-    throw new UsageError(`--key: ${(err as Error).message}`)
-  }
-  if (parsed.kind !== 'mesh') throw new UsageError('--key: this is a storage capability (meshfs1s-...); mounting needs the full mesh key (meshfs1-...)')
-  return deriveMeshKeys(parsed.secret)
 }
 
 function schemeArg (text: string): RedundancyScheme {
