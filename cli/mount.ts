@@ -9,6 +9,7 @@ import { isMeshError } from '../lib/errors.ts'
 import { FuseMount } from '../lib/fuse/fuse-mount.ts'
 import { prepareMountpoint } from '../lib/fuse/mountpoint.ts'
 import { MetaStore } from '../lib/meta/meta-store.ts'
+import { Reclaimer } from '../lib/repair/reclaimer.ts'
 import { Vfs } from '../lib/vfs/vfs.ts'
 import { meshKeysFrom } from './keys.ts'
 import { startPeer } from './peer.ts'
@@ -89,10 +90,12 @@ export async function mountCommand (argv: string[]): Promise<void> {
 
   const storage = new ChunkService({ network: node, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme })
   const vfs = new Vfs({ meta, storage, capacity: () => meshCapacity(node.peers(), scheme) })
+  const reclaimer = new Reclaimer({ meta, network: node, guard: storage.guard, log: say })
   let fuse: FuseMount
   try {
     fuse = FuseMount.mount(vfs, mountpoint.path, { log: say })
   } catch (err) {
+    await reclaimer.close()
     await peer.close()
     meta.close()
     throw new Error(`cannot mount ${mountpoint.path}: ${(err as Error).message}`)
@@ -110,6 +113,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
         say(`could not store every open file before stopping: ${(err as Error).message}`)
         process.exitCode = 1
       }
+      await reclaimer.close()
       await peer.close()
       meta.close()
       say('stopped')

@@ -3,12 +3,18 @@ import type { ShardNetwork } from '../ports.ts'
 import { ChunkReader } from './chunk-reader.ts'
 import { decodeChunkRef, encodeChunkRef } from './chunk-ref.ts'
 import { ChunkWriter } from './chunk-writer.ts'
+import { ChunkGuard } from './chunk-guard.ts'
 
 /** What the filesystem needs of the data layer: bytes in, an opaque reference out, and back. */
 export interface ChunkStorage {
   /** Stores a chunk; resolves with its encoded reference (what metadata keeps). */
   write (plaintext: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer>
   read (ref: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer>
+  /**
+   * Ends the protection a write gives its chunk against reclaim: called once the reference is
+   * recorded in metadata, or dropped. Every successful write() is released exactly once.
+   */
+  release (ref: Uint8Array): void
 }
 
 export interface ChunkServiceOptions {
@@ -17,15 +23,19 @@ export interface ChunkServiceOptions {
   chunkIdKey: Uint8Array
   scheme: RedundancyScheme
   writeQuorum?: number
+  /** Shared with the reclaimer (see ChunkGuard); one is made if not given. */
+  guard?: ChunkGuard
 }
 
 /** The mesh as ChunkStorage: ChunkWriter and ChunkReader behind encoded references. */
 export class ChunkService implements ChunkStorage {
   readonly writer: ChunkWriter
   readonly reader: ChunkReader
+  readonly guard: ChunkGuard
 
   constructor (opts: ChunkServiceOptions) {
-    this.writer = new ChunkWriter(opts)
+    this.guard = opts.guard ?? new ChunkGuard()
+    this.writer = new ChunkWriter({ ...opts, guard: this.guard })
     this.reader = new ChunkReader({ network: opts.network, contentKey: opts.contentKey })
   }
 
@@ -35,5 +45,9 @@ export class ChunkService implements ChunkStorage {
 
   read (ref: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer> {
     return this.reader.read(decodeChunkRef(ref), opts)
+  }
+
+  release (ref: Uint8Array): void {
+    this.guard.release(decodeChunkRef(ref).id)
   }
 }

@@ -6,6 +6,7 @@ import { placeStripe } from '../placement/rendezvous.ts'
 import type { ChunkId, PeerId, ShardId, ShardNetwork } from '../ports.ts'
 import { bounded } from './bounded-call.ts'
 import { stripeKey, type ChunkRef, type ShardLocation } from './chunk-ref.ts'
+import type { ChunkGuard } from './chunk-guard.ts'
 
 // The write path of one chunk: id = keyed hash of the plaintext, seal, encode into n shards,
 // place them by rendezvous over the live peers with room, put all n in parallel.
@@ -26,6 +27,8 @@ export interface ChunkWriterOptions {
   writeQuorum?: number
   /** Per put request, in ms. Default 10 s. */
   timeoutMs?: number
+  /** With a guard, a successful write leaves its chunk id held: the caller releases it once recorded. */
+  guard?: ChunkGuard
 }
 
 export interface WriteOptions {
@@ -56,6 +59,7 @@ export class ChunkWriter {
   private readonly contentKey: Uint8Array
   private readonly chunkIdKey: Uint8Array
   private readonly timeoutMs: number
+  private readonly guard: ChunkGuard | undefined
 
   constructor (opts: ChunkWriterOptions) {
     const { k, n } = opts.scheme
@@ -70,13 +74,24 @@ export class ChunkWriter {
     this.scheme = opts.scheme
     this.writeQuorum = quorum
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.guard = opts.guard
   }
 
   async write (plaintext: Uint8Array, opts: WriteOptions = {}): Promise<ChunkRef> {
+    const id = chunkId(this.chunkIdKey, plaintext).toString('hex') as ChunkId
+    await this.guard?.hold(id)
+    try {
+      return await this.store(id, plaintext, opts)
+    } catch (err) {
+      this.guard?.release(id)
+      throw err
+    }
+  }
+
+  private async store (id: ChunkId, plaintext: Uint8Array, opts: WriteOptions): Promise<ChunkRef> {
     const { signal } = opts
+    const idBytes = Buffer.from(id, 'hex')
     const scheme = this.scheme
-    const idBytes = chunkId(this.chunkIdKey, plaintext)
-    const id = idBytes.toString('hex') as ChunkId
     const what = `chunk ${id.slice(0, 16)} (${scheme.name})`
     if (signal?.aborted) throw errors.aborted(`writing ${what}`)
 

@@ -63,6 +63,10 @@ export class MetaStore {
 
   // ---- reads -----------------------------------------------------------------------------
 
+  exists (ino: Ino): boolean {
+    return this.tree.inode(ino) !== null
+  }
+
   get (ino: Ino): Inode {
     const inode = this.tree.inode(ino)
     if (!inode) throw errors.notFound(`inode ${ino}`)
@@ -100,6 +104,22 @@ export class MetaStore {
   listXattrs (ino: Ino): string[] {
     this.get(ino)
     return this.tree.xattrNames(ino)
+  }
+
+  /** Chunk references that left the tree, oldest first (what the reclaimer works from). */
+  released (limit: number): Buffer[] {
+    return this.db.prepare<[number], { ref: Buffer }>('SELECT ref FROM released LIMIT ?').all(limit).map((row) => row.ref)
+  }
+
+  /** Marks released references as dealt with (their shards are gone or still referenced). */
+  forgetReleased (refs: Buffer[]): void {
+    const del = this.db.prepare('DELETE FROM released WHERE ref = ?')
+    this.db.transaction(() => { for (const ref of refs) del.run(ref) })()
+  }
+
+  /** Every chunk reference in the tree. */
+  * allRefs (): IterableIterator<Buffer> {
+    for (const row of this.db.prepare<[], { ref: Buffer }>('SELECT ref FROM chunks').iterate()) yield row.ref
   }
 
   /** The directory holding ino (the root is its own parent). */

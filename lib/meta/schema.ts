@@ -18,10 +18,15 @@ CREATE TABLE IF NOT EXISTS dirents (
 CREATE TABLE IF NOT EXISTS chunks (
   ino INTEGER NOT NULL, idx INTEGER NOT NULL, ref BLOB NOT NULL,
   PRIMARY KEY (ino, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS released (
+  ref BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS xattrs (
   ino INTEGER NOT NULL, name TEXT NOT NULL, value BLOB NOT NULL,
   PRIMARY KEY (ino, name)) WITHOUT ROWID;
 `
+
+// released: chunk references that left the tree (deleted, truncated or overwritten files); the
+// reclaimer deletes their shards once no reference to the same chunk is left, then the row.
 
 /** The tables the log materializes to (cleared before a replay). */
 export const TREE_TABLES = ['inodes', 'dirents', 'chunks', 'xattrs'] as const

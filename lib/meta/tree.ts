@@ -45,6 +45,8 @@ export class Tree {
       deleteDirent: db.prepare('DELETE FROM dirents WHERE parent = ? AND name = ?'),
       deleteInode: db.prepare('DELETE FROM inodes WHERE ino = ?'),
       deleteChunks: db.prepare('DELETE FROM chunks WHERE ino = ? AND idx >= ?'),
+      releaseChunks: db.prepare('INSERT OR IGNORE INTO released (ref) SELECT ref FROM chunks WHERE ino = ? AND idx >= ?'),
+      releaseChunk: db.prepare('INSERT OR IGNORE INTO released (ref) SELECT ref FROM chunks WHERE ino = ? AND idx = ? AND ref != ?'),
       deleteXattrs: db.prepare('DELETE FROM xattrs WHERE ino = ?'),
       nlink: db.prepare('UPDATE inodes SET nlink = nlink + ? WHERE ino = ?'),
       touchDir: db.prepare('UPDATE inodes SET mtime_s = ?, mtime_ns = ?, ctime_s = ?, ctime_ns = ? WHERE ino = ?'),
@@ -138,9 +140,11 @@ export class Tree {
         this.setAttrs(op.ino, op.attrs, op.time)
         return
       case OpType.SetChunk:
+        q.releaseChunk.run(op.ino, op.index, op.ref)
         q.setChunk.run(op.ino, op.index, op.ref)
         return
       case OpType.DropChunks:
+        q.releaseChunks.run(op.ino, op.from)
         q.deleteChunks.run(op.ino, op.from)
         return
       case OpType.SetXattr:
@@ -158,6 +162,7 @@ export class Tree {
     this.q.deleteDirent.run(parent, name)
     if (kind === Kind.Dir) this.q.nlink.run(-1, parent)
     this.q.deleteInode.run(ino)
+    this.q.releaseChunks.run(ino, 0)
     this.q.deleteChunks.run(ino, 0)
     this.q.deleteXattrs.run(ino)
   }

@@ -33,6 +33,7 @@ export class OpenFile {
   private readonly sealing = new Map<number, Sealing>()
   private readonly pending = new Map<number, Buffer>()
   private sizeChanged = false
+  private discarded = false
 
   constructor (readonly ino: Ino, size: number, private readonly deps: OpenFileDeps) {
     this.size = size
@@ -80,7 +81,10 @@ export class OpenFile {
     if (this.pending.size === 0 && !this.sizeChanged && this.mtime === null) return
     const chunks = [...this.pending].map(([index, ref]) => ({ index, ref }))
     this.deps.meta.writeChunks(this.ino, chunks, { size: this.size, ...(this.mtime ? { mtime: this.mtime } : {}) })
-    for (const { index, ref } of chunks) if (this.pending.get(index) === ref) this.pending.delete(index)
+    for (const { index, ref } of chunks) {
+      this.pending.delete(index)
+      this.deps.storage.release(ref)
+    }
     this.sizeChanged = false
     this.mtime = null
   }
@@ -101,9 +105,24 @@ export class OpenFile {
         this.deps.cache.put(ref, data)
         rewritten.push({ index: partial, ref })
       }
-      this.deps.meta.truncate(this.ino, size, keep > 0 ? partial + 1 : partial, rewritten)
+      try {
+        this.deps.meta.truncate(this.ino, size, keep > 0 ? partial + 1 : partial, rewritten)
+      } finally {
+        for (const { ref } of rewritten) this.deps.storage.release(ref)
+      }
     }
     this.size = size
+  }
+
+  /** Forgets everything not yet recorded: the file is gone, there is nowhere to record it. */
+  discard (): void {
+    this.discarded = true
+    for (const ref of this.pending.values()) this.deps.storage.release(ref)
+    this.pending.clear()
+    this.dirty.clear()
+    this.sizeChanged = false
+    this.mtime = null
+    this.error = null
   }
 
   get busy (): boolean {
@@ -149,7 +168,10 @@ export class OpenFile {
       buf,
       done: this.deps.storage.write(data).then((ref) => {
         this.deps.cache.put(ref, Buffer.from(data))
-        if (this.sealing.get(index) === entry) this.pending.set(index, ref)
+        if (this.discarded || this.sealing.get(index) !== entry) { this.deps.storage.release(ref); return }
+        const replaced = this.pending.get(index)
+        if (replaced) this.deps.storage.release(replaced)
+        this.pending.set(index, ref)
       }, (err: unknown) => {
         this.error = toMeshError(err, `storing chunk ${index} of inode ${this.ino}`)
         // Keep the bytes: a later flush tries again, nothing acknowledged is dropped.

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs'
 import type { ChunkStorage } from '../data/chunk-service.ts'
-import { errors } from '../errors.ts'
+import { errors, isMeshError } from '../errors.ts'
 import { MetaStore, ROOT, now, type Inode } from '../meta/meta-store.ts'
 import { Kind, type Attrs, type Time } from '../meta/ops.ts'
 import type { Ino } from '../ports.ts'
@@ -100,7 +100,9 @@ export class Vfs {
   }
 
   unlink (dir: Ino, name: string): void {
+    const ino = this.meta.lookup(dir, name).ino
     this.meta.remove(dir, name, { dir: false })
+    this.forgetIfGone(ino)
   }
 
   rmdir (dir: Ino, name: string): void {
@@ -108,7 +110,26 @@ export class Vfs {
   }
 
   rename (dir: Ino, name: string, newDir: Ino, newName: string): void {
+    const replaced = this.exists(newDir, newName)
     this.meta.rename(dir, name, newDir, newName)
+    if (replaced !== null) this.forgetIfGone(replaced)
+  }
+
+  private exists (dir: Ino, name: string): Ino | null {
+    try {
+      return this.meta.lookup(dir, name).ino
+    } catch (err) {
+      if (isMeshError(err, 'NOT_FOUND')) return null
+      throw err
+    }
+  }
+
+  /** Unwritten data of a file that no longer exists (and is not open) has nowhere to go. */
+  private forgetIfGone (ino: Ino): void {
+    const file = this.files.get(ino)
+    if (!file || file.handles > 0 || this.meta.exists(ino)) return
+    file.discard()
+    this.files.delete(ino)
   }
 
   /** chmod, chown, utimens and truncate in one call, as FUSE's setattr does. */

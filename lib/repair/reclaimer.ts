@@ -1,0 +1,107 @@
+import { decodeChunkRef, type ChunkRef } from '../data/chunk-ref.ts'
+import type { ChunkGuard } from '../data/chunk-guard.ts'
+import { bounded } from '../data/bounded-call.ts'
+import type { MetaStore } from '../meta/meta-store.ts'
+import type { ShardId, ShardNetwork } from '../ports.ts'
+
+export interface ReclaimerOptions {
+  meta: MetaStore
+  network: ShardNetwork
+  guard: ChunkGuard
+  /** Time between passes, in ms (default 5 s): what a released chunk waits at least. */
+  intervalMs?: number
+  /** Per delete request, in ms (default 10 s). */
+  timeoutMs?: number
+  log?: (line: string) => void
+}
+
+export interface ReclaimStats {
+  passes: number
+  shardsDeleted: number
+  /** Released chunks whose shards are still referenced elsewhere (deduplicated content). */
+  stillReferenced: number
+  /** Deletes that failed (peer down): retried on a later pass. */
+  failures: number
+}
+
+const BATCH = 1000
+
+/**
+ * Returns the space of deleted, truncated and overwritten files: for every released chunk
+ * reference, deletes the shards that no reference left in the tree names. Chunks being written
+ * or not yet recorded are skipped (ChunkGuard), so a new file that reuses the same content never
+ * loses its shards. Work is idempotent: a crash or a down peer only means another pass.
+ */
+export class Reclaimer {
+  readonly stats: ReclaimStats = { passes: 0, shardsDeleted: 0, stillReferenced: 0, failures: 0 }
+  private readonly timer: NodeJS.Timeout
+  private running: Promise<void> | null = null
+  private closed = false
+
+  constructor (private readonly opts: ReclaimerOptions) {
+    this.timer = setInterval(() => { void this.pass() }, opts.intervalMs ?? 5000)
+    this.timer.unref()
+  }
+
+  /** One pass over up to 1000 released references; resolves when its deletes have settled. */
+  pass (): Promise<void> {
+    if (this.closed) return Promise.resolve()
+    this.running ??= this.run().finally(() => { this.running = null })
+    return this.running
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+    clearInterval(this.timer)
+    await this.running
+  }
+
+  private async run (): Promise<void> {
+    const { meta, guard } = this.opts
+    const released = meta.released(BATCH)
+    if (released.length === 0) return
+    this.stats.passes++
+    // Decide and lock in one synchronous step: no write can start or record between them.
+    const referenced = new Set<ShardId>()
+    for (const ref of meta.allRefs()) for (const shard of decodeChunkRef(ref).shards) referenced.add(shard.id)
+    const work: Array<{ raw: Buffer, ref: ChunkRef, unlock: () => void }> = []
+    const settled: Buffer[] = []
+    for (const raw of released) {
+      const ref = decodeChunkRef(raw)
+      if (ref.shards.every((s) => referenced.has(s.id))) {
+        this.stats.stillReferenced++
+        settled.push(raw)
+        continue
+      }
+      const unlock = guard.tryLock(ref.id)
+      if (unlock) work.push({ raw, ref, unlock })
+    }
+    await Promise.all(work.map(async ({ raw, ref, unlock }) => {
+      try {
+        if (await this.deleteShards(ref, referenced)) settled.push(raw)
+      } finally {
+        unlock()
+      }
+    }))
+    if (settled.length > 0) meta.forgetReleased(settled)
+  }
+
+  /** True when every unreferenced shard of ref is gone (deleted now, or already absent). */
+  private async deleteShards (ref: ChunkRef, referenced: Set<ShardId>): Promise<boolean> {
+    const { network, log } = this.opts
+    const results = await Promise.allSettled(ref.shards
+      .filter((s) => s.peer !== null && !referenced.has(s.id))
+      .map(async (s) => {
+        const peer = s.peer!
+        await bounded(`delete shard ${s.id.slice(0, 16)} on ${peer.slice(0, 8)}`, this.opts.timeoutMs ?? 10_000, undefined,
+          (call) => network.delete(peer, s.id, call))
+        this.stats.shardsDeleted++
+      }))
+    const failed = results.filter((r) => r.status === 'rejected')
+    if (failed.length > 0) {
+      this.stats.failures += failed.length
+      log?.(`reclaim: ${failed.length} shard deletes of chunk ${ref.id.slice(0, 16)} failed, retrying later: ${String((failed[0] as PromiseRejectedResult).reason?.message)}`)
+    }
+    return failed.length === 0
+  }
+}

@@ -1,0 +1,115 @@
+// Space reclaim: shards of deleted, truncated and overwritten files leave the peers; shards that
+// another file (same content) or a write in progress still needs stay. Real shard stores on disk.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { Vfs, ROOT } from '../../lib/vfs/vfs.ts'
+import { MetaStore } from '../../lib/meta/meta-store.ts'
+import { ChunkService } from '../../lib/data/chunk-service.ts'
+import { Reclaimer } from '../../lib/repair/reclaimer.ts'
+import { parseScheme } from '../../lib/codec/parse-scheme.ts'
+import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
+import { generateMeshSecret } from '../../crypto/mesh-key.ts'
+import { LocalShardNetwork } from '../helpers/local-network.ts'
+
+const CHUNK = 64 * 1024
+const me = { uid: 1000, gid: 1000 }
+const keys = deriveMeshKeys(generateMeshSecret())
+
+describe('Reclaimer', () => {
+  let dir: string
+  let network: LocalShardNetwork
+  let meta: MetaStore
+  let storage: ChunkService
+  let vfs: Vfs
+  let reclaimer: Reclaimer
+
+  const shardCount = () => network.storeDirs().reduce((sum, _, i) => sum + network.store(i).usage().shards, 0)
+
+  async function writeFile (name: string, data: Buffer): Promise<void> {
+    const { fh } = vfs.create(ROOT, name, 0o644, me)
+    await vfs.write(fh, data, 0)
+    await vfs.release(fh)
+  }
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meshfs-reclaim-'))
+    network = await LocalShardNetwork.create({ peers: 5, capacity: 64 * 1024 * 1024 })
+    meta = MetaStore.open(join(dir, 'meta.db'))
+    storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
+    vfs = new Vfs({ meta, storage, chunkSize: CHUNK, cacheBytes: 4 * CHUNK })
+    reclaimer = new Reclaimer({ meta, network, guard: storage.guard, intervalMs: 3_600_000 })
+  })
+
+  afterEach(async () => {
+    await reclaimer.close()
+    meta.close()
+    await network.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('deletes the shards of a deleted file, and of the chunks a truncate dropped', async () => {
+    await writeFile('a', randomBytes(4 * CHUNK))
+    expect(shardCount()).toBe(4 * 5)
+    await vfs.truncate(vfs.lookup(ROOT, 'a').ino, CHUNK)
+    await reclaimer.pass()
+    expect(shardCount()).toBe(1 * 5)
+    vfs.unlink(ROOT, 'a')
+    await reclaimer.pass()
+    expect(shardCount()).toBe(0)
+    expect(meta.released(10)).toEqual([])
+    expect(reclaimer.stats.shardsDeleted).toBe(20)
+  })
+
+  it('keeps shards that another file with the same content still uses', async () => {
+    const data = randomBytes(2 * CHUNK)
+    await writeFile('a', data)
+    await writeFile('b', data)
+    expect(shardCount()).toBe(2 * 5)
+    vfs.unlink(ROOT, 'a')
+    await reclaimer.pass()
+    expect(shardCount()).toBe(2 * 5)
+    expect(reclaimer.stats.stillReferenced).toBe(2)
+    const fh = await vfs.open(vfs.lookup(ROOT, 'b').ino, 0)
+    expect((await vfs.read(fh, 0, 2 * CHUNK)).equals(data)).toBe(true)
+    await vfs.release(fh)
+  })
+
+  it('keeps the shards of an identical chunk written but not yet recorded, then reclaims once it is dropped', async () => {
+    const data = randomBytes(CHUNK)
+    await writeFile('old', data)
+    vfs.unlink(ROOT, 'old')
+    // The same content again, stored but not flushed: its reference lives only in the open file.
+    const { fh } = vfs.create(ROOT, 'new', 0o644, me)
+    await vfs.write(fh, data, 0) // a full chunk: sealed and stored right away
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(storage.guard.held).toBe(1)
+    await reclaimer.pass()
+    expect(shardCount()).toBe(5)
+    await vfs.release(fh) // recorded: now referenced by the tree
+    expect(storage.guard.held).toBe(0)
+    await reclaimer.pass()
+    expect(shardCount()).toBe(5)
+    const again = await vfs.open(vfs.lookup(ROOT, 'new').ino, 0)
+    expect((await vfs.read(again, 0, CHUNK)).equals(data)).toBe(true)
+    await vfs.release(again)
+    vfs.unlink(ROOT, 'new')
+    await reclaimer.pass()
+    expect(shardCount()).toBe(0)
+  })
+
+  it('retries deletes that failed because a peer was down', async () => {
+    await writeFile('a', randomBytes(CHUNK))
+    network.down(1)
+    vfs.unlink(ROOT, 'a')
+    await reclaimer.pass()
+    expect(reclaimer.stats.failures).toBeGreaterThan(0)
+    expect(meta.released(10)).toHaveLength(1)
+    network.up(1)
+    await reclaimer.pass()
+    expect(shardCount()).toBe(0)
+    expect(meta.released(10)).toEqual([])
+  })
+})
