@@ -20,5 +20,7 @@ export function isLoopback (host: string): boolean {
 export function createDht (bootstrap?: NodeAddress[]): HyperDHT {
   if (!bootstrap || bootstrap.length === 0) return new HyperDHT()
   const loopback = bootstrap.every((node) => isLoopback(node.host))
-  return new HyperDHT({ bootstrap, ...(loopback ? { host: '127.0.0.1' } : {}) })
+  // On loopback every node is reachable: without firewalled: false a node starts out presumed
+  // firewalled, and some connections between processes stall until a ~13 s stream timeout.
+  return new HyperDHT({ bootstrap, ...(loopback ? { host: '127.0.0.1', firewalled: false } : {}) })
 }

@@ -150,12 +150,16 @@ export class MeshNode implements ShardNetwork {
         this.connections.set(p.id, p)
         p.announce(this.localState())
         p.call({ op: m.Op.Ping, shard: new Uint8Array(SHARD_BYTES), data: null }, { timeoutMs: this.requestTimeoutMs }).catch(() => {})
+        this.swarm?.leavePeer(Buffer.from(p.id, 'hex'))
         this.log(`peer ${short(p.id)} joined`)
       },
       onclose: (p, reason) => {
         if (this.connections.get(p.id) === p) this.connections.delete(p.id)
         if (p.authenticated) this.log(`peer ${short(p.id)} left: ${reason}`)
         else this.log(`connection from ${short(p.id)} dropped: ${reason}`)
+        // Keep dialing a peer we lost (Hyperswarm alone may wait minutes for the next lookup);
+        // one that cannot prove the key is refused again at every attempt, at Hyperswarm's backoff.
+        if (!this.closing && !this.connections.has(p.id)) this.swarm?.joinPeer(Buffer.from(p.id, 'hex'))
         this.notify()
       },
       onstate: () => this.notify()

@@ -39,6 +39,7 @@ export class PeerConnection {
   private readonly pending = new Map<number, Pending>()
   private readonly inflight = new Map<number, AbortController>()
   private nextId = 1
+  private readonly authTimer: NodeJS.Timeout
 
   constructor (
     private readonly conn: SecretStream,
@@ -51,8 +52,10 @@ export class PeerConnection {
     }
   ) {
     this.id = conn.remotePublicKey.toString('hex') as PeerId
-    conn.on('error', () => {}) // reported through 'close'; an error must never reach the process
-    conn.on('close', () => this.teardown('connection closed'))
+    let cause = ''
+    // Reported through 'close'; an error must never reach the process.
+    conn.on('error', (err: Error & { code?: string }) => { cause = err?.code ?? err?.message ?? '' })
+    conn.on('close', () => this.teardown(cause ? `connection closed (${cause})` : 'connection closed'))
 
     const mux = Protomux.from(conn)
     const channel = mux.createChannel<m.Hello>({
@@ -68,6 +71,14 @@ export class PeerConnection {
     this.sendCancel = channel.addMessage({ encoding: m.cancel, onmessage: (msg) => this.oncancel(msg) })
     this.sendState = channel.addMessage({ encoding: m.stateMessage, onmessage: (msg) => this.onstate(msg) })
     channel.open({ version: m.PROTOCOL_VERSION, proof: authProof(authKey, conn.handshakeHash, conn.publicKey) })
+    // A connection that stays silent is dropped early (Hyperswarm then dials again), and a peer
+    // that never proves the key cannot hold a connection open.
+    this.authTimer = setTimeout(() => {
+      if (this.authenticated || this.closed) return
+      this.conn.destroy()
+      this.teardown(`no authentication within ${AUTH_TIMEOUT_MS} ms (${conn.isInitiator ? 'outgoing' : 'incoming'})`)
+    }, AUTH_TIMEOUT_MS)
+    this.authTimer.unref?.()
   }
 
   /** Sends a request and waits for its response, bounded by timeoutMs and the signal. */
@@ -126,6 +137,7 @@ export class PeerConnection {
       return this.violation('peer could not prove the mesh key')
     }
     this.authenticated = true
+    clearTimeout(this.authTimer)
     this.lastSeen = Date.now()
     this.events.onready(this)
   }
@@ -176,6 +188,7 @@ export class PeerConnection {
   private teardown (reason: string): void {
     if (this.closed) return
     this.closed = true
+    clearTimeout(this.authTimer)
     for (const controller of this.inflight.values()) controller.abort()
     this.inflight.clear()
     for (const pending of [...this.pending.values()]) pending.reject(errors.unavailable(`peer ${short(this.id)} (${reason})`))
@@ -184,6 +197,9 @@ export class PeerConnection {
     this.events.onclose(this, reason)
   }
 }
+
+/** How long a new connection may take to prove the mesh key. */
+export const AUTH_TIMEOUT_MS = 10_000
 
 export function short (id: string): string {
   return id.slice(0, 8)

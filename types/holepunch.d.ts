@@ -69,6 +69,7 @@ declare module 'hyperswarm' {
     join (topic: Buffer, opts?: { server?: boolean, client?: boolean }): PeerDiscovery
     leave (topic: Buffer): Promise<void>
     joinPeer (publicKey: Buffer): void
+    leavePeer (publicKey: Buffer): void
     flush (): Promise<void>
     listen (): Promise<void>
     destroy (opts?: { force?: boolean }): Promise<void>
