@@ -111,6 +111,12 @@ export class MetaStore {
     return this.db.prepare<[number], { ref: Buffer }>('SELECT ref FROM released LIMIT ?').all(limit).map((row) => row.ref)
   }
 
+  /** Adds references that never made it into the tree (stored for a file that is gone). */
+  release (refs: Buffer[]): void {
+    const add = this.db.prepare('INSERT OR IGNORE INTO released (ref) VALUES (?)')
+    this.db.transaction(() => { for (const ref of refs) add.run(ref) })()
+  }
+
   /** Marks released references as dealt with (their shards are gone or still referenced). */
   forgetReleased (refs: Buffer[]): void {
     const del = this.db.prepare('DELETE FROM released WHERE ref = ?')

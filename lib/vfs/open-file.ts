@@ -117,12 +117,18 @@ export class OpenFile {
   /** Forgets everything not yet recorded: the file is gone, there is nowhere to record it. */
   discard (): void {
     this.discarded = true
-    for (const ref of this.pending.values()) this.deps.storage.release(ref)
+    for (const ref of this.pending.values()) this.drop(ref)
     this.pending.clear()
     this.dirty.clear()
     this.sizeChanged = false
     this.mtime = null
     this.error = null
+  }
+
+  /** A stored chunk that will never be recorded: its shards go to the reclaimer, or they hold space forever. */
+  private drop (ref: Buffer): void {
+    this.deps.meta.release([ref])
+    this.deps.storage.release(ref)
   }
 
   get busy (): boolean {
@@ -168,9 +174,9 @@ export class OpenFile {
       buf,
       done: this.deps.storage.write(data).then((ref) => {
         this.deps.cache.put(ref, Buffer.from(data))
-        if (this.discarded || this.sealing.get(index) !== entry) { this.deps.storage.release(ref); return }
+        if (this.discarded || this.sealing.get(index) !== entry) return this.drop(ref)
         const replaced = this.pending.get(index)
-        if (replaced) this.deps.storage.release(replaced)
+        if (replaced) this.drop(replaced)
         this.pending.set(index, ref)
       }, (err: unknown) => {
         this.error = toMeshError(err, `storing chunk ${index} of inode ${this.ino}`)
