@@ -31,7 +31,8 @@ function initCommand (argv: string[]): void {
   if (argv.includes('-h') || argv.includes('--help')) { process.stdout.write(INIT_HELP); return }
   if (argv.length > 0) throw new UsageError(`init takes no arguments (got ${argv.join(' ')})`)
   const key = formatMeshKey(generateMeshSecret())
-  process.stdout.write(`${key}\n\nStart a storage peer with:\n  meshfs serve --key ${key} --store ~/.meshfs/store --capacity 20G\n`)
+  process.stdout.write(`${key}\n\nStart storage peers (one per machine or disk) with:\n  meshfs serve --key ${key} --store ~/.meshfs/peer --capacity 20G\n` +
+    `Mount the filesystem with:\n  mkdir -p ~/meshfs && meshfs mount ~/meshfs --key ${key}\n`)
 }
 
 async function main (argv: string[]): Promise<void> {

@@ -10,14 +10,16 @@ import { parseBootstrap } from '../peers/dht.ts'
 import { startPeer, type Peer } from './peer.ts'
 import { formatSize } from './size.ts'
 
-export const DEMO_HELP = `Usage: meshfs demo [--dir DIR] [--peers N] [--capacity SIZE]
+export const DEMO_HELP = `Usage: meshfs demo [--dir DIR] [--mount DIR] [--peers N] [--capacity SIZE]
 
 Runs a whole mesh on this machine: a local DHT bootstrap on 127.0.0.1 (never the public
-DHT), N storage peers as child processes, and a live status of the peers. Ctrl-C stops
-everything. The key and the stores are kept in DIR, so a second run finds the same data.
+DHT), N storage peers as child processes, one mount of the filesystem (rs:3+2), and a live
+status of the peers. Ctrl-C unmounts and stops everything. The key, the stores and the
+mount's metadata are kept in DIR, so a second run finds the same files.
 
 Options:
   --dir DIR        where the demo keeps its key and stores (default: ./.demo)
+  --mount DIR      where the filesystem is mounted (default: DIR/mnt)
   --peers N        storage peers to start (default: 5)
   --capacity SIZE  capacity of each peer (default: 1G)
   -h, --help       show this help
@@ -32,6 +34,7 @@ export async function demoCommand (argv: string[]): Promise<void> {
       dir: { type: 'string' },
       peers: { type: 'string' },
       capacity: { type: 'string' },
+      mount: { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     },
     strict: true
@@ -49,17 +52,16 @@ export async function demoCommand (argv: string[]): Promise<void> {
   console.log(`meshfs demo: mesh key ${key}`)
 
   const children: ChildProcess[] = []
+  let mount: ChildProcess | null = null
   let observer: Peer | null = null
   let stopping = false
   const stop = async (why: string): Promise<void> => {
     if (stopping) return
     stopping = true
-    console.log(`\nmeshfs demo: ${why}, stopping ${children.length} peers`)
-    await Promise.all(children.map((child) => new Promise<void>((done) => {
-      if (child.exitCode !== null || child.signalCode !== null) return done()
-      child.once('exit', () => done())
-      child.kill('SIGTERM')
-    })))
+    console.log(`\nmeshfs demo: ${why}, unmounting and stopping ${children.length} peers`)
+    // The mount first: it flushes open files to the peers before they go.
+    if (mount) await stopChild(mount)
+    await Promise.all(children.map(stopChild))
     await observer?.close()
     await testnet.destroy()
     process.exit(0)
@@ -86,13 +88,34 @@ export async function demoCommand (argv: string[]): Promise<void> {
   observer = watcher
   await watcher.node.waitForPeers(count, 30_000).catch(() => {})
   const status = () => {
-    const peers = watcher.node.peers().filter((p) => !p.local)
+    const peers = watcher.node.peers().filter((p) => !p.local && p.capacity > 0)
     const lines = peers.map((p) => `  ${p.id.slice(0, 12)}  used ${formatSize(p.used).padStart(10)} of ${formatSize(p.capacity).padStart(9)}  rtt ${p.rttMs.toFixed(1)} ms`)
     console.log(`meshfs demo: ${peers.length} peers live\n${lines.join('\n')}`)
   }
+  const mountpoint = resolve(values.mount ?? join(dir, 'mnt'))
+  await mkdir(mountpoint, { recursive: true }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOTCONN') throw err })
+  mount = spawn(process.execPath, ['--import', 'tsx', MOUNT_ENTRY, 'mount', mountpoint, '--key', key, '--store', join(dir, 'client'),
+    '--redundancy', 'rs:3+2', ...bootstrap.flatMap((b) => ['--bootstrap', b])], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const mountChild = mount
+  mountChild.stdout?.pipe(process.stdout)
+  mountChild.once('exit', (code, signal) => { if (!stopping) console.log(`meshfs demo: the mount exited (${signal ?? code})`) })
+  await new Promise<void>((ready, fail) => {
+    mountChild.stdout?.on('data', (line: Buffer) => { if (/mounted /.test(line.toString())) ready() })
+    mountChild.once('exit', () => fail(new Error('the mount exited during start-up (see its message above)')))
+  })
+  console.log(`meshfs demo: mount pid ${mountChild.pid}`)
   status()
-  console.log('meshfs demo: running; press Ctrl-C to stop every peer')
+  console.log(`meshfs demo: the filesystem is mounted at ${mountpoint}; try: cp -r ~/Documents ${mountpoint}/`)
+  console.log('meshfs demo: running; press Ctrl-C to unmount and stop every peer')
   setInterval(status, 10_000)
+}
+
+function stopChild (child: ChildProcess): Promise<void> {
+  return new Promise<void>((done) => {
+    if (child.exitCode !== null || child.signalCode !== null) return done()
+    child.once('exit', () => done())
+    child.kill('SIGTERM')
+  })
 }
 
 /** The demo's mesh key, made once and kept, so a second run reuses the stores. */

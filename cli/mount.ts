@@ -41,20 +41,23 @@ Options:
   -h, --help            show this help
 `
 
+/** Every option mount takes (the help text describes each; a test holds them together). */
+export const MOUNT_OPTIONS = {
+  key: { type: 'string' },
+  store: { type: 'string' },
+  capacity: { type: 'string' },
+  redundancy: { type: 'string' },
+  bootstrap: { type: 'string', multiple: true },
+  'wait-peers': { type: 'string' },
+  'allow-other': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
 export async function mountCommand (argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: {
-      key: { type: 'string' },
-      store: { type: 'string' },
-      capacity: { type: 'string' },
-      redundancy: { type: 'string' },
-      bootstrap: { type: 'string', multiple: true },
-      'wait-peers': { type: 'string' },
-      'allow-other': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' }
-    },
+    options: MOUNT_OPTIONS,
     strict: true
   })
   if (values.help) { process.stdout.write(MOUNT_HELP); return }
@@ -93,7 +96,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
   const reclaimer = new Reclaimer({ meta, network: node, guard: storage.guard, log: say })
   let fuse: FuseMount
   try {
-    fuse = FuseMount.mount(vfs, mountpoint.path, { log: say })
+    fuse = FuseMount.mount(vfs, mountpoint.path, { log: say, allowOther: values['allow-other'] === true })
   } catch (err) {
     await reclaimer.close()
     await peer.close()

@@ -22,16 +22,19 @@ Options:
   -h, --help            show this help
 `
 
+/** Every option serve takes (the help text describes each; a test holds them together). */
+export const SERVE_OPTIONS = {
+  key: { type: 'string' },
+  store: { type: 'string' },
+  capacity: { type: 'string' },
+  bootstrap: { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
 export async function serveCommand (argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      key: { type: 'string' },
-      store: { type: 'string' },
-      capacity: { type: 'string' },
-      bootstrap: { type: 'string', multiple: true },
-      help: { type: 'boolean', short: 'h' }
-    },
+    options: SERVE_OPTIONS,
     strict: true
   })
   if (values.help) { process.stdout.write(SERVE_HELP); return }

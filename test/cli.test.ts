@@ -1,10 +1,14 @@
 // The meshfs command line as a user runs it: real child processes.
 import { describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { isMounted, unmount } from '../lib/fuse/mountpoint.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runMeshfs, spawnMeshfs, waitForLine, exited } from './helpers/peer-process.ts'
-import { parseMeshKey } from '../crypto/mesh-key.ts'
+import { formatStorageCapability, parseMeshKey } from '../crypto/mesh-key.ts'
+import { deriveMeshKeys } from '../crypto/key-hierarchy.ts'
+import { MOUNT_OPTIONS } from '../cli/mount.ts'
+import { SERVE_OPTIONS } from '../cli/serve.ts'
 
 describe('meshfs CLI', () => {
   it('prints help and version', async () => {
@@ -16,10 +20,36 @@ describe('meshfs CLI', () => {
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
   })
 
-  it('describes every serve option', async () => {
-    const help = await runMeshfs(['serve', '--help'])
-    expect(help.code).toBe(0)
-    for (const option of ['--key', '--store', '--capacity', '--bootstrap']) expect(help.stdout).toContain(option)
+  it('describes every option of serve and mount in their --help', async () => {
+    for (const [command, options] of [['serve', SERVE_OPTIONS], ['mount', MOUNT_OPTIONS]] as const) {
+      const help = await runMeshfs([command, '--help'])
+      expect(help.code).toBe(0)
+      for (const option of Object.keys(options)) expect(help.stdout, `${command} --${option}`).toContain(`--${option}`)
+    }
+    const top = await runMeshfs(['--help'])
+    for (const command of ['init', 'mount', 'serve', 'demo']) expect(top.stdout).toContain(`  ${command}`)
+  })
+
+  it('mount refuses a wrong key, a storage-only key and a missing mount point with one line', async () => {
+    const init = await runMeshfs(['init'])
+    const key = init.stdout.split('\n')[0] as string
+    const dir = await mkdtemp(join(tmpdir(), 'meshfs-cli-'))
+    try {
+      const cases: Array<[string[], RegExp]> = [
+        [['mount', join(dir, 'mnt'), '--key', key.slice(0, -3) + 'aaa', '--store', dir], /--key: /],
+        [['mount', dir, '--key', formatStorageCapability(deriveMeshKeys(parseMeshKey(key)).storage.capability), '--store', dir], /storage capability/],
+        [['mount', join(dir, 'missing'), '--key', key, '--store', join(dir, 'store')], /does not exist/],
+        [['mount', '--key', key], /one mount point/]
+      ]
+      for (const [args, message] of cases) {
+        const run = await runMeshfs([...args, '--bootstrap', '127.0.0.1:1'])
+        expect(run.code, args.join(' ')).not.toBe(0)
+        expect(run.stderr.trim().split('\n'), run.stderr).toHaveLength(1)
+        expect(run.stderr).toMatch(message)
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('init prints a valid key alone on the first line', async () => {
@@ -56,22 +86,29 @@ describe('meshfs CLI', () => {
     expect(badSize.stderr).toMatch(/size "lots"/)
   })
 
-  it('demo starts a local mesh of 5 peer processes and Ctrl-C stops every one', async () => {
+  it('demo starts a local mesh of 5 peer processes and a mount; Ctrl-C unmounts and stops every one', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'meshfs-demo-'))
     const demo = spawnMeshfs(['demo', '--dir', dir, '--capacity', '64M'])
+    const mnt = join(dir, 'mnt')
     try {
       let out = ''
       demo.stdout?.on('data', (chunk: Buffer) => { out += chunk.toString() })
-      await waitForLine(demo, /5 peers live/, 60_000)
-      const pids = [...out.matchAll(/started \(pid (\d+)/g)].map((match) => Number(match[1]))
-      expect(pids).toHaveLength(5)
+      await waitForLine(demo, /press Ctrl-C/, 90_000)
+      expect(out).toMatch(/5 peers live/)
+      expect(out).toContain(`mounted at ${mnt}`)
+      const pids = [...out.matchAll(/(?:started \(pid|mount pid) (\d+)/g)].map((match) => Number(match[1]))
+      expect(pids).toHaveLength(6)
+      await writeFile(join(mnt, 'hello.txt'), 'hello from the demo\n')
+      expect(await readFile(join(mnt, 'hello.txt'), 'utf8')).toBe('hello from the demo\n')
       demo.kill('SIGINT')
       await exited(demo)
       expect(demo.exitCode).toBe(0)
-      for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow() // no peer left running
+      for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow() // nothing left running
+      expect(await isMounted(mnt)).toBe(false)
     } finally {
       demo.kill('SIGKILL')
+      if (await isMounted(mnt)) await unmount(mnt)
       await rm(dir, { recursive: true, force: true })
     }
-  }, 90_000)
+  }, 120_000)
 })
