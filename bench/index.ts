@@ -1,7 +1,18 @@
-// npm run bench: every benchmark, each case beside a baseline measured in the same run.
+// npm run bench [-- codec|mesh|mount]: every benchmark (or the ones named), each case beside a
+// baseline measured in the same run.
 import { printTable } from './table.ts'
 import { benchCodec } from './codec.ts'
 import { benchMesh } from './mesh.ts'
+import { benchMount } from './mount.ts'
 
-printTable('Codec: encode/decode of 1 MiB chunks (baseline: memcpy of the same bytes)', await benchCodec())
-printTable('Chunks through a 5-peer mesh, rs:3+2 (baseline: one-peer local store)', await benchMesh())
+const only = new Set(process.argv.slice(2))
+const wanted = (name: string) => only.size === 0 || only.has(name)
+
+if (wanted('codec')) printTable('Codec: encode/decode of 1 MiB chunks (baseline: memcpy of the same bytes)', await benchCodec())
+if (wanted('mesh')) printTable('Chunks through a 5-peer mesh, rs:3+2 (baseline: one-peer local store)', await benchMesh())
+if (wanted('mount')) {
+  const mount = await benchMount()
+  printTable('Through the mount: 5 storage peers, rs:3+2, FUSE (baseline: the local disk)', mount.throughput)
+  printTable('Small files through the mount (baseline: the local disk)', mount.files, 'files/s')
+  for (const note of mount.notes) console.log(`  ${note}`)
+}

@@ -9,9 +9,10 @@ export interface Row {
   note?: string
 }
 
-export function printTable (title: string, rows: Row[]): void {
+/** unit names what mbps and baselineMbps hold (MB/s unless a table says otherwise, e.g. files/s). */
+export function printTable (title: string, rows: Row[], unit = 'MB/s'): void {
   const withNotes = rows.some((row) => row.note !== undefined)
-  const header = ['case', 'MB/s', 'baseline MB/s', 'ratio', ...(withNotes ? ['note'] : [])]
+  const header = ['case', unit, `baseline ${unit}`, 'ratio', ...(withNotes ? ['note'] : [])]
   const cells = rows.map((row) => [
     row.name,
     row.mbps.toFixed(0),

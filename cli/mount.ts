@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { DEFAULT_SCHEME, parseScheme } from '../lib/codec/parse-scheme.ts'
@@ -123,12 +124,23 @@ export async function mountCommand (argv: string[]): Promise<void> {
       process.exit()
     })()
   }
+  // kill -USR2 <pid> prints how responsive the process stayed (every FUSE request is answered on
+  // this one JavaScript thread), then starts a new measurement.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+  loopDelay.enable()
+  process.on('SIGUSR2', () => {
+    const ms = (ns: number) => (ns / 1e6).toFixed(1)
+    say(`stats: event-loop delay p50 ${ms(loopDelay.percentile(50))} ms, p99 ${ms(loopDelay.percentile(99))} ms, max ${ms(loopDelay.max)} ms; ` +
+      `rss ${formatSize(process.memoryUsage.rss())}`)
+    loopDelay.reset()
+  })
   process.once('SIGINT', () => stop('SIGINT'))
   process.once('SIGTERM', () => stop('SIGTERM'))
   fuse.onEnded(() => stop('unmounted'))
 
+  const readahead = await fuse.tuneReadahead()
   const space = meshCapacity(node.peers(), scheme)
-  say(`mounted ${mountpoint.path}: peer ${node.self}, ${storagePeers()} storage peers, ${scheme.name}, ${formatSize(space.free)} free of ${formatSize(space.total)}`)
+  say(`mounted ${mountpoint.path}: peer ${node.self}, ${storagePeers()} storage peers, ${scheme.name}, ${formatSize(space.free)} free of ${formatSize(space.total)}, ${readahead}`)
 }
 
 function schemeArg (text: string): RedundancyScheme {

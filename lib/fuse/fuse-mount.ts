@@ -1,3 +1,4 @@
+import { stat, writeFile } from 'node:fs/promises'
 import type { Vfs } from '../vfs/vfs.ts'
 import { FuseAdapter } from './fuse-adapter.ts'
 import { loadBinding, type KernelLimits, type MeshFuseBinding, type MountHandle } from './native.ts'
@@ -39,6 +40,24 @@ export class FuseMount {
     const handle = native.mount(path, ['-o', options.join(',')], adapter.request, KERNEL_LIMITS)
     adapter.attach(handle)
     return new FuseMount(path, native, handle, adapter)
+  }
+
+  /**
+   * Raises the kernel's read-ahead for this mount to maxReadahead: FUSE mounts start at 128 KiB,
+   * which caps every read request at 128 KiB whatever was negotiated (measured: 1 MiB reads give
+   * ~2x the read throughput of an in-memory filesystem). Needs root; returns what it did.
+   */
+  async tuneReadahead (): Promise<string> {
+    try {
+      const dev = Number((await stat(this.path)).dev) // async: the stat is answered by this very process
+      const major = (dev >> 8) & 0xfff
+      const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00)
+      const file = `/sys/class/bdi/${major}:${minor}/read_ahead_kb`
+      await writeFile(file, String(KERNEL_LIMITS.maxReadahead / 1024))
+      return `read-ahead ${KERNEL_LIMITS.maxReadahead / 1024} KiB`
+    } catch (err) {
+      return `read-ahead left at the kernel default (${(err as NodeJS.ErrnoException).code ?? String(err)})`
+    }
   }
 
   /** True once the kernel has let go of the mount (unmount() here, or fusermount -u / umount). */
