@@ -67,3 +67,28 @@ export interface ShardNetwork {
   has (peer: PeerId, id: ShardId, opts?: CallOptions): Promise<boolean>
   delete (peer: PeerId, id: ShardId, opts?: CallOptions): Promise<boolean>
 }
+
+/** The last op a peer holds of one writer's log (ops of a writer are numbered 1, 2, 3, ...). */
+export interface WriterHead {
+  writer: Uint8Array
+  seq: number
+}
+
+export type OpAddResult = 'added' | 'duplicate' | 'gap'
+
+/**
+ * The metadata op logs every peer keeps and relays (lib/meta implements it; peers/ syncs it).
+ * Envelopes are opaque here: signed, and sealed with the metadata key.
+ */
+export interface OpLog {
+  heads (): WriterHead[]
+  /** Envelopes of writer after seq, oldest first, at most limit of them. */
+  since (writer: Uint8Array, afterSeq: number, limit: number): Uint8Array[]
+  /**
+   * Checks and keeps one envelope. 'gap' means an earlier op of that writer is missing (ask for it).
+   * Throws PROTOCOL for a malformed or forged envelope.
+   */
+  add (envelope: Uint8Array, source?: unknown): { result: OpAddResult, writer: Uint8Array, seq: number }
+  /** Calls back for every envelope kept from now on (local ops and received ones), with add()'s source. */
+  onAdded (listener: (envelope: Uint8Array, writer: Uint8Array, seq: number, source: unknown) => void): () => void
+}

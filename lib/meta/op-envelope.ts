@@ -1,0 +1,102 @@
+import c from 'compact-encoding'
+import { openBytes, sealBytes } from '../../crypto/chunk-seal.ts'
+import { sign, verify, type SigningKeyPair } from '../../crypto/signing.ts'
+import { MeshError, errors } from '../errors.ts'
+import type { Hlc } from './hlc.ts'
+
+// One op of one writer's log as it travels and is stored on every peer:
+//
+//   header = version, writer (ed25519 public key), seq, hlc
+//   body   = the op, sealed with the metadata key (XChaCha20-Poly1305, the header as AD)
+//   sig    = the writer's signature over header and body
+//
+// Any peer can check the signature and the (writer, seq) numbering, so storage-only peers keep
+// and relay ops they cannot read; only holders of the metadata key can open the body, and the
+// AEAD tag means no one without it can make a body members accept.
+
+export const ENVELOPE_VERSION = 1
+const WRITER_BYTES = 32
+const SIGNATURE_BYTES = 64
+
+export interface EnvelopeHeader {
+  version: number
+  writer: Buffer
+  seq: number
+  hlc: Hlc
+}
+
+export interface Envelope extends EnvelopeHeader {
+  body: Buffer
+  signature: Buffer
+  /** The whole envelope as stored and sent. */
+  bytes: Buffer
+}
+
+const header = {
+  preencode (state: c.State, h: EnvelopeHeader) {
+    c.uint.preencode(state, h.version)
+    c.fixed32.preencode(state, h.writer)
+    c.uint.preencode(state, h.seq)
+    c.uint.preencode(state, h.hlc.ms)
+    c.uint.preencode(state, h.hlc.count)
+  },
+  encode (state: c.State, h: EnvelopeHeader) {
+    c.uint.encode(state, h.version)
+    c.fixed32.encode(state, h.writer)
+    c.uint.encode(state, h.seq)
+    c.uint.encode(state, h.hlc.ms)
+    c.uint.encode(state, h.hlc.count)
+  },
+  decode (state: c.State): EnvelopeHeader {
+    const version = c.uint.decode(state)
+    if (version !== ENVELOPE_VERSION) throw new Error(`op envelope version ${version} (this meshfs reads ${ENVELOPE_VERSION})`)
+    return {
+      version,
+      writer: Buffer.from(c.fixed32.decode(state)),
+      seq: c.uint.decode(state),
+      hlc: { ms: c.uint.decode(state), count: c.uint.decode(state) }
+    }
+  }
+}
+
+/** Seals and signs op bytes as the next op of a writer's log. */
+export function sealEnvelope (metadataKey: Uint8Array, writer: SigningKeyPair, seq: number, hlc: Hlc, op: Uint8Array): Envelope {
+  const head: EnvelopeHeader = { version: ENVELOPE_VERSION, writer: writer.publicKey, seq, hlc }
+  const headBytes = c.encode(header, head)
+  const body = sealBytes(metadataKey, op, headBytes)
+  const signed = Buffer.concat([headBytes, c.encode(c.buffer, body)])
+  const signature = sign(signed, writer.secretKey)
+  return { ...head, body, signature, bytes: Buffer.concat([signed, signature]) }
+}
+
+/**
+ * Parses an envelope and checks its signature (no key needed). Throws PROTOCOL for anything
+ * malformed or forged: callers drop it and count it.
+ */
+export function decodeEnvelope (bytes: Uint8Array): Envelope {
+  try {
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    if (buf.byteLength < SIGNATURE_BYTES + WRITER_BYTES) throw new Error('too short')
+    const signed = buf.subarray(0, buf.byteLength - SIGNATURE_BYTES)
+    const signature = buf.subarray(buf.byteLength - SIGNATURE_BYTES)
+    const state = { start: 0, end: signed.byteLength, buffer: signed }
+    const head = header.decode(state)
+    const body = Buffer.from(c.buffer.decode(state) ?? Buffer.alloc(0))
+    if (state.start !== state.end) throw new Error('trailing bytes')
+    if (head.seq < 1) throw new Error(`seq ${head.seq}`)
+    if (!verify(signature, signed, head.writer)) throw new Error('bad signature')
+    return { ...head, body, signature: Buffer.from(signature), bytes: Buffer.from(buf) }
+  } catch (err) {
+    throw errors.protocol(`op envelope rejected: ${(err as Error).message}`)
+  }
+}
+
+/** The op bytes inside, for holders of the metadata key. CORRUPT when the body does not open. */
+export function openEnvelope (metadataKey: Uint8Array, envelope: Envelope): Buffer {
+  const headBytes = c.encode(header, envelope)
+  try {
+    return openBytes(metadataKey, envelope.body, headBytes)
+  } catch (err) {
+    throw new MeshError('CORRUPT', `op ${envelope.seq} of writer ${envelope.writer.toString('hex').slice(0, 8)}: ${(err as Error).message}`)
+  }
+}

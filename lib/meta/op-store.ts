@@ -1,0 +1,95 @@
+import Database from 'better-sqlite3'
+import { errors, isMeshError } from '../errors.ts'
+import type { OpAddResult, OpLog, WriterHead } from '../ports.ts'
+import { decodeEnvelope } from './op-envelope.ts'
+
+type Listener = (envelope: Uint8Array, writer: Uint8Array, seq: number, source: unknown) => void
+
+export interface OpStoreStats {
+  added: number
+  duplicates: number
+  gaps: number
+  /** Malformed or forged envelopes refused. */
+  rejected: number
+}
+
+/**
+ * Every writer's op log as signed envelopes, on disk: what each peer keeps and relays, readable
+ * or not. A writer's ops are kept in order without holes (op n only after op n - 1), so one
+ * number per writer says what a peer has.
+ */
+export class OpStore implements OpLog {
+  readonly stats: OpStoreStats = { added: 0, duplicates: 0, gaps: 0, rejected: 0 }
+  private readonly listeners = new Set<Listener>()
+  private readonly q
+
+  constructor (private readonly db: Database.Database) {
+    db.exec(`CREATE TABLE IF NOT EXISTS envelopes (
+      writer BLOB NOT NULL, seq INTEGER NOT NULL, hlc_ms INTEGER NOT NULL, hlc_count INTEGER NOT NULL, envelope BLOB NOT NULL,
+      PRIMARY KEY (writer, seq)) WITHOUT ROWID`)
+    this.q = {
+      head: db.prepare<[Buffer], { seq: number | null }>('SELECT max(seq) AS seq FROM envelopes WHERE writer = ?'),
+      heads: db.prepare<[], { writer: Buffer, seq: number }>('SELECT writer, max(seq) AS seq FROM envelopes GROUP BY writer'),
+      since: db.prepare<[Buffer, number, number], { envelope: Buffer }>('SELECT envelope FROM envelopes WHERE writer = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      insert: db.prepare('INSERT INTO envelopes (writer, seq, hlc_ms, hlc_count, envelope) VALUES (?, ?, ?, ?, ?)'),
+      count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM envelopes')
+    }
+  }
+
+  /** A store in its own database file (storage peers); a mount keeps it beside its tree. */
+  static open (path: string): OpStore {
+    const db = new Database(path)
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = FULL') // an op acknowledged to its writer survives power loss
+    return new OpStore(db)
+  }
+
+  close (): void {
+    if (this.db.open) this.db.close()
+  }
+
+  heads (): WriterHead[] {
+    return this.q.heads.all().map((row) => ({ writer: row.writer, seq: row.seq }))
+  }
+
+  head (writer: Uint8Array): number {
+    return this.q.head.get(Buffer.from(writer))?.seq ?? 0
+  }
+
+  since (writer: Uint8Array, afterSeq: number, limit: number): Uint8Array[] {
+    return this.q.since.all(Buffer.from(writer), afterSeq, limit).map((row) => row.envelope)
+  }
+
+  get size (): number {
+    return this.q.count.get()?.n ?? 0
+  }
+
+  add (bytes: Uint8Array, source?: unknown): { result: OpAddResult, writer: Uint8Array, seq: number } {
+    let envelope
+    try {
+      envelope = decodeEnvelope(bytes)
+    } catch (err) {
+      this.stats.rejected++
+      throw err
+    }
+    const { writer, seq, hlc } = envelope
+    const head = this.head(writer)
+    if (seq <= head) { this.stats.duplicates++; return { result: 'duplicate', writer, seq } }
+    if (seq > head + 1) { this.stats.gaps++; return { result: 'gap', writer, seq } }
+    try {
+      this.q.insert.run(writer, seq, hlc.ms, hlc.count, envelope.bytes)
+    } catch (err) {
+      if (isMeshError(err)) throw err
+      if ((err as { code?: string }).code === 'SQLITE_FULL') throw errors.noSpace('op store')
+      throw errors.io('op store', err)
+    }
+    this.stats.added++
+    for (const listener of this.listeners) listener(envelope.bytes, writer, seq, source)
+    return { result: 'added', writer, seq }
+  }
+
+  onAdded (listener: Listener): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+}
