@@ -82,6 +82,8 @@ export type OpAddResult = 'added' | 'duplicate' | 'gap'
  */
 export interface OpLog {
   heads (): WriterHead[]
+  /** The last op held of writer (0: none). */
+  head (writer: Uint8Array): number
   /** Envelopes of writer after seq, oldest first, at most limit of them. */
   since (writer: Uint8Array, afterSeq: number, limit: number): Uint8Array[]
   /**

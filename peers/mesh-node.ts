@@ -1,7 +1,8 @@
 import Hyperswarm, { type SecretStream } from 'hyperswarm'
 import HyperDHT, { type KeyPair, type NodeAddress } from 'hyperdht'
 import { errors, isMeshError } from '../lib/errors.ts'
-import type { CallOptions, PeerId, PeerInfo, ShardId, ShardNetwork, ShardStorage } from '../lib/ports.ts'
+import type { CallOptions, OpLog, PeerId, PeerInfo, ShardId, ShardNetwork, ShardStorage } from '../lib/ports.ts'
+import { OpSync } from './op-sync.ts'
 import { createDht } from './dht.ts'
 import * as m from './messages.ts'
 import { PeerConnection, short, statusError, type CallResult } from './peer-connection.ts'
@@ -20,6 +21,10 @@ export interface MeshNodeOptions {
   stateIntervalMs?: number
   /** A peer silent this long (no answer to pings) counts as down. Default: 3 state intervals. */
   downAfterMs?: number
+  /** The metadata op logs this peer keeps and relays; without it, no op replication. */
+  oplog?: OpLog
+  /** Peers never to connect to, either way (tests build partitions with it). */
+  refuse?: (peer: PeerId) => boolean
   log?: (line: string) => void
 }
 
@@ -35,6 +40,8 @@ export class MeshNode implements ShardNetwork {
   private readonly connections = new Map<PeerId, PeerConnection>()
   private readonly waiters = new Set<() => void>()
   private swarm: Hyperswarm | null = null
+  /** Op replication, when this node keeps op logs. */
+  opSync: OpSync | null = null
   private dht: HyperDHT | null = null
   private timer: NodeJS.Timeout | null = null
   private opening: Promise<void> | null = null
@@ -62,7 +69,13 @@ export class MeshNode implements ShardNetwork {
 
   private async open (): Promise<void> {
     this.dht = createDht(this.opts.bootstrap)
-    this.swarm = new Hyperswarm({ keyPair: this.keyPair, dht: this.dht })
+    const refuse = this.opts.refuse
+    this.swarm = new Hyperswarm({
+      keyPair: this.keyPair,
+      dht: this.dht,
+      ...(refuse ? { firewall: (key: Buffer) => refuse(key.toString('hex') as PeerId) } : {})
+    })
+    if (this.opts.oplog) this.opSync = new OpSync(this.opts.oplog, this.log)
     this.swarm.on('connection', (conn: SecretStream) => this.onconnection(conn))
     const discovery = this.swarm.join(Buffer.from(this.opts.topic), { server: true, client: true })
     await discovery.flushed()
@@ -78,6 +91,7 @@ export class MeshNode implements ShardNetwork {
   private async shutdown (): Promise<void> {
     await this.opening?.catch(() => {})
     if (this.timer) clearInterval(this.timer)
+    this.opSync?.close()
     for (const peer of [...this.connections.values()]) peer.close()
     await this.swarm?.destroy()
     await this.dht?.destroy()
@@ -151,6 +165,7 @@ export class MeshNode implements ShardNetwork {
         p.announce(this.localState())
         p.call({ op: m.Op.Ping, shard: new Uint8Array(SHARD_BYTES), data: null }, { timeoutMs: this.requestTimeoutMs }).catch(() => {})
         this.swarm?.leavePeer(Buffer.from(p.id, 'hex'))
+        this.opSync?.attach(p.mux, p.id)
         this.log(`peer ${short(p.id)} joined`)
       },
       onclose: (p, reason) => {

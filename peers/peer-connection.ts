@@ -25,6 +25,8 @@ interface Pending {
  */
 export class PeerConnection {
   readonly id: PeerId
+  /** The connection's multiplexer: other protocols open their channels on it once authenticated. */
+  readonly mux: Protomux
   state: PeerState | null = null
   authenticated = false
   closed = false
@@ -58,6 +60,7 @@ export class PeerConnection {
     conn.on('close', () => this.teardown(cause ? `connection closed (${cause})` : 'connection closed'))
 
     const mux = Protomux.from(conn)
+    this.mux = mux
     const channel = mux.createChannel<m.Hello>({
       protocol: m.PROTOCOL,
       handshake: m.hello,

@@ -1,0 +1,145 @@
+import type Protomux from 'protomux'
+import type { Channel, Message } from 'protomux'
+import { isMeshError } from '../lib/errors.ts'
+import type { OpLog, PeerId } from '../lib/ports.ts'
+import * as m from './op-messages.ts'
+import { short } from './peer-connection.ts'
+
+export interface OpSyncStats {
+  /** Envelopes received that were new here. */
+  received: number
+  sent: number
+  /** Envelopes refused as malformed or forged. */
+  rejected: number
+}
+
+/**
+ * Replicates every writer's op log over the mesh, no peer in charge: on connect both sides say
+ * how far they have each writer and send each other what is missing; a new op (made here or
+ * received) is pushed to every other connected peer, so ops travel through peers that are not
+ * directly connected. Ops are opaque here: storage-only peers relay what they cannot read.
+ */
+export class OpSync {
+  readonly stats: OpSyncStats = { received: 0, sent: 0, rejected: 0 }
+  private readonly links = new Set<OpLink>()
+  private readonly unsubscribe: () => void
+
+  constructor (readonly oplog: OpLog, readonly log: (line: string) => void = () => {}) {
+    // Relay: whatever is kept here goes to every link except the one it came from.
+    this.unsubscribe = oplog.onAdded((envelope, _writer, _seq, source) => {
+      for (const link of this.links) if (link !== source) link.push(envelope)
+    })
+  }
+
+  /** Starts replication on an authenticated connection's multiplexer. */
+  attach (mux: Protomux, peer: PeerId): void {
+    const link = new OpLink(this, mux, peer)
+    if (link.opened !== null) this.links.add(link)
+  }
+
+  detach (link: OpLink): void {
+    this.links.delete(link)
+  }
+
+  get connected (): number {
+    return this.links.size
+  }
+
+  close (): void {
+    this.unsubscribe()
+    for (const link of this.links) link.close()
+    this.links.clear()
+  }
+}
+
+class OpLink {
+  readonly opened: Channel | null
+  private readonly sendHeads: Message<m.Heads>
+  private readonly sendOps: Message<m.Ops>
+  private readonly sendWant: Message<m.Want>
+  /** Writers asked for and not yet answered (one want at a time per writer). */
+  private readonly wanting = new Set<string>()
+
+  constructor (private readonly sync: OpSync, mux: Protomux, readonly peer: PeerId) {
+    const channel = mux.createChannel({
+      protocol: m.OPS_PROTOCOL,
+      onopen: () => this.announce(),
+      onclose: () => sync.detach(this)
+    })
+    this.opened = channel
+    if (channel === null) {
+      sync.log(`peer ${short(peer)}: ops channel already open`)
+      this.sendHeads = this.sendOps = this.sendWant = null as never
+      return
+    }
+    this.sendHeads = channel.addMessage({ encoding: m.heads, onmessage: (msg) => this.onheads(msg) })
+    this.sendOps = channel.addMessage({ encoding: m.ops, onmessage: (msg) => this.onops(msg) })
+    this.sendWant = channel.addMessage({ encoding: m.want, onmessage: (msg) => this.sendSince(msg.writer, msg.after) })
+    channel.open()
+  }
+
+  push (envelope: Uint8Array): void {
+    if (!this.opened?.opened) return
+    this.sendOps.send({ envelopes: [envelope] })
+    this.sync.stats.sent++
+  }
+
+  close (): void {
+    this.opened?.close()
+  }
+
+  private announce (): void {
+    this.sendHeads.send({ heads: this.sync.oplog.heads() })
+  }
+
+  private onheads (msg: m.Heads): void {
+    const theirs = new Map(msg.heads.map((h) => [Buffer.from(h.writer).toString('hex'), h.seq]))
+    for (const mine of this.sync.oplog.heads()) {
+      const key = Buffer.from(mine.writer).toString('hex')
+      const seq = theirs.get(key) ?? 0
+      if (mine.seq > seq) this.sendSince(mine.writer, seq)
+    }
+    for (const h of msg.heads) {
+      if (h.seq > this.sync.oplog.head(h.writer)) this.want(h.writer)
+    }
+  }
+
+  private onops (msg: m.Ops): void {
+    for (const envelope of msg.envelopes) {
+      let added
+      try {
+        added = this.sync.oplog.add(envelope, this)
+      } catch (err) {
+        // A bad envelope may be relayed in good faith: count it and keep the connection.
+        this.sync.stats.rejected++
+        if (!isMeshError(err)) throw err
+        continue
+      }
+      if (added.result === 'gap') { this.want(added.writer); continue }
+      this.wanting.delete(Buffer.from(added.writer).toString('hex'))
+      if (added.result === 'added') this.sync.stats.received++
+    }
+  }
+
+  private want (writer: Uint8Array): void {
+    const key = Buffer.from(writer).toString('hex')
+    if (this.wanting.has(key)) return
+    this.wanting.add(key)
+    this.sendWant.send({ writer, after: this.sync.oplog.head(writer) })
+  }
+
+  /** Everything of writer after seq, in bounded batches. */
+  private sendSince (writer: Uint8Array, after: number): void {
+    for (let from = after; ;) {
+      const batch = this.sync.oplog.since(writer, from, m.BATCH_OPS)
+      let bytes = 0
+      let n = 0
+      while (n < batch.length && (n === 0 || bytes + batch[n]!.byteLength <= m.BATCH_BYTES)) bytes += batch[n++]!.byteLength
+      if (n === 0) return
+      this.sendOps.send({ envelopes: batch.slice(0, n) })
+      this.sync.stats.sent += n
+      from += n
+      if (batch.length < m.BATCH_OPS && n === batch.length) return
+    }
+  }
+}
