@@ -91,6 +91,8 @@ export interface OpLog {
    * Throws PROTOCOL for a malformed or forged envelope.
    */
   add (envelope: Uint8Array, source?: unknown): { result: OpAddResult, writer: Uint8Array, seq: number }
+  /** Runs fn in one storage transaction (a batch of add() calls costs one sync to disk). */
+  transaction<T> (fn: () => T): T
   /** Calls back for every envelope kept from now on (local ops and received ones), with add()'s source. */
   onAdded (listener: (envelope: Uint8Array, writer: Uint8Array, seq: number, source: unknown) => void): () => void
 }

@@ -105,7 +105,11 @@ class OpLink {
   }
 
   private onops (msg: m.Ops): void {
-    for (const envelope of msg.envelopes) {
+    this.sync.oplog.transaction(() => this.addAll(msg.envelopes))
+  }
+
+  private addAll (envelopes: Uint8Array[]): void {
+    for (const envelope of envelopes) {
       let added
       try {
         added = this.sync.oplog.add(envelope, this)

@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
-import { errors, MeshError } from '../errors.ts'
+import { errors } from '../errors.ts'
 import type { Ino } from '../ports.ts'
-import { decodeOp, encodeOp, Kind, OpType, type Attrs, type Op, type Time } from './ops.ts'
-import { SCHEMA, SCHEMA_VERSION, TREE_TABLES } from './schema.ts'
+import { FID_BYTES, Kind, OpType, ROOT_FID, type Attrs, type Fid, type Op, type Time } from './ops.ts'
+import { MergeLog } from './merge-log.ts'
+import { SCHEMA, SCHEMA_VERSION } from './schema.ts'
 import { ROOT, Tree, type Inode } from './tree.ts'
 
 export { ROOT, type Inode }
@@ -16,19 +17,27 @@ export interface NewNode { kind: Kind, mode: number, uid: number, gid: number, t
  * appended to this writer's op log and applied to the tree in one SQLite transaction, so a
  * kill -9 at any point leaves either all of a change or none of it.
  */
+export interface MetaStoreOptions {
+  /** The mesh's metadata key; without it the store keeps a key of its own (a local-only store). */
+  metadataKey?: Uint8Array
+  /** Wall clock for op timestamps (tests). */
+  wall?: () => number
+}
+
 export class MetaStore {
   readonly writer: Buffer
+  readonly log: MergeLog
   private readonly db: Database.Database
   private readonly tree: Tree
-  private seq: number
-  private nextIno: number
-  private readonly appendOp
+  private fidCounter: number
   private readonly saveSetting
 
-  private constructor (db: Database.Database) {
+  private constructor (db: Database.Database, opts: MetaStoreOptions) {
     this.db = db
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = FULL') // a committed change survives power loss, not just a crash
+    const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'oplog'").all()
+    if (tables.length > 0) throw errors.badArgument('metadata database was made by an older meshfs (schema 1, one writer): move it away to start afresh')
     db.exec(SCHEMA)
     this.saveSetting = db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)')
     const setting = db.prepare<[string], { value: unknown }>('SELECT value FROM settings WHERE key = ?')
@@ -36,28 +45,30 @@ export class MetaStore {
     if (version !== undefined && version !== SCHEMA_VERSION) {
       throw errors.badArgument(`metadata database has schema ${String(version)}, this meshfs reads ${SCHEMA_VERSION}`)
     }
-    let writer = setting.get('writer')?.value as Buffer | undefined
-    if (!writer) {
-      writer = randomBytes(32)
-      this.saveSetting.run('writer', writer)
+    let seed = setting.get('writer_seed')?.value as Buffer | undefined
+    if (!seed) {
+      seed = randomBytes(32)
+      this.saveSetting.run('writer_seed', seed)
       this.saveSetting.run('schema', SCHEMA_VERSION)
     }
-    this.writer = writer
-    this.tree = new Tree(db)
-    this.appendOp = db.prepare('INSERT INTO oplog (writer, seq, op) VALUES (?, ?, ?)')
-    this.seq = db.prepare<[Buffer], { seq: number | null }>('SELECT max(seq) AS seq FROM oplog WHERE writer = ?').get(writer)?.seq ?? 0
-    this.nextIno = (db.prepare<[], { ino: number | null }>('SELECT max(ino) AS ino FROM inodes').get()?.ino ?? 0) + 1
-    if (this.tree.inode(ROOT) === null) {
-      this.commit([{ type: OpType.Create, ino: ROOT, parent: 0 as Ino, name: Buffer.alloc(0), kind: Kind.Dir, mode: 0o40755, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, target: null, time: now() }])
-      this.nextIno = ROOT + 1
+    let key = opts.metadataKey ? Buffer.from(opts.metadataKey) : setting.get('local_key')?.value as Buffer | undefined
+    if (!key) {
+      key = randomBytes(32)
+      this.saveSetting.run('local_key', key)
     }
+    this.fidCounter = Number(setting.get('fid_counter')?.value ?? 0)
+    this.tree = new Tree(db)
+    this.tree.ensureRoot()
+    this.log = new MergeLog(db, this.tree, key, seed, opts.wall)
+    this.writer = this.log.writer
   }
 
-  static open (path: string): MetaStore {
-    return new MetaStore(new Database(path))
+  static open (path: string, opts: MetaStoreOptions = {}): MetaStore {
+    return new MetaStore(new Database(path), opts)
   }
 
   close (): void {
+    this.log.close()
     if (this.db.open) this.db.close()
   }
 
@@ -137,9 +148,14 @@ export class MetaStore {
     return this.tree.inodeCount()
   }
 
-  /** Every op of this store's log, in order (the replication and replay source). */
-  log (): Op[] {
-    return this.db.prepare<[], { op: Buffer }>('SELECT op FROM oplog ORDER BY writer, seq').all().map((row) => decodeOp(row.op))
+  /** Every op of every writer, in merge order. */
+  ops (): Op[] {
+    return [...this.log.merged()].map((entry) => entry.op)
+  }
+
+  /** Rebuilds the tree from the logs alone. */
+  replay (): void {
+    this.log.replay()
   }
 
   // ---- changes ---------------------------------------------------------------------------
@@ -148,10 +164,9 @@ export class MetaStore {
     const bytes = checkName(name)
     this.dir(dir)
     if (this.tree.lookup(dir, bytes) !== null) throw errors.exists(name)
-    const ino = this.nextIno as Ino
-    this.commit([{ type: OpType.Create, ino, parent: dir, name: bytes, kind: node.kind, mode: node.mode, uid: node.uid, gid: node.gid, target: node.target ?? null, time }])
-    this.nextIno++
-    return this.get(ino)
+    const fid = this.newFid()
+    this.commit([{ type: OpType.Create, ino: fid, parent: this.fid(dir), name: bytes, kind: node.kind, mode: node.mode, uid: node.uid, gid: node.gid, target: node.target ?? null, time }])
+    return this.get(this.tree.inoOf(fid)!)
   }
 
   /** unlink (dir: false) or rmdir (dir: true). */
@@ -164,7 +179,7 @@ export class MetaStore {
     } else if (target.kind === Kind.Dir) {
       throw errors.isDir(name)
     }
-    this.commit([{ type: OpType.Remove, parent: dir, name: bytes, time }])
+    this.commit([{ type: OpType.Remove, parent: this.fid(dir), name: bytes, ino: this.fid(target.ino), time }])
   }
 
   rename (dir: Ino, name: string, newDir: Ino, newName: string, time = now()): void {
@@ -180,15 +195,18 @@ export class MetaStore {
       if (source.kind !== Kind.Dir && target.kind === Kind.Dir) throw errors.isDir(newName)
       if (target.kind === Kind.Dir && !this.tree.isEmpty(target.ino)) throw errors.notEmpty(newName)
     }
-    if (source.kind === Kind.Dir && this.isInside(newDir, source.ino)) {
+    if (source.kind === Kind.Dir && this.tree.isInside(newDir, source.ino)) {
       throw errors.invalid(`moving ${name} into itself`)
     }
-    this.commit([{ type: OpType.Rename, parent: dir, name: from, newParent: newDir, newName: to, time }])
+    this.commit([{
+      type: OpType.Rename, parent: this.fid(dir), name: from, ino: this.fid(source.ino), newParent: this.fid(newDir), newName: to,
+      over: existing !== null ? this.fid(existing) : ROOT_FID, time
+    }])
   }
 
   setAttrs (ino: Ino, attrs: Attrs, time = now()): Inode {
     this.get(ino)
-    this.commit([{ type: OpType.SetAttr, ino, attrs, time }])
+    this.commit([{ type: OpType.SetAttr, ino: this.fid(ino), attrs, time }])
     return this.get(ino)
   }
 
@@ -198,9 +216,10 @@ export class MetaStore {
    */
   writeChunks (ino: Ino, chunks: Array<{ index: number, ref: Buffer }>, attrs: Attrs, time = now()): Inode {
     this.get(ino)
+    const fid = this.fid(ino)
     this.commit([
-      ...chunks.map((chunk): Op => ({ type: OpType.SetChunk, ino, index: chunk.index, ref: chunk.ref, time })),
-      { type: OpType.SetAttr, ino, attrs, time }
+      ...chunks.map((chunk): Op => ({ type: OpType.SetChunk, ino: fid, index: chunk.index, ref: chunk.ref, time })),
+      { type: OpType.SetAttr, ino: fid, attrs, time }
     ])
     return this.get(ino)
   }
@@ -212,10 +231,11 @@ export class MetaStore {
   truncate (ino: Ino, size: number, firstDropped: number, rewritten: Array<{ index: number, ref: Buffer }> = [], time = now()): Inode {
     const inode = this.get(ino)
     if (inode.kind === Kind.Dir) throw errors.isDir(`inode ${ino}`)
+    const fid = this.fid(ino)
     this.commit([
-      { type: OpType.DropChunks, ino, from: firstDropped, time },
-      ...rewritten.map((chunk): Op => ({ type: OpType.SetChunk, ino, index: chunk.index, ref: chunk.ref, time })),
-      { type: OpType.SetAttr, ino, attrs: { size, mtime: time }, time }
+      { type: OpType.DropChunks, ino: fid, from: firstDropped, time },
+      ...rewritten.map((chunk): Op => ({ type: OpType.SetChunk, ino: fid, index: chunk.index, ref: chunk.ref, time })),
+      { type: OpType.SetAttr, ino: fid, attrs: { size, mtime: time }, time }
     ])
     return this.get(ino)
   }
@@ -223,46 +243,37 @@ export class MetaStore {
   setXattr (ino: Ino, name: string, value: Buffer | null, time = now()): void {
     this.get(ino)
     if (value === null && this.tree.xattr(ino, name) === null) throw errors.noAttr(name)
-    this.commit([{ type: OpType.SetXattr, ino, name, value, time }])
-  }
-
-  /** Rebuilds the tree from the log alone: the log is the truth, the tree its materialization. */
-  replay (): void {
-    const ops = this.log()
-    this.db.transaction(() => {
-      for (const table of TREE_TABLES) this.db.exec(`DELETE FROM ${table}`)
-      for (const op of ops) this.tree.apply(op)
-    })()
+    this.commit([{ type: OpType.SetXattr, ino: this.fid(ino), name, value, time }])
   }
 
   private commit (ops: Op[]): void {
+    const counter = this.fidCounter
     try {
-      this.db.transaction(() => {
-        for (const op of ops) {
-          this.appendOp.run(this.writer, ++this.seq, encodeOp(op))
-          this.tree.apply(op)
-        }
-      })()
+      this.log.commit(ops, () => this.saveSetting.run('fid_counter', this.fidCounter))
     } catch (err) {
-      this.seq = this.db.prepare<[Buffer], { seq: number | null }>('SELECT max(seq) AS seq FROM oplog WHERE writer = ?').get(this.writer)?.seq ?? 0
-      if (err instanceof MeshError) throw err
-      if ((err as { code?: string }).code === 'SQLITE_FULL') throw errors.noSpace('metadata database')
-      throw errors.io('metadata database', err)
+      this.fidCounter = counter
+      throw err
     }
+  }
+
+  /** A new file id: 8 bytes of this writer's key, then its counter (unique without asking anyone). */
+  private newFid (): Fid {
+    const fid = Buffer.alloc(FID_BYTES)
+    this.writer.copy(fid, 0, 0, 8)
+    fid.writeBigUInt64BE(BigInt(++this.fidCounter), 8)
+    return fid
+  }
+
+  private fid (ino: Ino): Fid {
+    const fid = this.tree.fidOf(ino)
+    if (fid === null) throw errors.notFound(`inode ${ino}`)
+    return fid
   }
 
   private dir (ino: Ino): Inode {
     const inode = this.get(ino)
     if (inode.kind !== Kind.Dir) throw errors.notDir(`inode ${ino}`)
     return inode
-  }
-
-  /** True if ino is dir or lies below it. */
-  private isInside (ino: Ino, dir: Ino): boolean {
-    for (let at: Ino | null = ino, depth = 0; at !== null && depth < 100_000; at = this.tree.parentOf(at), depth++) {
-      if (at === dir) return true
-    }
-    return false
   }
 }
 

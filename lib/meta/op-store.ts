@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3'
 import { errors, isMeshError } from '../errors.ts'
 import type { OpAddResult, OpLog, WriterHead } from '../ports.ts'
-import { decodeEnvelope } from './op-envelope.ts'
+import { decodeEnvelope, type Envelope } from './op-envelope.ts'
+import type { Hlc } from './hlc.ts'
 
 type Listener = (envelope: Uint8Array, writer: Uint8Array, seq: number, source: unknown) => void
 
@@ -32,8 +33,11 @@ export class OpStore implements OpLog {
       heads: db.prepare<[], { writer: Buffer, seq: number }>('SELECT writer, max(seq) AS seq FROM envelopes GROUP BY writer'),
       since: db.prepare<[Buffer, number, number], { envelope: Buffer }>('SELECT envelope FROM envelopes WHERE writer = ? AND seq > ? ORDER BY seq LIMIT ?'),
       insert: db.prepare('INSERT INTO envelopes (writer, seq, hlc_ms, hlc_count, envelope) VALUES (?, ?, ?, ?, ?)'),
-      count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM envelopes')
+      count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM envelopes'),
+      ordered: db.prepare<[], { envelope: Buffer }>('SELECT envelope FROM envelopes ORDER BY hlc_ms, hlc_count, writer, seq'),
+      maxHlc: db.prepare<[], { ms: number, count: number }>('SELECT hlc_ms AS ms, hlc_count AS count FROM envelopes ORDER BY hlc_ms DESC, hlc_count DESC LIMIT 1')
     }
+    db.exec('CREATE INDEX IF NOT EXISTS envelopes_by_hlc ON envelopes (hlc_ms, hlc_count, writer, seq)')
   }
 
   /** A store in its own database file (storage peers); a mount keeps it beside its tree. */
@@ -76,16 +80,42 @@ export class OpStore implements OpLog {
     const head = this.head(writer)
     if (seq <= head) { this.stats.duplicates++; return { result: 'duplicate', writer, seq } }
     if (seq > head + 1) { this.stats.gaps++; return { result: 'gap', writer, seq } }
+    this.insert(envelope)
+    this.announce(envelope, source)
+    return { result: 'added', writer, seq }
+  }
+
+  /**
+   * Stores an op this peer just made, inside the caller's transaction, without telling anyone:
+   * call announce() once the transaction has committed (an op must never leave before it is kept).
+   */
+  insert (envelope: Envelope): void {
     try {
-      this.q.insert.run(writer, seq, hlc.ms, hlc.count, envelope.bytes)
+      this.q.insert.run(envelope.writer, envelope.seq, envelope.hlc.ms, envelope.hlc.count, envelope.bytes)
     } catch (err) {
       if (isMeshError(err)) throw err
       if ((err as { code?: string }).code === 'SQLITE_FULL') throw errors.noSpace('op store')
       throw errors.io('op store', err)
     }
     this.stats.added++
-    for (const listener of this.listeners) listener(envelope.bytes, writer, seq, source)
-    return { result: 'added', writer, seq }
+  }
+
+  announce (envelope: Envelope, source?: unknown): void {
+    for (const listener of this.listeners) listener(envelope.bytes, envelope.writer, envelope.seq, source)
+  }
+
+  /** Every envelope in merge order: HLC, then writer, then seq. */
+  * ordered (): IterableIterator<Envelope> {
+    for (const row of this.q.ordered.iterate()) yield decodeEnvelope(row.envelope)
+  }
+
+  /** The latest HLC of any op held (a restarted clock starts past it). */
+  maxHlc (): Hlc {
+    return this.q.maxHlc.get() ?? { ms: 0, count: 0 }
+  }
+
+  transaction<T> (fn: () => T): T {
+    return this.db.transaction(fn)()
   }
 
   onAdded (listener: Listener): () => void {

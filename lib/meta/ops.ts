@@ -1,11 +1,20 @@
 import c, { type Encoder, type State } from 'compact-encoding'
-import type { Ino } from '../ports.ts'
 
-// Every metadata change is an op: appended to the writer's log and applied to the tree in one
-// transaction. The log is the truth (a later issue replicates it between peers); the tree is
-// what it materializes to. Wire and disk form: compact-encoding, versioned by OP_FORMAT.
+// Every metadata change is an op: appended to its writer's log and applied to the tree in one
+// transaction. The logs are the truth (replicated between peers, merged in HLC order); the tree
+// is what they materialize to. Ops name files by file id (Fid), the same on every peer; inode
+// numbers are local. Wire and disk form: compact-encoding, versioned by OP_FORMAT, sealed in
+// an envelope (op-envelope.ts).
 
-export const OP_FORMAT = 1
+export const OP_FORMAT = 2
+
+/** A file's id on every peer: 8 bytes of its creator's writer key, then the creator's counter. */
+export type Fid = Buffer
+
+export const FID_BYTES = 16
+
+/** The root directory's id (it exists on every peer without a Create op). */
+export const ROOT_FID: Fid = Buffer.alloc(FID_BYTES)
 
 export interface Time { sec: number, nsec: number }
 
@@ -23,13 +32,14 @@ export interface Attrs {
 }
 
 export type Op =
-  | { type: OpType.Create, ino: Ino, parent: Ino, name: Buffer, kind: Kind, mode: number, uid: number, gid: number, target: Buffer | null, time: Time }
-  | { type: OpType.Remove, parent: Ino, name: Buffer, time: Time }
-  | { type: OpType.Rename, parent: Ino, name: Buffer, newParent: Ino, newName: Buffer, time: Time }
-  | { type: OpType.SetAttr, ino: Ino, attrs: Attrs, time: Time }
-  | { type: OpType.SetChunk, ino: Ino, index: number, ref: Buffer, time: Time }
-  | { type: OpType.DropChunks, ino: Ino, from: number, time: Time }
-  | { type: OpType.SetXattr, ino: Ino, name: string, value: Buffer | null, time: Time }
+  | { type: OpType.Create, ino: Fid, parent: Fid, name: Buffer, kind: Kind, mode: number, uid: number, gid: number, target: Buffer | null, time: Time }
+  | { type: OpType.Remove, parent: Fid, name: Buffer, ino: Fid, time: Time }
+  /** over: the file the writer saw at the new name and meant to replace (ROOT_FID: none). */
+  | { type: OpType.Rename, parent: Fid, name: Buffer, ino: Fid, newParent: Fid, newName: Buffer, over: Fid, time: Time }
+  | { type: OpType.SetAttr, ino: Fid, attrs: Attrs, time: Time }
+  | { type: OpType.SetChunk, ino: Fid, index: number, ref: Buffer, time: Time }
+  | { type: OpType.DropChunks, ino: Fid, from: number, time: Time }
+  | { type: OpType.SetXattr, ino: Fid, name: string, value: Buffer | null, time: Time }
 
 const time: Encoder<Time> = {
   preencode (state, t) { c.int.preencode(state, t.sec); c.uint.preencode(state, t.nsec) },
@@ -38,7 +48,12 @@ const time: Encoder<Time> = {
 }
 
 const optionalBuffer = (c as unknown as { optionalBuffer: Encoder<Buffer | null> }).optionalBuffer
-const ino = c.uint as unknown as Encoder<Ino>
+const fixed16 = c.fixed(FID_BYTES)
+const ino: Encoder<Fid> = {
+  preencode: (state, f) => fixed16.preencode(state, f),
+  encode: (state, f) => fixed16.encode(state, f),
+  decode: (state) => Buffer.from(fixed16.decode(state))
+}
 
 // SetAttr carries only the fields it changes: a flag bit per field.
 const ATTR_FIELDS = ['mode', 'uid', 'gid', 'size', 'atime', 'mtime'] as const
@@ -80,8 +95,8 @@ const attrs: Encoder<Attrs> = {
 type Field = [string, Encoder<any>]
 const FIELDS: Record<OpType, Field[]> = {
   [OpType.Create]: [['ino', ino], ['parent', ino], ['name', c.buffer], ['kind', c.uint], ['mode', c.uint], ['uid', c.uint], ['gid', c.uint], ['target', optionalBuffer], ['time', time]],
-  [OpType.Remove]: [['parent', ino], ['name', c.buffer], ['time', time]],
-  [OpType.Rename]: [['parent', ino], ['name', c.buffer], ['newParent', ino], ['newName', c.buffer], ['time', time]],
+  [OpType.Remove]: [['parent', ino], ['name', c.buffer], ['ino', ino], ['time', time]],
+  [OpType.Rename]: [['parent', ino], ['name', c.buffer], ['ino', ino], ['newParent', ino], ['newName', c.buffer], ['over', ino], ['time', time]],
   [OpType.SetAttr]: [['ino', ino], ['attrs', attrs], ['time', time]],
   [OpType.SetChunk]: [['ino', ino], ['index', c.uint], ['ref', c.buffer], ['time', time]],
   [OpType.DropChunks]: [['ino', ino], ['from', c.uint], ['time', time]],

@@ -1,12 +1,13 @@
-// The metadata database: the op log (the truth) and the tree it materializes to.
+// The metadata database: the op logs (envelopes, op-store.ts: the truth) and the tree they
+// materialize to. files maps file ids (the same on every peer) to local inode numbers; it is not
+// part of the tree, so inode numbers stay the same for the life of a file, replays included.
 // Times are stored as (seconds, nanoseconds): exact, and within JavaScript's safe integers.
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS oplog (
-  writer BLOB NOT NULL, seq INTEGER NOT NULL, op BLOB NOT NULL,
-  PRIMARY KEY (writer, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (
+  ino INTEGER PRIMARY KEY AUTOINCREMENT, fid BLOB NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS inodes (
   ino INTEGER PRIMARY KEY, kind INTEGER NOT NULL, mode INTEGER NOT NULL,
   uid INTEGER NOT NULL, gid INTEGER NOT NULL, size INTEGER NOT NULL, nlink INTEGER NOT NULL,

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 import type { Ino } from '../ports.ts'
-import { Kind, OpType, type Attrs, type Op, type Time } from './ops.ts'
+import { Kind, OpType, ROOT_FID, type Attrs, type Fid, type Op, type Time } from './ops.ts'
 
 export interface Inode {
   ino: Ino
@@ -58,7 +58,11 @@ export class Tree {
       deleteXattr: db.prepare('DELETE FROM xattrs WHERE ino = ? AND name = ?'),
       xattr: db.prepare<[number, string], { value: Buffer }>('SELECT value FROM xattrs WHERE ino = ? AND name = ?'),
       xattrNames: db.prepare<[number], { name: string }>('SELECT name FROM xattrs WHERE ino = ? ORDER BY name'),
-      counts: db.prepare<[], { inodes: number }>('SELECT count(*) AS inodes FROM inodes')
+      counts: db.prepare<[], { inodes: number }>('SELECT count(*) AS inodes FROM inodes'),
+      inoOf: db.prepare<[Buffer], { ino: number }>('SELECT ino FROM files WHERE fid = ?'),
+      fidOf: db.prepare<[number], { fid: Buffer }>('SELECT fid FROM files WHERE ino = ?'),
+      allocate: db.prepare('INSERT OR IGNORE INTO files (fid) VALUES (?)'),
+      entryOf: db.prepare<[number], { parent: number, name: Buffer }>('SELECT parent, name FROM dirents WHERE ino = ? LIMIT 1')
     }
   }
 
@@ -103,54 +107,143 @@ export class Tree {
     return this.q.counts.get()?.inodes ?? 0
   }
 
-  apply (op: Op): void {
+  // ---- file ids ------------------------------------------------------------------------
+
+  inoOf (fid: Fid): Ino | null {
+    return (this.q.inoOf.get(fid)?.ino ?? null) as Ino | null
+  }
+
+  fidOf (ino: Ino): Fid | null {
+    return this.q.fidOf.get(ino)?.fid ?? null
+  }
+
+  /** The root directory exists on every peer without an op: inode 1, file id ROOT_FID. */
+  ensureRoot (): void {
+    this.q.allocate.run(ROOT_FID)
+    if (this.inoOf(ROOT_FID) !== ROOT) throw new Error('metadata database: the root is not inode 1')
+    if (this.inode(ROOT) !== null) return
+    // Owned by whoever mounts; its times start at 0 and move with the ops, so a replay gives the same root.
+    this.q.insertInode.run({ ino: ROOT, kind: Kind.Dir, mode: 0o40755, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, nlink: 2, s: 0, ns: 0, target: null })
+  }
+
+  // ---- applying ops ------------------------------------------------------------------------
+  //
+  // Every peer applies the same ops in the same order (HLC, then writer), so every rule here
+  // must depend only on the op and the tree: no clocks, no local state. Ops that no longer fit
+  // the tree (their file is gone, their target moved) are skipped or diverted, never fatal.
+
+  /** Applies one op of writer. */
+  apply (op: Op, writer: Buffer): void {
     const q = this.q
     switch (op.type) {
       case OpType.Create: {
+        if (this.inoOf(op.ino) !== null && this.inode(this.inoOf(op.ino)!) !== null) return // seen already
+        q.allocate.run(op.ino)
+        const ino = this.inoOf(op.ino)!
+        const parent = this.liveDir(op.parent) ?? ROOT // its directory is gone: keep it visible at the top
+        const name = this.freeName(parent, op.name, writer)
         const { sec, nsec } = op.time
-        q.insertInode.run({ ino: op.ino, kind: op.kind, mode: op.mode, uid: op.uid, gid: op.gid, nlink: op.kind === Kind.Dir ? 2 : 1, s: sec, ns: nsec, target: op.target })
-        if (op.parent === 0) return // the root has no entry
-        q.insertDirent.run(op.parent, op.name, op.ino)
-        if (op.kind === Kind.Dir) q.nlink.run(1, op.parent)
-        q.touchDir.run(sec, nsec, sec, nsec, op.parent)
+        q.insertInode.run({ ino, kind: op.kind, mode: op.mode, uid: op.uid, gid: op.gid, nlink: op.kind === Kind.Dir ? 2 : 1, s: sec, ns: nsec, target: op.target })
+        q.insertDirent.run(parent, name, ino)
+        if (op.kind === Kind.Dir) q.nlink.run(1, parent)
+        q.touchDir.run(sec, nsec, sec, nsec, parent)
         return
       }
       case OpType.Remove: {
-        this.unlink(op.parent, op.name)
-        q.touchDir.run(op.time.sec, op.time.nsec, op.time.sec, op.time.nsec, op.parent)
+        const ino = this.liveIno(op.ino)
+        if (ino === null) return
+        const entry = q.entryOf.get(ino)
+        if (!entry) return
+        // A directory that gained entries the remover did not see stays, with them.
+        if (this.inode(ino)?.kind === Kind.Dir && !this.isEmpty(ino)) return
+        this.unlink(entry.parent as Ino, entry.name)
+        q.touchDir.run(op.time.sec, op.time.nsec, op.time.sec, op.time.nsec, entry.parent)
         return
       }
       case OpType.Rename: {
-        const ino = this.lookup(op.parent, op.name)
-        if (ino === null) return
-        if (this.lookup(op.newParent, op.newName) !== null) this.unlink(op.newParent, op.newName)
-        q.deleteDirent.run(op.parent, op.name)
-        q.insertDirent.run(op.newParent, op.newName, ino)
-        if (this.inode(ino)?.kind === Kind.Dir && op.parent !== op.newParent) {
-          q.nlink.run(-1, op.parent)
-          q.nlink.run(1, op.newParent)
+        const ino = this.liveIno(op.ino)
+        const newParent = this.liveDir(op.newParent)
+        if (ino === null || newParent === null) return
+        const entry = q.entryOf.get(ino)
+        if (!entry) return
+        // A move into its own subtree (possible when two moves cross) would cut the tree: skip it.
+        if (this.inode(ino)?.kind === Kind.Dir && this.isInside(newParent, ino)) return
+        let name = op.newName
+        const existing = this.lookup(newParent, name)
+        if (existing === ino) return
+        if (existing !== null) {
+          const sawIt = !op.over.equals(ROOT_FID) && this.inoOf(op.over) === existing
+          const target = this.inode(existing)
+          if (sawIt && !(target?.kind === Kind.Dir && !this.isEmpty(existing))) this.unlink(newParent, name)
+          else name = this.freeName(newParent, name, writer) // a name taken meanwhile: both stay
+        }
+        q.deleteDirent.run(entry.parent, entry.name)
+        q.insertDirent.run(newParent, name, ino)
+        if (this.inode(ino)?.kind === Kind.Dir && entry.parent !== newParent) {
+          q.nlink.run(-1, entry.parent)
+          q.nlink.run(1, newParent)
         }
         const { sec, nsec } = op.time
-        q.touchDir.run(sec, nsec, sec, nsec, op.parent)
-        q.touchDir.run(sec, nsec, sec, nsec, op.newParent)
+        q.touchDir.run(sec, nsec, sec, nsec, entry.parent)
+        q.touchDir.run(sec, nsec, sec, nsec, newParent)
         q.touchCtime.run(sec, nsec, ino)
         return
       }
-      case OpType.SetAttr:
-        this.setAttrs(op.ino, op.attrs, op.time)
+      case OpType.SetAttr: {
+        const ino = this.liveIno(op.ino)
+        if (ino !== null) this.setAttrs(ino, op.attrs, op.time)
         return
-      case OpType.SetChunk:
-        q.releaseChunk.run(op.ino, op.index, op.ref)
-        q.setChunk.run(op.ino, op.index, op.ref)
+      }
+      case OpType.SetChunk: {
+        const ino = this.liveIno(op.ino)
+        if (ino === null) return
+        q.releaseChunk.run(ino, op.index, op.ref)
+        q.setChunk.run(ino, op.index, op.ref)
         return
-      case OpType.DropChunks:
-        q.releaseChunks.run(op.ino, op.from)
-        q.deleteChunks.run(op.ino, op.from)
+      }
+      case OpType.DropChunks: {
+        const ino = this.liveIno(op.ino)
+        if (ino === null) return
+        q.releaseChunks.run(ino, op.from)
+        q.deleteChunks.run(ino, op.from)
         return
-      case OpType.SetXattr:
-        if (op.value === null) q.deleteXattr.run(op.ino, op.name)
-        else q.setXattr.run(op.ino, op.name, op.value)
-        q.touchCtime.run(op.time.sec, op.time.nsec, op.ino)
+      }
+      case OpType.SetXattr: {
+        const ino = this.liveIno(op.ino)
+        if (ino === null) return
+        if (op.value === null) q.deleteXattr.run(ino, op.name)
+        else q.setXattr.run(ino, op.name, op.value)
+        q.touchCtime.run(op.time.sec, op.time.nsec, ino)
+      }
+    }
+  }
+
+  /** True if ino is dir or lies below it. */
+  isInside (ino: Ino, dir: Ino): boolean {
+    for (let at: Ino | null = ino, depth = 0; at !== null && depth < 100_000; at = this.parentOf(at), depth++) {
+      if (at === dir) return true
+    }
+    return false
+  }
+
+  /** The inode of a file that exists in the tree, or null. */
+  private liveIno (fid: Fid): Ino | null {
+    const ino = this.inoOf(fid)
+    return ino !== null && this.inode(ino) !== null ? ino : null
+  }
+
+  private liveDir (fid: Fid): Ino | null {
+    const ino = this.liveIno(fid)
+    return ino !== null && this.inode(ino)?.kind === Kind.Dir ? ino : null
+  }
+
+  /** name, or when another file holds it, "name.conflict-WRITER[-n]" (the first free one). */
+  private freeName (dir: Ino, name: Buffer, writer: Buffer): Buffer {
+    if (this.lookup(dir, name) === null) return name
+    const base = `${name.toString()}.conflict-${writer.subarray(0, 4).toString('hex')}`
+    for (let n = 1; ; n++) {
+      const candidate = Buffer.from(n === 1 ? base : `${base}-${n}`)
+      if (this.lookup(dir, candidate) === null) return candidate
     }
   }
 

@@ -1,0 +1,183 @@
+import type Database from 'better-sqlite3'
+import { signingKeyPair, type SigningKeyPair } from '../../crypto/signing.ts'
+import { MeshError, errors } from '../errors.ts'
+import { HybridClock, compareHlc, type Hlc } from './hlc.ts'
+import { decodeEnvelope, openEnvelope, sealEnvelope, type Envelope } from './op-envelope.ts'
+import { OpStore } from './op-store.ts'
+import { decodeOp, encodeOp, type Op } from './ops.ts'
+import { TREE_TABLES } from './schema.ts'
+import type { Tree } from './tree.ts'
+
+/** Marks ops this peer made when they reach the op store's listeners. */
+const LOCAL = Symbol('local op')
+
+interface Position { hlc: Hlc, writer: Buffer }
+
+export interface MergeStats {
+  /** Remote ops applied in order. */
+  applied: number
+  /** Times the tree was rebuilt because an op arrived from the past (a healed partition). */
+  rebuilds: number
+  /** Ops whose body did not open with the metadata key (another mesh, or forged by a storage-only peer). */
+  unreadable: number
+}
+
+/**
+ * The writers' logs merged into one tree. Ops are applied in one total order, (HLC, writer,
+ * seq), which every peer computes alike; an op that lands before the last applied one makes
+ * the tree replay from the logs. Local ops are sealed, signed, stored and applied in one
+ * transaction, and announced to the mesh only after it commits.
+ */
+export class MergeLog {
+  readonly ops: OpStore
+  readonly writer: Buffer
+  readonly stats: MergeStats = { applied: 0, rebuilds: 0, unreadable: 0 }
+  private readonly signer: SigningKeyPair
+  private readonly clock: HybridClock
+  private seq: number
+  private last: Position
+  private readonly changeListeners = new Set<() => void>()
+  private readonly pending: Envelope[] = []
+  private readonly saveSetting
+  private readonly unsubscribe: () => void
+
+  constructor (
+    private readonly db: Database.Database,
+    private readonly tree: Tree,
+    private readonly metadataKey: Uint8Array,
+    writerSeed: Buffer,
+    wall: () => number = Date.now
+  ) {
+    this.signer = signingKeyPair(writerSeed)
+    this.writer = this.signer.publicKey
+    this.ops = new OpStore(db)
+    this.saveSetting = db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)')
+    this.seq = this.ops.head(this.writer)
+    this.clock = new HybridClock(wall, this.ops.maxHlc())
+    const setting = db.prepare<[string], { value: unknown }>('SELECT value FROM settings WHERE key = ?')
+    const applied = setting.get('applied')?.value as Buffer | undefined
+    this.last = applied ? decodePosition(applied) : { hlc: { ms: 0, count: 0 }, writer: Buffer.alloc(0) }
+    // Ops stored but not applied (a crash between the two): catch up by a replay.
+    if (compareHlc(this.ops.maxHlc(), this.last.hlc) > 0) this.replay()
+    this.unsubscribe = this.ops.onAdded((bytes, _writer, _seq, source) => { if (source !== LOCAL) this.applyRemote(bytes) })
+  }
+
+  close (): void {
+    this.unsubscribe()
+  }
+
+  /** Calls back after ops from other writers changed the tree. */
+  onChange (listener: () => void): () => void {
+    this.changeListeners.add(listener)
+    return () => this.changeListeners.delete(listener)
+  }
+
+  /** Seals, stores and applies local ops in one transaction, then announces them. */
+  commit (ops: Op[], extra?: () => void): void {
+    const sealed: Envelope[] = []
+    try {
+      this.db.transaction(() => {
+        for (const op of ops) {
+          const envelope = sealEnvelope(this.metadataKey, this.signer, ++this.seq, this.clock.tick(), encodeOp(op))
+          this.ops.insert(envelope)
+          this.tree.apply(op, this.writer)
+          sealed.push(envelope)
+        }
+        const lastOp = sealed[sealed.length - 1]
+        if (lastOp) this.advance({ hlc: lastOp.hlc, writer: this.writer })
+        extra?.()
+      })()
+    } catch (err) {
+      this.seq = this.ops.head(this.writer)
+      if (err instanceof MeshError) throw err
+      if ((err as { code?: string }).code === 'SQLITE_FULL') throw errors.noSpace('metadata database')
+      throw errors.io('metadata database', err)
+    }
+    for (const envelope of sealed) this.ops.announce(envelope, LOCAL)
+  }
+
+  /** The ops of every writer, in merge order (what the tree is rebuilt from). */
+  * merged (): IterableIterator<{ op: Op, writer: Buffer, envelope: Envelope }> {
+    for (const envelope of this.ops.ordered()) {
+      let op: Op
+      try {
+        op = decodeOp(openEnvelope(this.metadataKey, envelope))
+      } catch {
+        continue // counted when it arrived; an unreadable op changes nothing
+      }
+      yield { op, writer: envelope.writer, envelope }
+    }
+  }
+
+  /** Rebuilds the tree from the logs alone: the logs are the truth, the tree their materialization. */
+  replay (): void {
+    const all = [...this.merged()] // read first: SQLite cannot write while a query iterates
+    this.db.transaction(() => {
+      for (const table of TREE_TABLES) this.db.exec(`DELETE FROM ${table}`)
+      this.tree.ensureRoot()
+      let last: Position | null = null
+      for (const { op, writer, envelope } of all) {
+        this.tree.apply(op, writer)
+        last = { hlc: envelope.hlc, writer }
+      }
+      if (last) this.advance(last)
+    })()
+  }
+
+  /** Remote ops are applied in batches: one transaction for everything that arrived together. */
+  private applyRemote (bytes: Uint8Array): void {
+    this.pending.push(decodeEnvelope(bytes))
+    if (this.pending.length === 1) setImmediate(() => this.applyPending())
+  }
+
+  private applyPending (): void {
+    const batch = this.pending.splice(0)
+    const readable: Array<{ op: Op, envelope: Envelope, position: Position }> = []
+    for (const envelope of batch) {
+      try {
+        readable.push({ op: decodeOp(openEnvelope(this.metadataKey, envelope)), envelope, position: { hlc: envelope.hlc, writer: envelope.writer } })
+      } catch {
+        this.stats.unreadable++
+        continue
+      }
+      this.clock.observe(envelope.hlc)
+    }
+    if (readable.length === 0) return
+    readable.sort((a, b) => comparePosition(a.position, b.position))
+    if (comparePosition(readable[0]!.position, this.last) > 0) {
+      this.db.transaction(() => {
+        for (const { op, envelope, position } of readable) {
+          this.tree.apply(op, envelope.writer)
+          this.advance(position)
+        }
+      })()
+      this.stats.applied += readable.length
+    } else {
+      // An op from before the last applied one (a healed partition): replay in merge order.
+      this.stats.rebuilds++
+      this.replay()
+    }
+    for (const listener of this.changeListeners) listener()
+  }
+
+  private advance (position: Position): void {
+    this.last = position
+    this.saveSetting.run('applied', encodePosition(position))
+  }
+}
+
+function comparePosition (a: Position, b: Position): number {
+  return compareHlc(a.hlc, b.hlc) || Buffer.compare(a.writer, b.writer)
+}
+
+function encodePosition (p: Position): Buffer {
+  const out = Buffer.alloc(16 + p.writer.byteLength)
+  out.writeDoubleBE(p.hlc.ms, 0)
+  out.writeDoubleBE(p.hlc.count, 8)
+  p.writer.copy(out, 16)
+  return out
+}
+
+function decodePosition (b: Buffer): Position {
+  return { hlc: { ms: b.readDoubleBE(0), count: b.readDoubleBE(8) }, writer: b.subarray(16) }
+}
