@@ -80,11 +80,12 @@ export class MergeLog {
         for (const op of ops) {
           const envelope = sealEnvelope(this.metadataKey, this.signer, ++this.seq, this.clock.tick(), encodeOp(op))
           this.ops.insert(envelope)
-          this.tree.apply(op, this.writer)
+          this.tree.apply(op, this.writer, envelope.hlc)
           sealed.push(envelope)
         }
         const lastOp = sealed[sealed.length - 1]
         if (lastOp) this.advance({ hlc: lastOp.hlc, writer: this.writer })
+        this.tree.purge(this.ops.stableHlc())
         extra?.()
       })()
     } catch (err) {
@@ -117,10 +118,11 @@ export class MergeLog {
       this.tree.ensureRoot()
       let last: Position | null = null
       for (const { op, writer, envelope } of all) {
-        this.tree.apply(op, writer)
+        this.tree.apply(op, writer, envelope.hlc)
         last = { hlc: envelope.hlc, writer }
       }
       if (last) this.advance(last)
+      this.tree.purge(this.ops.stableHlc())
     })()
   }
 
@@ -147,9 +149,10 @@ export class MergeLog {
     if (comparePosition(readable[0]!.position, this.last) > 0) {
       this.db.transaction(() => {
         for (const { op, envelope, position } of readable) {
-          this.tree.apply(op, envelope.writer)
+          this.tree.apply(op, envelope.writer, envelope.hlc)
           this.advance(position)
         }
+        this.tree.purge(this.ops.stableHlc())
       })()
       this.stats.applied += readable.length
     } else {

@@ -61,6 +61,18 @@ export class MetaStore {
     this.tree.ensureRoot()
     this.log = new MergeLog(db, this.tree, key, seed, opts.wall)
     this.writer = this.log.writer
+    // Every writer is known to the others from its first op on: removals wait for it (see purge).
+    if (this.log.ops.head(this.writer) === 0) this.commit([{ type: OpType.Hello, time: now() }])
+  }
+
+  /**
+   * Tells the other writers how far this one has seen (an op that changes nothing), when removals
+   * made by others wait on it: they are purged, and their space returned, once every writer is past them.
+   */
+  acknowledge (): boolean {
+    if (!this.tree.hasDetachedAfter(this.log.ops.headHlc(this.writer))) return false
+    this.commit([{ type: OpType.Hello, time: now() }])
+    return true
   }
 
   static open (path: string, opts: MetaStoreOptions = {}): MetaStore {
@@ -74,8 +86,9 @@ export class MetaStore {
 
   // ---- reads -----------------------------------------------------------------------------
 
+  /** True while ino is in the tree (a removed file waiting to be purged is not). */
   exists (ino: Ino): boolean {
-    return this.tree.inode(ino) !== null
+    return this.tree.inode(ino) !== null && !this.tree.isDetached(ino)
   }
 
   get (ino: Ino): Inode {

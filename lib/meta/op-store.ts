@@ -35,6 +35,10 @@ export class OpStore implements OpLog {
       insert: db.prepare('INSERT INTO envelopes (writer, seq, hlc_ms, hlc_count, envelope) VALUES (?, ?, ?, ?, ?)'),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM envelopes'),
       ordered: db.prepare<[], { envelope: Buffer }>('SELECT envelope FROM envelopes ORDER BY hlc_ms, hlc_count, writer, seq'),
+      stableHlc: db.prepare<[], { ms: number, count: number }>(`SELECT e.hlc_ms AS ms, e.hlc_count AS count FROM envelopes e
+        JOIN (SELECT writer, max(seq) AS seq FROM envelopes GROUP BY writer) h ON e.writer = h.writer AND e.seq = h.seq
+        ORDER BY e.hlc_ms, e.hlc_count LIMIT 1`),
+      headHlc: db.prepare<[Buffer], { ms: number, count: number }>('SELECT hlc_ms AS ms, hlc_count AS count FROM envelopes WHERE writer = ? ORDER BY seq DESC LIMIT 1'),
       maxHlc: db.prepare<[], { ms: number, count: number }>('SELECT hlc_ms AS ms, hlc_count AS count FROM envelopes ORDER BY hlc_ms DESC, hlc_count DESC LIMIT 1')
     }
     db.exec('CREATE INDEX IF NOT EXISTS envelopes_by_hlc ON envelopes (hlc_ms, hlc_count, writer, seq)')
@@ -107,6 +111,19 @@ export class OpStore implements OpLog {
   /** Every envelope in merge order: HLC, then writer, then seq. */
   * ordered (): IterableIterator<Envelope> {
     for (const row of this.q.ordered.iterate()) yield decodeEnvelope(row.envelope)
+  }
+
+  /**
+   * The earliest of the writers' latest ops: every known writer has gone past it, so no op of
+   * theirs still to come is concurrent with anything before it.
+   */
+  stableHlc (): Hlc {
+    return this.q.stableHlc.get() ?? { ms: 0, count: 0 }
+  }
+
+  /** The HLC of writer's latest op held. */
+  headHlc (writer: Uint8Array): Hlc {
+    return this.q.headHlc.get(Buffer.from(writer)) ?? { ms: 0, count: 0 }
   }
 
   /** The latest HLC of any op held (a restarted clock starts past it). */

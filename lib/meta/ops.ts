@@ -20,7 +20,7 @@ export interface Time { sec: number, nsec: number }
 
 export const enum Kind { File = 1, Dir = 2, Symlink = 3 }
 
-export const enum OpType { Create = 1, Remove = 2, Rename = 3, SetAttr = 4, SetChunk = 5, DropChunks = 6, SetXattr = 7 }
+export const enum OpType { Create = 1, Remove = 2, Rename = 3, SetAttr = 4, SetChunk = 5, DropChunks = 6, SetXattr = 7, Hello = 8 }
 
 export interface Attrs {
   mode?: number
@@ -40,6 +40,8 @@ export type Op =
   | { type: OpType.SetChunk, ino: Fid, index: number, ref: Buffer, time: Time }
   | { type: OpType.DropChunks, ino: Fid, from: number, time: Time }
   | { type: OpType.SetXattr, ino: Fid, name: string, value: Buffer | null, time: Time }
+  /** A writer's first op, and its later acknowledgements: changes nothing, tells every peer how far it has seen. */
+  | { type: OpType.Hello, time: Time }
 
 const time: Encoder<Time> = {
   preencode (state, t) { c.int.preencode(state, t.sec); c.uint.preencode(state, t.nsec) },
@@ -100,7 +102,8 @@ const FIELDS: Record<OpType, Field[]> = {
   [OpType.SetAttr]: [['ino', ino], ['attrs', attrs], ['time', time]],
   [OpType.SetChunk]: [['ino', ino], ['index', c.uint], ['ref', c.buffer], ['time', time]],
   [OpType.DropChunks]: [['ino', ino], ['from', c.uint], ['time', time]],
-  [OpType.SetXattr]: [['ino', ino], ['name', c.string], ['value', optionalBuffer], ['time', time]]
+  [OpType.SetXattr]: [['ino', ino], ['name', c.string], ['value', optionalBuffer], ['time', time]],
+  [OpType.Hello]: [['time', time]]
 }
 
 export const op: Encoder<Op> = {

@@ -19,6 +19,8 @@ CREATE TABLE IF NOT EXISTS dirents (
 CREATE TABLE IF NOT EXISTS chunks (
   ino INTEGER NOT NULL, idx INTEGER NOT NULL, ref BLOB NOT NULL,
   PRIMARY KEY (ino, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS detached (
+  ino INTEGER PRIMARY KEY, parent INTEGER NOT NULL, name BLOB NOT NULL, hlc_ms INTEGER NOT NULL, hlc_count INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS released (
   ref BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS xattrs (
@@ -26,8 +28,11 @@ CREATE TABLE IF NOT EXISTS xattrs (
   PRIMARY KEY (ino, name)) WITHOUT ROWID;
 `
 
+// detached: files and directories removed from the tree but kept until every writer has gone past
+// the remove (an op a writer made concurrently brings them back: nothing written after a delete
+// is lost); then they are purged and their chunks released.
 // released: chunk references that left the tree (deleted, truncated or overwritten files); the
 // reclaimer deletes their shards once no reference to the same chunk is left, then the row.
 
 /** The tables the log materializes to (cleared before a replay). */
-export const TREE_TABLES = ['inodes', 'dirents', 'chunks', 'xattrs'] as const
+export const TREE_TABLES = ['inodes', 'dirents', 'chunks', 'xattrs', 'detached'] as const

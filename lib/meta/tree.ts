@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3'
 import type { Ino } from '../ports.ts'
 import { Kind, OpType, ROOT_FID, type Attrs, type Fid, type Op, type Time } from './ops.ts'
+import type { Hlc } from './hlc.ts'
 
 export interface Inode {
   ino: Ino
@@ -62,7 +63,15 @@ export class Tree {
       inoOf: db.prepare<[Buffer], { ino: number }>('SELECT ino FROM files WHERE fid = ?'),
       fidOf: db.prepare<[number], { fid: Buffer }>('SELECT fid FROM files WHERE ino = ?'),
       allocate: db.prepare('INSERT OR IGNORE INTO files (fid) VALUES (?)'),
-      entryOf: db.prepare<[number], { parent: number, name: Buffer }>('SELECT parent, name FROM dirents WHERE ino = ? LIMIT 1')
+      entryOf: db.prepare<[number], { parent: number, name: Buffer }>('SELECT parent, name FROM dirents WHERE ino = ? LIMIT 1'),
+      detach: db.prepare('INSERT OR REPLACE INTO detached (ino, parent, name, hlc_ms, hlc_count) VALUES (?, ?, ?, ?, ?)'),
+      detached: db.prepare<[number], { parent: number, name: Buffer }>('SELECT parent, name FROM detached WHERE ino = ?'),
+      undetach: db.prepare('DELETE FROM detached WHERE ino = ?'),
+      stableDetached: db.prepare<[number, number, number], { ino: number }>(
+        'SELECT ino FROM detached WHERE hlc_ms < ? OR (hlc_ms = ? AND hlc_count <= ?)'),
+      detachedAfter: db.prepare<[number, number, number], { one: number }>(
+        'SELECT 1 AS one FROM detached WHERE hlc_ms > ? OR (hlc_ms = ? AND hlc_count > ?) LIMIT 1'),
+      setNlink: db.prepare('UPDATE inodes SET nlink = ? WHERE ino = ?')
     }
   }
 
@@ -132,15 +141,16 @@ export class Tree {
   // must depend only on the op and the tree: no clocks, no local state. Ops that no longer fit
   // the tree (their file is gone, their target moved) are skipped or diverted, never fatal.
 
-  /** Applies one op of writer. */
-  apply (op: Op, writer: Buffer): void {
+  /** Applies one op of writer, made at HLC at. */
+  apply (op: Op, writer: Buffer, at: Hlc): void {
     const q = this.q
     switch (op.type) {
       case OpType.Create: {
         if (this.inoOf(op.ino) !== null && this.inode(this.inoOf(op.ino)!) !== null) return // seen already
         q.allocate.run(op.ino)
         const ino = this.inoOf(op.ino)!
-        const parent = this.liveDir(op.parent) ?? ROOT // its directory is gone: keep it visible at the top
+        const parent = this.liveDir(op.parent) ?? ROOT // its directory is gone for good: keep it visible at the top
+        this.reattach(parent)
         const name = this.freeName(parent, op.name, writer)
         const { sec, nsec } = op.time
         q.insertInode.run({ ino, kind: op.kind, mode: op.mode, uid: op.uid, gid: op.gid, nlink: op.kind === Kind.Dir ? 2 : 1, s: sec, ns: nsec, target: op.target })
@@ -156,7 +166,7 @@ export class Tree {
         if (!entry) return
         // A directory that gained entries the remover did not see stays, with them.
         if (this.inode(ino)?.kind === Kind.Dir && !this.isEmpty(ino)) return
-        this.unlink(entry.parent as Ino, entry.name)
+        this.unlink(entry.parent as Ino, entry.name, at)
         q.touchDir.run(op.time.sec, op.time.nsec, op.time.sec, op.time.nsec, entry.parent)
         return
       }
@@ -164,6 +174,8 @@ export class Tree {
         const ino = this.liveIno(op.ino)
         const newParent = this.liveDir(op.newParent)
         if (ino === null || newParent === null) return
+        this.reattach(newParent)
+        this.reattach(ino) // moved by a writer that had not seen it removed: it stays, moved
         const entry = q.entryOf.get(ino)
         if (!entry) return
         // A move into its own subtree (possible when two moves cross) would cut the tree: skip it.
@@ -174,7 +186,7 @@ export class Tree {
         if (existing !== null) {
           const sawIt = !op.over.equals(ROOT_FID) && this.inoOf(op.over) === existing
           const target = this.inode(existing)
-          if (sawIt && !(target?.kind === Kind.Dir && !this.isEmpty(existing))) this.unlink(newParent, name)
+          if (sawIt && !(target?.kind === Kind.Dir && !this.isEmpty(existing))) this.unlink(newParent, name, at)
           else name = this.freeName(newParent, name, writer) // a name taken meanwhile: both stay
         }
         q.deleteDirent.run(entry.parent, entry.name)
@@ -191,12 +203,15 @@ export class Tree {
       }
       case OpType.SetAttr: {
         const ino = this.liveIno(op.ino)
-        if (ino !== null) this.setAttrs(ino, op.attrs, op.time)
+        if (ino === null) return
+        this.reattach(ino) // changed after someone removed it: the change wins, the file stays
+        this.setAttrs(ino, op.attrs, op.time)
         return
       }
       case OpType.SetChunk: {
         const ino = this.liveIno(op.ino)
         if (ino === null) return
+        this.reattach(ino)
         q.releaseChunk.run(ino, op.index, op.ref)
         q.setChunk.run(ino, op.index, op.ref)
         return
@@ -204,13 +219,17 @@ export class Tree {
       case OpType.DropChunks: {
         const ino = this.liveIno(op.ino)
         if (ino === null) return
+        this.reattach(ino)
         q.releaseChunks.run(ino, op.from)
         q.deleteChunks.run(ino, op.from)
         return
       }
+      case OpType.Hello:
+        return
       case OpType.SetXattr: {
         const ino = this.liveIno(op.ino)
         if (ino === null) return
+        this.reattach(ino)
         if (op.value === null) q.deleteXattr.run(ino, op.name)
         else q.setXattr.run(ino, op.name, op.value)
         q.touchCtime.run(op.time.sec, op.time.nsec, ino)
@@ -238,26 +257,65 @@ export class Tree {
   }
 
   /** name, or when another file holds it, "name.conflict-WRITER[-n]" (the first free one). */
-  private freeName (dir: Ino, name: Buffer, writer: Buffer): Buffer {
+  private freeName (dir: Ino, name: Buffer, writer: Buffer | string): Buffer {
     if (this.lookup(dir, name) === null) return name
-    const base = `${name.toString()}.conflict-${writer.subarray(0, 4).toString('hex')}`
+    const tag = typeof writer === 'string' ? writer : writer.subarray(0, 4).toString('hex')
+    const base = `${name.toString()}.conflict-${tag}`
     for (let n = 1; ; n++) {
       const candidate = Buffer.from(n === 1 ? base : `${base}-${n}`)
       if (this.lookup(dir, candidate) === null) return candidate
     }
   }
 
-  /** Removes an entry and, with no hard links yet, its inode, chunks and xattrs. */
-  private unlink (parent: Ino, name: Buffer): void {
+  /**
+   * Removes an entry; with no hard links yet its inode goes too, but only to the detached list
+   * (see schema.ts): purge() deletes it once no writer can still change it concurrently.
+   */
+  private unlink (parent: Ino, name: Buffer, at: Hlc): void {
     const ino = this.lookup(parent, name)
     if (ino === null) return
     const kind = this.inode(ino)?.kind
     this.q.deleteDirent.run(parent, name)
     if (kind === Kind.Dir) this.q.nlink.run(-1, parent)
-    this.q.deleteInode.run(ino)
-    this.q.releaseChunks.run(ino, 0)
-    this.q.deleteChunks.run(ino, 0)
-    this.q.deleteXattrs.run(ino)
+    else this.q.setNlink.run(0, ino)
+    this.q.detach.run(ino, parent, name, at.ms, at.count)
+  }
+
+  /** Puts a detached file or directory back where it was (its directory first), under a free name. */
+  private reattach (ino: Ino): void {
+    const row = this.q.detached.get(ino)
+    if (!row) return
+    this.q.undetach.run(ino)
+    let parent = row.parent as Ino
+    if (this.inode(parent) === null) parent = ROOT
+    this.reattach(parent)
+    const name = this.freeName(parent, row.name, 'restored')
+    this.q.insertDirent.run(parent, name, ino)
+    if (this.inode(ino)?.kind === Kind.Dir) this.q.nlink.run(1, parent)
+    else this.q.setNlink.run(1, ino)
+  }
+
+  /** Deletes what was detached at or before stable (every writer has gone past it); releases its chunks. */
+  purge (stable: Hlc): number {
+    const rows = this.q.stableDetached.all(stable.ms, stable.ms, stable.count)
+    for (const { ino } of rows) {
+      this.q.undetach.run(ino)
+      this.q.deleteInode.run(ino)
+      this.q.releaseChunks.run(ino, 0)
+      this.q.deleteChunks.run(ino, 0)
+      this.q.deleteXattrs.run(ino)
+    }
+    return rows.length
+  }
+
+  /** True if something was removed after at (and waits for the writers to go past it). */
+  hasDetachedAfter (at: Hlc): boolean {
+    return this.q.detachedAfter.get(at.ms, at.ms, at.count) !== undefined
+  }
+
+  /** True if ino was removed and waits to be purged. */
+  isDetached (ino: Ino): boolean {
+    return this.q.detached.get(ino) !== undefined
   }
 
   private setAttrs (ino: Ino, attrs: Attrs, time: Time): void {

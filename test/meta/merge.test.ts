@@ -1,0 +1,161 @@
+// Several writers' metadata merged: each MetaStore writes on its own, their op logs are
+// exchanged in any order, and every store ends with the same tree, with no write lost.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { MetaStore, ROOT } from '../../lib/meta/meta-store.ts'
+import { Kind } from '../../lib/meta/ops.ts'
+import { dumpTree } from './dump-tree.ts'
+
+const file = { kind: Kind.File, mode: 0o100644, uid: 1000, gid: 1000 }
+const dir = { kind: Kind.Dir, mode: 0o40755, uid: 1000, gid: 1000 }
+const settle = () => new Promise((resolve) => setImmediate(resolve))
+
+/** The tree without local inode numbers: what must be equal on every peer. */
+function portable (meta: MetaStore): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(dumpTree(meta)).map(([path, entry]) => {
+    const { ino: _ino, ...rest } = entry as { ino: number }
+    return [path, rest]
+  }))
+}
+
+/** Gives every store every op it lacks, in a shuffled order per store. */
+async function exchange (stores: MetaStore[]): Promise<void> {
+  for (const to of stores) {
+    const envelopes = stores.filter((s) => s !== to).flatMap((from) => [...from.log.ops.ordered()].map((e) => e.bytes))
+    // Per writer the order must hold (op n after n - 1); across writers anything goes.
+    const byWriter = new Map<string, Buffer[]>()
+    for (const e of envelopes) {
+      const key = e.subarray(1, 33).toString('hex')
+      byWriter.set(key, [...(byWriter.get(key) ?? []), e])
+    }
+    const queues = [...byWriter.values()]
+    while (queues.some((q) => q.length > 0)) {
+      const q = queues.filter((x) => x.length > 0)[Math.floor(Math.random() * queues.filter((x) => x.length > 0).length)]!
+      to.log.ops.add(q.shift()!)
+    }
+  }
+  await settle()
+}
+
+describe('merging writers', () => {
+  let root: string
+  let key: Buffer
+  let stores: MetaStore[]
+
+  async function open (n: number): Promise<MetaStore[]> {
+    stores = Array.from({ length: n }, (_, i) => MetaStore.open(join(root, `m${i}.db`), { metadataKey: key }))
+    return stores
+  }
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'meshfs-merge-'))
+    key = randomBytes(32)
+  })
+
+  afterEach(async () => {
+    for (const s of stores ?? []) s.close()
+    await rm(root, { recursive: true, force: true })
+  })
+
+  it('shows one writer\'s changes to another, in any order, with identical trees', async () => {
+    const [a, b] = await open(2)
+    const d = a!.create(ROOT, 'docs', dir)
+    const f = a!.create(d.ino, 'a.txt', file)
+    a!.writeChunks(f.ino, [{ index: 0, ref: Buffer.from('ref-0') }], { size: 10 })
+    a!.rename(d.ino, 'a.txt', ROOT, 'b.txt')
+    a!.setXattr(f.ino, 'user.tag', Buffer.from('x'))
+    await exchange([a!, b!])
+    expect(portable(b!)).toEqual(portable(a!))
+    const got = b!.lookup(ROOT, 'b.txt')
+    expect(b!.chunks(got.ino)).toEqual([{ index: 0, ref: Buffer.from('ref-0') }])
+    b!.remove(ROOT, 'b.txt', { dir: false })
+    await exchange([a!, b!])
+    expect(() => a!.lookup(ROOT, 'b.txt')).toThrow(/no such file|not found/i)
+    expect(portable(a!)).toEqual(portable(b!))
+  })
+
+  it('keeps both files when two writers create the same name, one as a visible conflict copy', async () => {
+    const [a, b] = await open(2)
+    const fa = a!.create(ROOT, 'notes.txt', file)
+    a!.writeChunks(fa.ino, [{ index: 0, ref: Buffer.from('from a') }], { size: 6 })
+    const fb = b!.create(ROOT, 'notes.txt', file)
+    b!.writeChunks(fb.ino, [{ index: 0, ref: Buffer.from('from b') }], { size: 6 })
+    await exchange([a!, b!])
+    expect(portable(a!)).toEqual(portable(b!))
+    const names = a!.readdir(ROOT).map((e) => e.name).sort()
+    expect(names).toHaveLength(2)
+    expect(names[0]).toBe('notes.txt')
+    expect(names[1]).toMatch(/^notes\.txt\.conflict-[0-9a-f]{8}$/)
+    const refs = names.map((n) => a!.chunks(a!.lookup(ROOT, n).ino)[0]!.ref.toString()).sort()
+    expect(refs).toEqual(['from a', 'from b'])
+  })
+
+  it('resolves crossing moves without losing a directory, and keeps a removed directory that gained files', async () => {
+    const [a, b] = await open(2)
+    const x = a!.create(ROOT, 'x', dir)
+    a!.create(ROOT, 'y', dir)
+    a!.create(x.ino, 'gone', dir)
+    await exchange([a!, b!])
+    // a moves y into x, b moves x into y: applied in order, the second would cut the tree.
+    a!.rename(ROOT, 'y', a!.lookup(ROOT, 'x').ino, 'y')
+    b!.rename(ROOT, 'x', b!.lookup(ROOT, 'y').ino, 'x')
+    // a removes x/gone while b puts a file in it.
+    a!.remove(a!.lookup(ROOT, 'x').ino, 'gone', { dir: true })
+    const goneOnB = b!.lookup(b!.lookup(b!.lookup(ROOT, 'y').ino, 'x').ino, 'gone')
+    b!.create(goneOnB.ino, 'kept.txt', file)
+    await exchange([a!, b!])
+    expect(portable(a!)).toEqual(portable(b!))
+    const paths = Object.keys(portable(a!))
+    expect(paths.filter((p) => p.endsWith('/x'))).toHaveLength(1)
+    expect(paths.filter((p) => p.endsWith('/y'))).toHaveLength(1)
+    expect(paths.some((p) => p.endsWith('/gone/kept.txt'))).toBe(true)
+  })
+
+  it('keeps a file one writer wrote while another removed it, and purges a removal once every writer is past it', async () => {
+    const [a, b] = await open(2)
+    const f = a!.create(ROOT, 'f', file)
+    a!.writeChunks(f.ino, [{ index: 0, ref: Buffer.from('one') }], { size: 3 })
+    await exchange([a!, b!])
+    a!.remove(ROOT, 'f', { dir: false })
+    await new Promise((resolve) => setTimeout(resolve, 5)) // b's write comes after a's remove
+    b!.writeChunks(b!.lookup(ROOT, 'f').ino, [{ index: 0, ref: Buffer.from('two') }], { size: 3 })
+    await exchange([a!, b!])
+    expect(portable(a!)).toEqual(portable(b!))
+    expect(a!.chunks(a!.lookup(ROOT, 'f').ino)).toEqual([{ index: 0, ref: Buffer.from('two') }])
+
+    b!.remove(ROOT, 'f', { dir: false })
+    await exchange([a!, b!])
+    expect(a!.readdir(ROOT)).toEqual([])
+    // a has not written since b's remove: the file waits, detached, its chunk not yet released.
+    expect(a!.released(10).map(String)).not.toContain('two')
+    expect(a!.acknowledge()).toBe(true) // "a has seen it": an op that changes nothing
+    expect(a!.acknowledge()).toBe(false) // nothing more to acknowledge
+    await exchange([a!, b!])
+    expect(a!.released(10).map(String)).toContain('two')
+    expect(b!.released(10).map(String)).toContain('two')
+  })
+
+  it('converges three writers with random interleavings, and a replay gives the same tree', async () => {
+    const all = await open(3)
+    for (let round = 0; round < 5; round++) {
+      for (const [i, s] of all.entries()) {
+        for (let k = 0; k < 10; k++) {
+          const name = `f${Math.floor(Math.random() * 8)}`
+          try {
+            if (Math.random() < 0.6) s.create(ROOT, name, file)
+            else if (Math.random() < 0.5) s.remove(ROOT, name, { dir: false })
+            else s.rename(ROOT, name, ROOT, `g${i}${k}`)
+          } catch { /* EEXIST / ENOENT: the model of a user making mistakes */ }
+        }
+      }
+      await exchange(all)
+      const first = portable(all[0]!)
+      for (const s of all) expect(portable(s)).toEqual(first)
+    }
+    all[1]!.replay()
+    expect(portable(all[1]!)).toEqual(portable(all[0]!))
+  })
+})
