@@ -77,11 +77,14 @@ export async function mountCommand (argv: string[]): Promise<void> {
   if (mountpoint.clearedStale) say(`cleared a stale mount left at ${mountpoint.path} by a process that stopped without unmounting`)
 
   const identity = await openStoreDir(storeDir, keys.storage.topic)
-  const meta = MetaStore.open(join(storeDir, 'meta.db'))
+  const meta = openMeta(join(storeDir, 'meta.db'), keys.metadataKey)
   const peer = await startPeer({
     keys: keys.storage, dir: join(storeDir, 'shards'), capacity, bootstrap, keySeed: identity.peerSeed,
-    log: (line) => say(line)
+    oplog: meta.log.ops, log: (line) => say(line)
   }).catch((err: unknown) => { meta.close(); throw err })
+  // Removals by other writers wait until this one has seen them: say so now and then.
+  const acknowledger = setInterval(() => { meta.acknowledge() }, 30_000)
+  acknowledger.unref()
   const { node } = peer
 
   const storagePeers = () => node.peers().filter((p) => p.capacity > 0).length
@@ -117,6 +120,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
         say(`could not store every open file before stopping: ${(err as Error).message}`)
         process.exitCode = 1
       }
+      clearInterval(acknowledger)
       await reclaimer.close()
       await peer.close()
       meta.close()
@@ -149,6 +153,15 @@ function schemeArg (text: string): RedundancyScheme {
     return parseScheme(text)
   } catch (err) {
     throw new UsageError(`--redundancy: ${(err as Error).message}`)
+  }
+}
+
+function openMeta (path: string, metadataKey: Uint8Array): MetaStore {
+  try {
+    return MetaStore.open(path, { metadataKey })
+  } catch (err) {
+    if (isMeshError(err, 'BAD_ARGUMENT')) throw new UsageError(`${path}: ${err.message}`)
+    throw err
   }
 }
 

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
+import { OpStore } from '../lib/meta/op-store.ts'
 import { startPeer } from './peer.ts'
 import { parseBootstrap } from '../peers/dht.ts'
 import type { NodeAddress } from 'hyperdht'
@@ -46,14 +47,17 @@ export async function serveCommand (argv: string[]): Promise<void> {
   const dir = resolve(values.store)
 
   const identity = await openStoreDir(dir, keys.topic)
+  // Every peer keeps and relays the metadata op logs (sealed: a storage-only key cannot read them).
+  const oplog = OpStore.open(join(dir, 'ops.db'))
   const peer = await startPeer({
-    keys, dir, capacity, bootstrap, keySeed: identity.peerSeed,
+    keys, dir, capacity, bootstrap, keySeed: identity.peerSeed, oplog,
     log: (line) => console.log(`meshfs serve: ${line}`)
-  })
+  }).catch((err: unknown) => { oplog.close(); throw err })
   const { node, store } = peer
   const stop = async (signal: string) => {
     console.log(`meshfs serve: ${signal}, closing`)
     await peer.close()
+    oplog.close()
     process.exit(0)
   }
   process.once('SIGINT', () => void stop('SIGINT'))
