@@ -9,6 +9,7 @@ Usage: meshfs <command> [options]
 
 Commands:
   init      create a new mesh key (prints the key alone on its first line)
+  invite    print the key to give a new peer (--storage-only: one that cannot read)
   mount     mount the mesh's filesystem at a folder
   serve     run a storage-only peer (no FUSE needed)
   demo      run a whole local mesh on this machine (npm start)
@@ -46,6 +47,7 @@ async function main (argv: string[]): Promise<void> {
       else if (rest[0] === 'serve') process.stdout.write((await import('./cli/serve.ts')).SERVE_HELP)
       else if (rest[0] === 'demo') process.stdout.write((await import('./cli/demo.ts')).DEMO_HELP)
       else if (rest[0] === 'init') process.stdout.write(INIT_HELP)
+      else if (rest[0] === 'invite') process.stdout.write((await import('./cli/invite.ts')).INVITE_HELP)
       else process.stdout.write(HELP)
       return
     case '-v':
@@ -56,6 +58,8 @@ async function main (argv: string[]): Promise<void> {
       return initCommand(rest)
     case 'mount':
       return (await import('./cli/mount.ts')).mountCommand(rest)
+    case 'invite':
+      return (await import('./cli/invite.ts')).inviteCommand(rest)
     case 'serve':
       // Loaded on demand: --help and init start without the network stack.
       return (await import('./cli/serve.ts')).serveCommand(rest)

@@ -9,6 +9,7 @@ import { formatStorageCapability, parseMeshKey } from '../crypto/mesh-key.ts'
 import { deriveMeshKeys } from '../crypto/key-hierarchy.ts'
 import { MOUNT_OPTIONS } from '../cli/mount.ts'
 import { SERVE_OPTIONS } from '../cli/serve.ts'
+import { INVITE_OPTIONS } from '../cli/invite.ts'
 
 describe('meshfs CLI', () => {
   it('prints help and version', async () => {
@@ -21,13 +22,13 @@ describe('meshfs CLI', () => {
   })
 
   it('describes every option of serve and mount in their --help', async () => {
-    for (const [command, options] of [['serve', SERVE_OPTIONS], ['mount', MOUNT_OPTIONS]] as const) {
+    for (const [command, options] of [['serve', SERVE_OPTIONS], ['mount', MOUNT_OPTIONS], ['invite', INVITE_OPTIONS]] as const) {
       const help = await runMeshfs([command, '--help'])
       expect(help.code).toBe(0)
       for (const option of Object.keys(options)) expect(help.stdout, `${command} --${option}`).toContain(`--${option}`)
     }
     const top = await runMeshfs(['--help'])
-    for (const command of ['init', 'mount', 'serve', 'demo']) expect(top.stdout).toContain(`  ${command}`)
+    for (const command of ['init', 'invite', 'mount', 'serve', 'demo']) expect(top.stdout).toContain(`  ${command}`)
   })
 
   it('mount refuses a wrong key, a storage-only key and a missing mount point with one line', async () => {
@@ -50,6 +51,18 @@ describe('meshfs CLI', () => {
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
+  })
+
+  it('invite prints the full key, or with --storage-only the storage capability, alone on the first line', async () => {
+    const key = (await runMeshfs(['init'])).stdout.split('\n')[0] as string
+    const full = await runMeshfs(['invite', '--key', key])
+    expect(full.stdout.split('\n')[0]).toBe(key)
+    const storage = await runMeshfs(['invite', '--key', key, '--storage-only'])
+    expect(storage.code).toBe(0)
+    const capability = storage.stdout.split('\n')[0] as string
+    expect(capability).toBe(formatStorageCapability(deriveMeshKeys(parseMeshKey(key)).storage.capability))
+    const refused = await runMeshfs(['invite', '--key', capability, '--storage-only'])
+    expect(refused.code).toBe(2)
   })
 
   it('init prints a valid key alone on the first line', async () => {

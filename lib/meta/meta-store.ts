@@ -147,9 +147,10 @@ export class MetaStore {
     this.db.transaction(() => { for (const ref of refs) del.run(ref) })()
   }
 
-  /** Every chunk reference in the tree. */
+  /** Every chunk reference in the tree, and those kept to rebuild versions a concurrent write may need. */
   * allRefs (): IterableIterator<Buffer> {
     for (const row of this.db.prepare<[], { ref: Buffer }>('SELECT ref FROM chunks').iterate()) yield row.ref
+    yield * this.tree.retainedRefs()
   }
 
   /** The directory holding ino (the root is its own parent). */
@@ -228,12 +229,11 @@ export class MetaStore {
    * file is either as before or as after, never a size that points past its chunks.
    */
   writeChunks (ino: Ino, chunks: Array<{ index: number, ref: Buffer }>, attrs: Attrs, time = now()): Inode {
-    this.get(ino)
-    const fid = this.fid(ino)
-    this.commit([
-      ...chunks.map((chunk): Op => ({ type: OpType.SetChunk, ino: fid, index: chunk.index, ref: chunk.ref, time })),
-      { type: OpType.SetAttr, ino: fid, attrs, time }
-    ])
+    const inode = this.get(ino)
+    this.commit([{
+      type: OpType.Write, ino: this.fid(ino), base: this.tree.version(ino) ?? Buffer.alloc(0), dropFrom: -1,
+      chunks, size: attrs.size ?? inode.size, mtime: attrs.mtime ?? inode.mtime, time
+    }])
     return this.get(ino)
   }
 
@@ -244,12 +244,10 @@ export class MetaStore {
   truncate (ino: Ino, size: number, firstDropped: number, rewritten: Array<{ index: number, ref: Buffer }> = [], time = now()): Inode {
     const inode = this.get(ino)
     if (inode.kind === Kind.Dir) throw errors.isDir(`inode ${ino}`)
-    const fid = this.fid(ino)
-    this.commit([
-      { type: OpType.DropChunks, ino: fid, from: firstDropped, time },
-      ...rewritten.map((chunk): Op => ({ type: OpType.SetChunk, ino: fid, index: chunk.index, ref: chunk.ref, time })),
-      { type: OpType.SetAttr, ino: fid, attrs: { size, mtime: time }, time }
-    ])
+    this.commit([{
+      type: OpType.Write, ino: this.fid(ino), base: this.tree.version(ino) ?? Buffer.alloc(0), dropFrom: firstDropped,
+      chunks: rewritten, size, mtime: time, time
+    }])
     return this.get(ino)
   }
 

@@ -20,7 +20,9 @@ export interface Time { sec: number, nsec: number }
 
 export const enum Kind { File = 1, Dir = 2, Symlink = 3 }
 
-export const enum OpType { Create = 1, Remove = 2, Rename = 3, SetAttr = 4, SetChunk = 5, DropChunks = 6, SetXattr = 7, Hello = 8 }
+export const enum OpType { Create = 1, Remove = 2, Rename = 3, SetAttr = 4, SetChunk = 5, DropChunks = 6, SetXattr = 7, Hello = 8, Write = 9 }
+
+export interface ChunkEntry { index: number, ref: Buffer }
 
 export interface Attrs {
   mode?: number
@@ -40,6 +42,12 @@ export type Op =
   | { type: OpType.SetChunk, ino: Fid, index: number, ref: Buffer, time: Time }
   | { type: OpType.DropChunks, ino: Fid, from: number, time: Time }
   | { type: OpType.SetXattr, ino: Fid, name: string, value: Buffer | null, time: Time }
+  /**
+   * A file's content changed (one flush or truncate): chunks dropped from dropFrom on (-1: none),
+   * chunks set, new size and mtime. base names the version the writer changed; a Write whose
+   * base is not the file's version was concurrent with another and lands in a conflict copy.
+   */
+  | { type: OpType.Write, ino: Fid, base: Buffer, dropFrom: number, chunks: ChunkEntry[], size: number, mtime: Time, time: Time }
   /** A writer's first op, and its later acknowledgements: changes nothing, tells every peer how far it has seen. */
   | { type: OpType.Hello, time: Time }
 
@@ -93,6 +101,13 @@ const attrs: Encoder<Attrs> = {
   }
 }
 
+const chunkEntry: Encoder<ChunkEntry> = {
+  preencode (state, e) { c.uint.preencode(state, e.index); c.buffer.preencode(state, e.ref) },
+  encode (state, e) { c.uint.encode(state, e.index); c.buffer.encode(state, e.ref) },
+  decode: (state) => ({ index: c.uint.decode(state), ref: Buffer.from(c.buffer.decode(state) ?? Buffer.alloc(0)) })
+}
+const chunkList = c.array(chunkEntry)
+
 // One list of fields per op type, in wire order.
 type Field = [string, Encoder<any>]
 const FIELDS: Record<OpType, Field[]> = {
@@ -103,7 +118,8 @@ const FIELDS: Record<OpType, Field[]> = {
   [OpType.SetChunk]: [['ino', ino], ['index', c.uint], ['ref', c.buffer], ['time', time]],
   [OpType.DropChunks]: [['ino', ino], ['from', c.uint], ['time', time]],
   [OpType.SetXattr]: [['ino', ino], ['name', c.string], ['value', optionalBuffer], ['time', time]],
-  [OpType.Hello]: [['time', time]]
+  [OpType.Hello]: [['time', time]],
+  [OpType.Write]: [['ino', ino], ['base', c.buffer], ['dropFrom', c.int], ['chunks', chunkList], ['size', c.uint], ['mtime', time], ['time', time]]
 }
 
 export const op: Encoder<Op> = {
@@ -127,6 +143,7 @@ export const op: Encoder<Op> = {
     for (const [name, enc] of fields) o[name] = enc.decode(state)
     if (o.name instanceof Uint8Array) o.name = Buffer.from(o.name)
     if (o.newName instanceof Uint8Array) o.newName = Buffer.from(o.newName)
+    if (o.base instanceof Uint8Array) o.base = Buffer.from(o.base)
     return o as unknown as Op
   }
 }

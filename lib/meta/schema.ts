@@ -12,7 +12,8 @@ CREATE TABLE IF NOT EXISTS inodes (
   ino INTEGER PRIMARY KEY, kind INTEGER NOT NULL, mode INTEGER NOT NULL,
   uid INTEGER NOT NULL, gid INTEGER NOT NULL, size INTEGER NOT NULL, nlink INTEGER NOT NULL,
   atime_s INTEGER NOT NULL, atime_ns INTEGER NOT NULL, mtime_s INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-  ctime_s INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, target BLOB);
+  ctime_s INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, target BLOB, version BLOB);
+CREATE INDEX IF NOT EXISTS inodes_by_version ON inodes (version);
 CREATE TABLE IF NOT EXISTS dirents (
   parent INTEGER NOT NULL, name BLOB NOT NULL, ino INTEGER NOT NULL,
   PRIMARY KEY (parent, name)) WITHOUT ROWID;
@@ -21,6 +22,12 @@ CREATE TABLE IF NOT EXISTS chunks (
   PRIMARY KEY (ino, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS detached (
   ino INTEGER PRIMARY KEY, parent INTEGER NOT NULL, name BLOB NOT NULL, hlc_ms INTEGER NOT NULL, hlc_count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS history (
+  ino INTEGER NOT NULL, version BLOB NOT NULL, prev BLOB, prev_size INTEGER NOT NULL,
+  hlc_ms INTEGER NOT NULL, hlc_count INTEGER NOT NULL, PRIMARY KEY (ino, version)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS superseded (
+  ino INTEGER NOT NULL, version BLOB NOT NULL, idx INTEGER NOT NULL, ref BLOB,
+  PRIMARY KEY (ino, version, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS released (
   ref BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS xattrs (
@@ -31,8 +38,11 @@ CREATE TABLE IF NOT EXISTS xattrs (
 // detached: files and directories removed from the tree but kept until every writer has gone past
 // the remove (an op a writer made concurrently brings them back: nothing written after a delete
 // is lost); then they are purged and their chunks released.
+// history, superseded: what each content change replaced (earlier size, chunk refs; a NULL ref
+// means the chunk did not exist), kept until every writer is past the change, so a concurrent
+// write can be rebuilt on the version its writer saw (its conflict copy).
 // released: chunk references that left the tree (deleted, truncated or overwritten files); the
 // reclaimer deletes their shards once no reference to the same chunk is left, then the row.
 
 /** The tables the log materializes to (cleared before a replay). */
-export const TREE_TABLES = ['inodes', 'dirents', 'chunks', 'xattrs', 'detached'] as const
+export const TREE_TABLES = ['inodes', 'dirents', 'chunks', 'xattrs', 'detached', 'history', 'superseded'] as const

@@ -71,6 +71,23 @@ export class Tree {
         'SELECT ino FROM detached WHERE hlc_ms < ? OR (hlc_ms = ? AND hlc_count <= ?)'),
       detachedAfter: db.prepare<[number, number, number], { one: number }>(
         'SELECT 1 AS one FROM detached WHERE hlc_ms > ? OR (hlc_ms = ? AND hlc_count > ?) LIMIT 1'),
+      version: db.prepare<[number], { version: Buffer | null }>('SELECT version FROM inodes WHERE ino = ?'),
+      byVersion: db.prepare<[Buffer], { ino: number }>('SELECT ino FROM inodes WHERE version = ? LIMIT 1'),
+      setVersion: db.prepare('UPDATE inodes SET version = ? WHERE ino = ?'),
+      copyInode: db.prepare(`INSERT INTO inodes (ino, kind, mode, uid, gid, size, nlink, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target, version)
+        SELECT @copy, kind, mode, uid, gid, size, 1, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target, version FROM inodes WHERE ino = @ino`),
+      addHistory: db.prepare('INSERT OR REPLACE INTO history (ino, version, prev, prev_size, hlc_ms, hlc_count) VALUES (?, ?, ?, ?, ?, ?)'),
+      history: db.prepare<[number, Buffer], { prev: Buffer | null, prev_size: number }>('SELECT prev, prev_size FROM history WHERE ino = ? AND version = ?'),
+      supersede: db.prepare('INSERT OR IGNORE INTO superseded (ino, version, idx, ref) VALUES (?, ?, ?, ?)'),
+      superseded: db.prepare<[number, Buffer], { idx: number, ref: Buffer | null }>('SELECT idx, ref FROM superseded WHERE ino = ? AND version = ?'),
+      chunksFrom: db.prepare<[number, number], { idx: number, ref: Buffer }>('SELECT idx, ref FROM chunks WHERE ino = ? AND idx >= ?'),
+      stableHistory: db.prepare<[number, number, number], { ino: number, version: Buffer }>(
+        'SELECT ino, version FROM history WHERE hlc_ms < ? OR (hlc_ms = ? AND hlc_count <= ?)'),
+      releaseSuperseded: db.prepare('INSERT OR IGNORE INTO released (ref) SELECT ref FROM superseded WHERE ino = ? AND version = ? AND ref IS NOT NULL'),
+      forgetSuperseded: db.prepare('DELETE FROM superseded WHERE ino = ? AND version = ?'),
+      forgetHistory: db.prepare('DELETE FROM history WHERE ino = ? AND version = ?'),
+      historyOfIno: db.prepare<[number], { version: Buffer }>('SELECT version FROM history WHERE ino = ?'),
+      supersededRefs: db.prepare<[], { ref: Buffer }>('SELECT ref FROM superseded WHERE ref IS NOT NULL'),
       setNlink: db.prepare('UPDATE inodes SET nlink = ? WHERE ino = ?')
     }
   }
@@ -226,6 +243,32 @@ export class Tree {
       }
       case OpType.Hello:
         return
+      case OpType.Write: {
+        let ino = this.liveIno(op.ino)
+        if (ino === null) return
+        this.reattach(ino)
+        const current = this.version(ino)
+        if (!(current === null ? op.base.byteLength === 0 : current.equals(op.base))) {
+          // Written concurrently with another version: this writer's change goes to its own copy,
+          // built on the version it saw.
+          const copy = op.base.byteLength > 0 ? this.q.byVersion.get(op.base)?.ino as Ino | undefined : undefined
+          ino = copy ?? this.conflictCopy(ino, op.base, writer, at)
+        }
+        const version = versionId(at, writer)
+        const size = this.inode(ino)!.size
+        q.addHistory.run(ino, version, this.version(ino), size, at.ms, at.count)
+        if (op.dropFrom >= 0) {
+          for (const row of q.chunksFrom.all(ino, op.dropFrom)) q.supersede.run(ino, version, row.idx, row.ref)
+          q.deleteChunks.run(ino, op.dropFrom)
+        }
+        for (const chunk of op.chunks) {
+          q.supersede.run(ino, version, chunk.index, this.chunk(ino, chunk.index))
+          q.setChunk.run(ino, chunk.index, chunk.ref)
+        }
+        this.setAttrs(ino, { size: op.size, mtime: op.mtime }, op.time)
+        q.setVersion.run(version, ino)
+        return
+      }
       case OpType.SetXattr: {
         const ino = this.liveIno(op.ino)
         if (ino === null) return
@@ -235,6 +278,49 @@ export class Tree {
         q.touchCtime.run(op.time.sec, op.time.nsec, ino)
       }
     }
+  }
+
+  /** The id of the last content change applied to ino (null: never written). */
+  version (ino: Ino): Buffer | null {
+    return this.q.version.get(ino)?.version ?? null
+  }
+
+  /**
+   * A copy of ino beside it, named "name.conflict-WRITER", for a concurrent write: its id is
+   * derived from the write (writer, HLC), so every peer makes the same copy.
+   */
+  private conflictCopy (ino: Ino, base: Buffer, writer: Buffer, at: Hlc): Ino {
+    const fid = Buffer.alloc(16)
+    writer.copy(fid, 0, 0, 8)
+    fid.writeBigUInt64BE((1n << 63n) | (BigInt(at.ms) << 16n) | BigInt(at.count & 0xffff), 8)
+    this.q.allocate.run(fid)
+    const copy = this.inoOf(fid)!
+    const entry = this.q.entryOf.get(ino)
+    const parent = (entry?.parent ?? ROOT) as Ino
+    this.q.copyInode.run({ copy, ino })
+    // Walk back from the current version to the writer's base, undoing each change.
+    const chunks = new Map(this.chunks(ino).map((c) => [c.index, c.ref]))
+    let size = this.inode(ino)!.size
+    for (let v = this.version(ino), steps = 0; v !== null && !v.equals(base) && steps < 100_000; steps++) {
+      const step = this.q.history.get(ino, v)
+      if (!step) break // purged: every writer had seen it, so the base cannot be older
+      for (const row of this.q.superseded.all(ino, v)) {
+        if (row.ref === null) chunks.delete(row.idx)
+        else chunks.set(row.idx, row.ref)
+      }
+      size = step.prev_size
+      v = step.prev
+    }
+    for (const [index, ref] of chunks) this.q.setChunk.run(copy, index, ref)
+    this.q.setVersion.run(base.byteLength > 0 ? base : null, copy)
+    this.db.prepare('UPDATE inodes SET size = ? WHERE ino = ?').run(size, copy)
+    this.q.insertDirent.run(parent, this.freeName(parent, entry?.name ?? Buffer.from(`inode-${ino}`), writer), copy)
+    return copy
+  }
+
+  /** Chunk refs kept for rebuilding versions (the reclaimer must not delete them). */
+  * retainedRefs (): IterableIterator<Buffer> {
+    for (const row of this.q.supersededRefs.iterate()) yield row.ref
   }
 
   /** True if ino is dir or lies below it. */
@@ -297,15 +383,25 @@ export class Tree {
 
   /** Deletes what was detached at or before stable (every writer has gone past it); releases its chunks. */
   purge (stable: Hlc): number {
-    const rows = this.q.stableDetached.all(stable.ms, stable.ms, stable.count)
+    const q = this.q
+    // Versions every writer has seen: no concurrent write can need them any more.
+    for (const { ino, version } of q.stableHistory.all(stable.ms, stable.ms, stable.count)) this.forgetVersion(ino as Ino, version)
+    const rows = q.stableDetached.all(stable.ms, stable.ms, stable.count)
     for (const { ino } of rows) {
-      this.q.undetach.run(ino)
-      this.q.deleteInode.run(ino)
-      this.q.releaseChunks.run(ino, 0)
-      this.q.deleteChunks.run(ino, 0)
-      this.q.deleteXattrs.run(ino)
+      for (const { version } of q.historyOfIno.all(ino)) this.forgetVersion(ino as Ino, version)
+      q.undetach.run(ino)
+      q.deleteInode.run(ino)
+      q.releaseChunks.run(ino, 0)
+      q.deleteChunks.run(ino, 0)
+      q.deleteXattrs.run(ino)
     }
     return rows.length
+  }
+
+  private forgetVersion (ino: Ino, version: Buffer): void {
+    this.q.releaseSuperseded.run(ino, version)
+    this.q.forgetSuperseded.run(ino, version)
+    this.q.forgetHistory.run(ino, version)
   }
 
   /** True if something was removed after at (and waits for the writers to go past it). */
@@ -335,6 +431,16 @@ export class Tree {
     }
     this.db.prepare(`UPDATE inodes SET ${sets.join(', ')} WHERE ino = @ino`).run(params)
   }
+}
+
+/** What names one content change: its HLC and its writer. */
+export function versionId (at: Hlc, writer: Buffer): Buffer {
+  const out = Buffer.alloc(20)
+  out.writeUIntBE(at.ms, 0, 6)
+  out.writeUInt16BE(Math.min(at.count, 0xffff), 6)
+  out.writeUInt32BE(0, 8)
+  writer.copy(out, 12, 0, 8)
+  return out
 }
 
 function toInode (row: InodeRow): Inode {
