@@ -3,6 +3,8 @@ import type { StorageKeys } from '../crypto/key-hierarchy.ts'
 import { ShardStore } from '../lib/data/shard-store.ts'
 import { MeshNode, type MeshNodeOptions } from '../peers/mesh-node.ts'
 import { VERSION } from './version.ts'
+import { testHooks } from './test-hooks.ts'
+import type { PeerId } from '../lib/ports.ts'
 
 export interface Peer {
   node: MeshNode
@@ -23,7 +25,9 @@ export async function startPeer (opts: PeerOptions): Promise<Peer> {
   const { keys, dir, capacity, bootstrap, ...rest } = opts
   const store = new ShardStore({ dir, capacity })
   await store.ready()
-  const node = new MeshNode({ version: VERSION, ...rest, topic: keys.topic, authKey: keys.authKey, storage: store, bootstrap })
+  let self: PeerId | null = null
+  const node = new MeshNode({ version: VERSION, ...testHooks(() => self), ...rest, topic: keys.topic, authKey: keys.authKey, storage: store, bootstrap })
+  self = node.self
   try {
     await node.ready()
   } catch (err) {

@@ -23,8 +23,10 @@ export interface MeshNodeOptions {
   downAfterMs?: number
   /** The metadata op logs this peer keeps and relays; without it, no op replication. */
   oplog?: OpLog
-  /** Peers never to connect to, either way (tests build partitions with it). */
+  /** Peers never to connect to, either way (tests build partitions with it; checked again on every rediscovery). */
   refuse?: (peer: PeerId) => boolean
+  /** How often to look the topic up again and dial peers not connected (default 60 s). */
+  rediscoverMs?: number
   log?: (line: string) => void
 }
 
@@ -44,6 +46,7 @@ export class MeshNode implements ShardNetwork {
   opSync: OpSync | null = null
   private dht: HyperDHT | null = null
   private timer: NodeJS.Timeout | null = null
+  private rediscover: NodeJS.Timeout | null = null
   private opening: Promise<void> | null = null
   private closing: Promise<void> | null = null
   private readonly requestTimeoutMs: number
@@ -69,18 +72,22 @@ export class MeshNode implements ShardNetwork {
 
   private async open (): Promise<void> {
     this.dht = createDht(this.opts.bootstrap)
+    // refuse is checked per connection, not as Hyperswarm's firewall: that one bans a peer for
+    // good, and a split must be able to heal.
     const refuse = this.opts.refuse
-    this.swarm = new Hyperswarm({
-      keyPair: this.keyPair,
-      dht: this.dht,
-      ...(refuse ? { firewall: (key: Buffer) => refuse(key.toString('hex') as PeerId) } : {})
-    })
+    this.swarm = new Hyperswarm({ keyPair: this.keyPair, dht: this.dht })
     if (this.opts.oplog) this.opSync = new OpSync(this.opts.oplog, this.log)
     this.swarm.on('connection', (conn: SecretStream) => this.onconnection(conn))
     const discovery = this.swarm.join(Buffer.from(this.opts.topic), { server: true, client: true })
     await discovery.flushed()
     this.timer = setInterval(() => this.announce(), this.stateIntervalMs)
     this.timer.unref()
+    // Peers missed by the first lookup, or reachable again after a network split, are found here.
+    this.rediscover = setInterval(() => {
+      for (const peer of [...this.connections.values()]) if (refuse?.(peer.id)) peer.close()
+      discovery.refresh({ client: true, server: true }).catch(() => {})
+    }, this.opts.rediscoverMs ?? 60_000)
+    this.rediscover.unref()
   }
 
   close (): Promise<void> {
@@ -91,6 +98,7 @@ export class MeshNode implements ShardNetwork {
   private async shutdown (): Promise<void> {
     await this.opening?.catch(() => {})
     if (this.timer) clearInterval(this.timer)
+    if (this.rediscover) clearInterval(this.rediscover)
     this.opSync?.close()
     for (const peer of [...this.connections.values()]) peer.close()
     await this.swarm?.destroy()
@@ -157,6 +165,11 @@ export class MeshNode implements ShardNetwork {
   }
 
   private onconnection (conn: SecretStream): void {
+    if (this.opts.refuse?.(conn.remotePublicKey.toString('hex') as PeerId)) {
+      conn.on('error', () => {})
+      conn.destroy()
+      return
+    }
     // The connection registers itself through onready once the remote has proved the mesh key.
     new PeerConnection(conn, this.opts.authKey, (req) => this.serve(req), {
       onready: (p) => {

@@ -52,7 +52,7 @@ declare module 'hyperswarm' {
     rawStream: unknown
   }
   export interface PeerInfo { publicKey: Buffer, ban (banned?: boolean): void }
-  export interface PeerDiscovery { flushed (): Promise<void>, destroy (): Promise<void> }
+  export interface PeerDiscovery { flushed (): Promise<void>, destroy (): Promise<void>, refresh (opts?: { client?: boolean, server?: boolean }): Promise<void> }
   export interface SwarmOptions {
     keyPair?: KeyPair
     dht?: HyperDHT
