@@ -6,8 +6,9 @@ import * as m from './op-messages.ts'
 import { short } from './peer-connection.ts'
 
 export interface OpSyncStats {
-  /** Envelopes received that were new here. */
+  /** Envelopes received that were new here, and their bytes. */
   received: number
+  receivedBytes: number
   sent: number
   /** Envelopes refused as malformed or forged. */
   rejected: number
@@ -20,7 +21,7 @@ export interface OpSyncStats {
  * directly connected. Ops are opaque here: storage-only peers relay what they cannot read.
  */
 export class OpSync {
-  readonly stats: OpSyncStats = { received: 0, sent: 0, rejected: 0 }
+  readonly stats: OpSyncStats = { received: 0, receivedBytes: 0, sent: 0, rejected: 0 }
   private readonly links = new Set<OpLink>()
   private readonly unsubscribe: () => void
 
@@ -121,7 +122,10 @@ class OpLink {
       }
       if (added.result === 'gap') { this.want(added.writer); continue }
       this.wanting.delete(Buffer.from(added.writer).toString('hex'))
-      if (added.result === 'added') this.sync.stats.received++
+      if (added.result === 'added') {
+        this.sync.stats.received++
+        this.sync.stats.receivedBytes += envelope.byteLength
+      }
     }
   }
 

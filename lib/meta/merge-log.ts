@@ -4,7 +4,7 @@ import { MeshError, errors } from '../errors.ts'
 import { HybridClock, compareHlc, type Hlc } from './hlc.ts'
 import { decodeEnvelope, openEnvelope, sealEnvelope, type Envelope } from './op-envelope.ts'
 import { OpStore } from './op-store.ts'
-import { decodeOp, encodeOp, type Op } from './ops.ts'
+import { OpType, decodeOp, encodeOp, type Op } from './ops.ts'
 import { TREE_TABLES } from './schema.ts'
 import type { Tree } from './tree.ts'
 
@@ -36,6 +36,7 @@ export class MergeLog {
   private readonly clock: HybridClock
   private seq: number
   private last: Position
+  private lastChange: Position
   private readonly changeListeners = new Set<() => void>()
   private readonly pending: Envelope[] = []
   private readonly saveSetting
@@ -57,6 +58,8 @@ export class MergeLog {
     const setting = db.prepare<[string], { value: unknown }>('SELECT value FROM settings WHERE key = ?')
     const applied = setting.get('applied')?.value as Buffer | undefined
     this.last = applied ? decodePosition(applied) : { hlc: { ms: 0, count: 0 }, writer: Buffer.alloc(0) }
+    const change = setting.get('applied_change')?.value as Buffer | undefined
+    this.lastChange = change ? decodePosition(change) : { hlc: { ms: 0, count: 0 }, writer: Buffer.alloc(0) }
     // Ops stored but not applied (a crash between the two): catch up by a replay.
     if (compareHlc(this.ops.maxHlc(), this.last.hlc) > 0) this.replay()
     this.unsubscribe = this.ops.onAdded((bytes, _writer, _seq, source) => { if (source !== LOCAL) this.applyRemote(bytes) })
@@ -83,8 +86,7 @@ export class MergeLog {
           this.tree.apply(op, this.writer, envelope.hlc)
           sealed.push(envelope)
         }
-        const lastOp = sealed[sealed.length - 1]
-        if (lastOp) this.advance({ hlc: lastOp.hlc, writer: this.writer })
+        sealed.forEach((envelope, i) => this.advance({ hlc: envelope.hlc, writer: this.writer }, ops[i]))
         this.tree.purge(this.ops.stableHlc())
         extra?.()
       })()
@@ -116,19 +118,18 @@ export class MergeLog {
     this.db.transaction(() => {
       for (const table of TREE_TABLES) this.db.exec(`DELETE FROM ${table}`)
       this.tree.ensureRoot()
-      let last: Position | null = null
+      this.last = this.lastChange = { hlc: { ms: 0, count: 0 }, writer: Buffer.alloc(0) }
       for (const { op, writer, envelope } of all) {
         this.tree.apply(op, writer, envelope.hlc)
-        last = { hlc: envelope.hlc, writer }
+        this.advance({ hlc: envelope.hlc, writer }, op)
       }
-      if (last) this.advance(last)
       this.tree.purge(this.ops.stableHlc())
     })()
   }
 
   /** Remote ops are applied in batches: one transaction for everything that arrived together. */
   private applyRemote (bytes: Uint8Array): void {
-    this.pending.push(decodeEnvelope(bytes))
+    this.pending.push(decodeEnvelope(bytes, { verified: true })) // the op store checked it
     if (this.pending.length === 1) setImmediate(() => this.applyPending())
   }
 
@@ -146,11 +147,11 @@ export class MergeLog {
     }
     if (readable.length === 0) return
     readable.sort((a, b) => comparePosition(a.position, b.position))
-    if (comparePosition(readable[0]!.position, this.last) > 0) {
+    if (comparePosition(readable[0]!.position, this.lastChange) > 0) {
       this.db.transaction(() => {
         for (const { op, envelope, position } of readable) {
           this.tree.apply(op, envelope.writer, envelope.hlc)
-          this.advance(position)
+          this.advance(position, op)
         }
         this.tree.purge(this.ops.stableHlc())
       })()
@@ -163,9 +164,16 @@ export class MergeLog {
     for (const listener of this.changeListeners) listener()
   }
 
-  private advance (position: Position): void {
-    this.last = position
-    this.saveSetting.run('applied', encodePosition(position))
+  /**
+   * Records how far the tree is applied. lastChange skips Hello ops: they change nothing, so
+   * an older op may land before them without a replay (a new peer's Hello is later than
+   * everything it then catches up).
+   */
+  private advance (position: Position, op?: Op): void {
+    if (comparePosition(position, this.last) > 0) this.last = position
+    if (op?.type !== OpType.Hello && comparePosition(position, this.lastChange) > 0) this.lastChange = position
+    this.saveSetting.run('applied', encodePosition(this.last))
+    this.saveSetting.run('applied_change', encodePosition(this.lastChange))
   }
 }
 

@@ -22,6 +22,11 @@ export interface MetaStoreOptions {
   metadataKey?: Uint8Array
   /** Wall clock for op timestamps (tests). */
   wall?: () => number
+  /**
+   * 'power' (default): a committed change survives power loss (fsync per commit).
+   * 'process': it survives a crash of the process (kill -9) but maybe not of the machine; much faster.
+   */
+  durability?: 'power' | 'process'
 }
 
 export class MetaStore {
@@ -35,7 +40,8 @@ export class MetaStore {
   private constructor (db: Database.Database, opts: MetaStoreOptions) {
     this.db = db
     db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = FULL') // a committed change survives power loss, not just a crash
+    // FULL: a committed change survives power loss; NORMAL (WAL): it survives a crash of the process.
+    db.pragma(opts.durability === 'process' ? 'synchronous = NORMAL' : 'synchronous = FULL')
     const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'oplog'").all()
     if (tables.length > 0) throw errors.badArgument('metadata database was made by an older meshfs (schema 1, one writer): move it away to start afresh')
     db.exec(SCHEMA)

@@ -27,18 +27,24 @@ export class OpStore implements OpLog {
   constructor (private readonly db: Database.Database) {
     db.exec(`CREATE TABLE IF NOT EXISTS envelopes (
       writer BLOB NOT NULL, seq INTEGER NOT NULL, hlc_ms INTEGER NOT NULL, hlc_count INTEGER NOT NULL, envelope BLOB NOT NULL,
-      PRIMARY KEY (writer, seq)) WITHOUT ROWID`)
+      PRIMARY KEY (writer, seq)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS writer_heads (
+        writer BLOB PRIMARY KEY, seq INTEGER NOT NULL, hlc_ms INTEGER NOT NULL, hlc_count INTEGER NOT NULL) WITHOUT ROWID`)
+    // One row per writer: what every commit asks (heads, stability) costs O(writers), not O(ops).
+    db.exec(`INSERT OR IGNORE INTO writer_heads (writer, seq, hlc_ms, hlc_count)
+      SELECT e.writer, e.seq, e.hlc_ms, e.hlc_count FROM envelopes e
+      JOIN (SELECT writer, max(seq) AS seq FROM envelopes GROUP BY writer) h ON e.writer = h.writer AND e.seq = h.seq
+      WHERE NOT EXISTS (SELECT 1 FROM writer_heads)`)
     this.q = {
-      head: db.prepare<[Buffer], { seq: number | null }>('SELECT max(seq) AS seq FROM envelopes WHERE writer = ?'),
-      heads: db.prepare<[], { writer: Buffer, seq: number }>('SELECT writer, max(seq) AS seq FROM envelopes GROUP BY writer'),
+      head: db.prepare<[Buffer], { seq: number | null }>('SELECT seq FROM writer_heads WHERE writer = ?'),
+      heads: db.prepare<[], { writer: Buffer, seq: number }>('SELECT writer, seq FROM writer_heads'),
+      setHead: db.prepare('INSERT OR REPLACE INTO writer_heads (writer, seq, hlc_ms, hlc_count) VALUES (?, ?, ?, ?)'),
       since: db.prepare<[Buffer, number, number], { envelope: Buffer }>('SELECT envelope FROM envelopes WHERE writer = ? AND seq > ? ORDER BY seq LIMIT ?'),
       insert: db.prepare('INSERT INTO envelopes (writer, seq, hlc_ms, hlc_count, envelope) VALUES (?, ?, ?, ?, ?)'),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM envelopes'),
       ordered: db.prepare<[], { envelope: Buffer }>('SELECT envelope FROM envelopes ORDER BY hlc_ms, hlc_count, writer, seq'),
-      stableHlc: db.prepare<[], { ms: number, count: number }>(`SELECT e.hlc_ms AS ms, e.hlc_count AS count FROM envelopes e
-        JOIN (SELECT writer, max(seq) AS seq FROM envelopes GROUP BY writer) h ON e.writer = h.writer AND e.seq = h.seq
-        ORDER BY e.hlc_ms, e.hlc_count LIMIT 1`),
-      headHlc: db.prepare<[Buffer], { ms: number, count: number }>('SELECT hlc_ms AS ms, hlc_count AS count FROM envelopes WHERE writer = ? ORDER BY seq DESC LIMIT 1'),
+      stableHlc: db.prepare<[], { ms: number, count: number }>('SELECT hlc_ms AS ms, hlc_count AS count FROM writer_heads ORDER BY hlc_ms, hlc_count LIMIT 1'),
+      headHlc: db.prepare<[Buffer], { ms: number, count: number }>('SELECT hlc_ms AS ms, hlc_count AS count FROM writer_heads WHERE writer = ?'),
       maxHlc: db.prepare<[], { ms: number, count: number }>('SELECT hlc_ms AS ms, hlc_count AS count FROM envelopes ORDER BY hlc_ms DESC, hlc_count DESC LIMIT 1')
     }
     db.exec('CREATE INDEX IF NOT EXISTS envelopes_by_hlc ON envelopes (hlc_ms, hlc_count, writer, seq)')
@@ -96,6 +102,7 @@ export class OpStore implements OpLog {
   insert (envelope: Envelope): void {
     try {
       this.q.insert.run(envelope.writer, envelope.seq, envelope.hlc.ms, envelope.hlc.count, envelope.bytes)
+      this.q.setHead.run(envelope.writer, envelope.seq, envelope.hlc.ms, envelope.hlc.count)
     } catch (err) {
       if (isMeshError(err)) throw err
       if ((err as { code?: string }).code === 'SQLITE_FULL') throw errors.noSpace('op store')
@@ -110,7 +117,7 @@ export class OpStore implements OpLog {
 
   /** Every envelope in merge order: HLC, then writer, then seq. */
   * ordered (): IterableIterator<Envelope> {
-    for (const row of this.q.ordered.iterate()) yield decodeEnvelope(row.envelope)
+    for (const row of this.q.ordered.iterate()) yield decodeEnvelope(row.envelope, { verified: true })
   }
 
   /**

@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS history (
 CREATE TABLE IF NOT EXISTS superseded (
   ino INTEGER NOT NULL, version BLOB NOT NULL, idx INTEGER NOT NULL, ref BLOB,
   PRIMARY KEY (ino, version, idx)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS history_by_hlc ON history (hlc_ms, hlc_count);
+CREATE INDEX IF NOT EXISTS detached_by_hlc ON detached (hlc_ms, hlc_count);
 CREATE TABLE IF NOT EXISTS released (
   ref BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS xattrs (

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { MetaStore, ROOT } from '../../lib/meta/meta-store.ts'
-import { Kind } from '../../lib/meta/ops.ts'
+import { Kind, OpType, ROOT_FID, encodeOp } from '../../lib/meta/ops.ts'
+import { sealEnvelope } from '../../lib/meta/op-envelope.ts'
+import { signingKeyPair } from '../../crypto/signing.ts'
 import { dumpTree } from './dump-tree.ts'
 
 const file = { kind: Kind.File, mode: 0o100644, uid: 1000, gid: 1000 }
@@ -159,6 +161,18 @@ describe('merging writers', () => {
     expect(versions).toContainEqual(['v0', 'by b', 'by b, again'])
     expect(sizes.sort()).toEqual([20, 30])
     expect(names[1]).toMatch(/^doc\.txt\.conflict-[0-9a-f]{8}$/)
+  })
+
+  it('ignores and counts ops that do not open with the metadata key (a storage-only peer cannot forge a change)', async () => {
+    const [a] = await open(1)
+    // A storage-only peer can sign envelopes of its own, but not seal a body members accept.
+    const intruder = signingKeyPair()
+    const op = encodeOp({ type: OpType.Create, ino: Buffer.alloc(16, 7), parent: ROOT_FID, name: Buffer.from('planted'), kind: Kind.File, mode: 0o100644, uid: 0, gid: 0, target: null, time: { sec: 1, nsec: 0 } })
+    const forged = sealEnvelope(randomBytes(32), intruder, 1, { ms: Date.now(), count: 0 }, op)
+    expect(a!.log.ops.add(forged.bytes).result).toBe('added') // kept and relayed: it may be readable elsewhere
+    await settle()
+    expect(a!.log.stats.unreadable).toBe(1)
+    expect(a!.readdir(ROOT)).toEqual([])
   })
 
   it('converges three writers with random interleavings, and a replay gives the same tree', async () => {
