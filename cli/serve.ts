@@ -48,7 +48,7 @@ export async function serveCommand (argv: string[]): Promise<void> {
 
   const identity = await openStoreDir(dir, keys.topic)
   // Every peer keeps and relays the metadata op logs (sealed: a storage-only key cannot read them).
-  const oplog = OpStore.open(join(dir, 'ops.db'))
+  const oplog = OpStore.open(join(dir, 'ops.db'), { durability: 'process' })
   const peer = await startPeer({
     keys, dir, capacity, bootstrap, keySeed: identity.peerSeed, oplog,
     log: (line) => console.log(`meshfs serve: ${line}`)

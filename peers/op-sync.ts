@@ -16,20 +16,35 @@ export interface OpSyncStats {
 
 /**
  * Replicates every writer's op log over the mesh, no peer in charge: on connect both sides say
- * how far they have each writer and send each other what is missing; a new op (made here or
- * received) is pushed to every other connected peer, so ops travel through peers that are not
- * directly connected. Ops are opaque here: storage-only peers relay what they cannot read.
+ * how far they have each writer and send each other what is missing; a new op is pushed to
+ * every connected peer, and what arrives is passed on by the same exchange of heads, so ops
+ * travel through peers that are not directly connected. Ops are opaque here: storage-only
+ * peers relay what they cannot read.
  */
 export class OpSync {
   readonly stats: OpSyncStats = { received: 0, receivedBytes: 0, sent: 0, rejected: 0 }
   private readonly links = new Set<OpLink>()
   private readonly unsubscribe: () => void
 
-  constructor (readonly oplog: OpLog, readonly log: (line: string) => void = () => {}) {
-    // Relay: whatever is kept here goes to every link except the one it came from.
+  private changed = false
+  private readonly timer: NodeJS.Timeout
+
+  constructor (readonly oplog: OpLog, readonly log: (line: string) => void = () => {}, announceMs = 500) {
+    // Ops made here are pushed at once to every connected peer. Ops received are not pushed on
+    // (with every peer connected to every other, that would send each op n times to each):
+    // instead, when something new arrived, peers tell each other how far they have each writer,
+    // twice a second, and send only what the other lacks, so ops still cross peers that are not
+    // directly connected.
     this.unsubscribe = oplog.onAdded((envelope, _writer, _seq, source) => {
-      for (const link of this.links) if (link !== source) link.push(envelope)
+      if (source instanceof OpLink) { this.changed = true; return }
+      for (const link of this.links) link.push(envelope)
     })
+    this.timer = setInterval(() => {
+      if (!this.changed) return
+      this.changed = false
+      for (const link of this.links) link.announce()
+    }, announceMs)
+    this.timer.unref()
   }
 
   /** Starts replication on an authenticated connection's multiplexer. */
@@ -47,6 +62,7 @@ export class OpSync {
   }
 
   close (): void {
+    clearInterval(this.timer)
     this.unsubscribe()
     for (const link of this.links) link.close()
     this.links.clear()
@@ -89,8 +105,8 @@ class OpLink {
     this.opened?.close()
   }
 
-  private announce (): void {
-    this.sendHeads.send({ heads: this.sync.oplog.heads() })
+  announce (): void {
+    if (this.opened?.opened) this.sendHeads.send({ heads: this.sync.oplog.heads() })
   }
 
   private onheads (msg: m.Heads): void {

@@ -50,11 +50,16 @@ export class OpStore implements OpLog {
     db.exec('CREATE INDEX IF NOT EXISTS envelopes_by_hlc ON envelopes (hlc_ms, hlc_count, writer, seq)')
   }
 
-  /** A store in its own database file (storage peers); a mount keeps it beside its tree. */
-  static open (path: string): OpStore {
+  /**
+   * A store in its own database file (storage peers; a mount keeps it beside its tree). Storage
+   * peers keep copies of ops whose writers hold them durably, so 'process' durability (survives
+   * kill -9, not power loss; a lost op is fetched again on reconnect) is enough there, and it
+   * saves an fsync per relayed op.
+   */
+  static open (path: string, opts: { durability?: 'power' | 'process' } = {}): OpStore {
     const db = new Database(path)
     db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = FULL') // an op acknowledged to its writer survives power loss
+    db.pragma(opts.durability === 'process' ? 'synchronous = NORMAL' : 'synchronous = FULL')
     return new OpStore(db)
   }
 
