@@ -80,7 +80,7 @@ class OpLink {
   constructor (private readonly sync: OpSync, mux: Protomux, readonly peer: PeerId) {
     const channel = mux.createChannel({
       protocol: m.OPS_PROTOCOL,
-      onopen: () => this.announce(),
+      onopen: () => this.sendHeads.send({ heads: this.sync.oplog.heads() }),
       onclose: () => sync.detach(this)
     })
     this.opened = channel
