@@ -13,6 +13,7 @@ import { MetaStore } from '../lib/meta/meta-store.ts'
 import { Reclaimer } from '../lib/repair/reclaimer.ts'
 import { Vfs } from '../lib/vfs/vfs.ts'
 import { meshKeysFrom } from './keys.ts'
+import type { MeshKeys } from '../crypto/key-hierarchy.ts'
 import { startPeer } from './peer.ts'
 import { bootstrapArg } from './serve.ts'
 import { formatSize, parseSize } from './size.ts'
@@ -77,7 +78,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
   if (mountpoint.clearedStale) say(`cleared a stale mount left at ${mountpoint.path} by a process that stopped without unmounting`)
 
   const identity = await openStoreDir(storeDir, keys.storage.topic)
-  const meta = openMeta(join(storeDir, 'meta.db'), keys.metadataKey)
+  const meta = openMeta(join(storeDir, 'meta.db'), keys)
   const peer = await startPeer({
     keys: keys.storage, dir: join(storeDir, 'shards'), capacity, bootstrap, keySeed: identity.peerSeed,
     oplog: meta.log.ops, log: (line) => say(line)
@@ -95,7 +96,10 @@ export async function mountCommand (argv: string[]): Promise<void> {
     if (storagePeers() < scheme.n) say(`only ${storagePeers()} storage peers: writes fail (EIO) until ${scheme.n} are up`)
   }
 
-  const storage = new ChunkService({ network: node, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme })
+  const storage = new ChunkService({
+    network: node, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme,
+    locate: (chunk, scheme) => meta.shardMoves(chunk, scheme)
+  })
   const vfs = new Vfs({ meta, storage, capacity: () => meshCapacity(node.peers(), scheme) })
   const reclaimer = new Reclaimer({ meta, network: node, guard: storage.guard, log: say })
   let fuse: FuseMount
@@ -156,9 +160,9 @@ function schemeArg (text: string): RedundancyScheme {
   }
 }
 
-function openMeta (path: string, metadataKey: Uint8Array): MetaStore {
+function openMeta (path: string, keys: MeshKeys): MetaStore {
   try {
-    return MetaStore.open(path, { metadataKey })
+    return MetaStore.open(path, { metadataKey: keys.metadataKey, locationKey: keys.storage.locationKey })
   } catch (err) {
     if (isMeshError(err, 'BAD_ARGUMENT')) throw new UsageError(`${path}: ${err.message}`)
     throw err

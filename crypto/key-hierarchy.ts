@@ -9,6 +9,7 @@ import { domainHash } from './hash.ts'
 //    ├─ metadata key         kdf(secret, 3)      seals / authenticates metadata ops
 //    └─ storage capability   kdf(secret, 4)      all a storage-only peer is given
 //        ├─ auth key         kdf(capability, 5)  members prove it after the Noise handshake
+//        ├─ location key     kdf(capability, 6)  seals records of where shards moved (storage peers write them)
 //        └─ swarm topic      domainHash('meshfs/v1/swarm-topic', [capability])
 //
 // kdf(k, id) = crypto_kdf_derive_from_key(32 B, id, 'meshfs01', k): BLAKE2b keyed with k,
@@ -28,13 +29,15 @@ const SUBKEY = {
   chunkId: 2,
   metadata: 3,
   storage: 4,
-  auth: 5
+  auth: 5,
+  location: 6
 } as const
 
 export interface StorageKeys {
   capability: Buffer
   topic: Buffer
   authKey: Buffer
+  locationKey: Buffer
 }
 
 export interface MeshKeys {
@@ -59,7 +62,8 @@ export function deriveStorageKeys (capability: Uint8Array): StorageKeys {
   return {
     capability: Buffer.from(capability),
     topic: domainHash(TOPIC_DOMAIN, [capability]),
-    authKey: kdf(capability, SUBKEY.auth)
+    authKey: kdf(capability, SUBKEY.auth),
+    locationKey: kdf(capability, SUBKEY.location)
   }
 }
 

@@ -1,7 +1,7 @@
 import type { RedundancyScheme } from '../codec/scheme.ts'
-import type { ShardNetwork } from '../ports.ts'
+import type { ChunkId, PeerId, ShardId, ShardNetwork } from '../ports.ts'
 import { ChunkReader } from './chunk-reader.ts'
-import { decodeChunkRef, encodeChunkRef } from './chunk-ref.ts'
+import { decodeChunkRef, encodeChunkRef, type ChunkRef } from './chunk-ref.ts'
 import { ChunkWriter } from './chunk-writer.ts'
 import { ChunkGuard } from './chunk-guard.ts'
 
@@ -25,6 +25,8 @@ export interface ChunkServiceOptions {
   writeQuorum?: number
   /** Shared with the reclaimer (see ChunkGuard); one is made if not given. */
   guard?: ChunkGuard
+  /** Where shards of a stripe moved since its ref was written (records from repair and drain). */
+  locate?: (chunk: ChunkId, scheme: string) => Array<{ index: number, shard: ShardId, peer: PeerId | null }>
 }
 
 /** The mesh as ChunkStorage: ChunkWriter and ChunkReader behind encoded references. */
@@ -32,8 +34,10 @@ export class ChunkService implements ChunkStorage {
   readonly writer: ChunkWriter
   readonly reader: ChunkReader
   readonly guard: ChunkGuard
+  private readonly locate: ChunkServiceOptions['locate']
 
   constructor (opts: ChunkServiceOptions) {
+    this.locate = opts.locate
     this.guard = opts.guard ?? new ChunkGuard()
     this.writer = new ChunkWriter({ ...opts, guard: this.guard })
     this.reader = new ChunkReader({ network: opts.network, contentKey: opts.contentKey })
@@ -44,7 +48,19 @@ export class ChunkService implements ChunkStorage {
   }
 
   read (ref: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer> {
-    return this.reader.read(decodeChunkRef(ref), opts)
+    return this.reader.read(this.located(decodeChunkRef(ref)), opts)
+  }
+
+  /** The ref with its shards where they are now: a move counts only for the very shard it names. */
+  private located (ref: ChunkRef): ChunkRef {
+    const moves = this.locate?.(ref.id, ref.scheme) ?? []
+    if (moves.length === 0) return ref
+    const shards = ref.shards.map((s) => ({ ...s }))
+    for (const move of moves) {
+      const slot = shards[move.index]
+      if (slot && slot.id === move.shard) slot.peer = move.peer
+    }
+    return { ...ref, shards }
   }
 
   release (ref: Uint8Array): void {

@@ -2,7 +2,8 @@ import type Database from 'better-sqlite3'
 import { signingKeyPair, type SigningKeyPair } from '../../crypto/signing.ts'
 import { MeshError, errors } from '../errors.ts'
 import { HybridClock, compareHlc, type Hlc } from './hlc.ts'
-import { decodeEnvelope, openEnvelope, sealEnvelope, type Envelope } from './op-envelope.ts'
+import { EnvelopeKind, decodeEnvelope, openEnvelope, sealEnvelope, type Envelope } from './op-envelope.ts'
+import { decodeMoves, type ShardMove } from './location-ops.ts'
 import { OpStore } from './op-store.ts'
 import { OpType, decodeOp, encodeOp, type Op } from './ops.ts'
 import { TREE_TABLES } from './schema.ts'
@@ -12,6 +13,9 @@ import type { Tree } from './tree.ts'
 const LOCAL = Symbol('local op')
 
 interface Position { hlc: Hlc, writer: Buffer }
+
+/** One envelope opened: a filesystem op, or shard moves. */
+interface Entry { op?: Op, moves?: ShardMove[], envelope: Envelope, writer: Buffer }
 
 export interface MergeStats {
   /** Remote ops applied in order. */
@@ -47,7 +51,8 @@ export class MergeLog {
     private readonly tree: Tree,
     private readonly metadataKey: Uint8Array,
     writerSeed: Buffer,
-    wall: () => number = Date.now
+    wall: () => number = Date.now,
+    private readonly locationKey: Uint8Array | null = null
   ) {
     this.signer = signingKeyPair(writerSeed)
     this.writer = this.signer.publicKey
@@ -100,16 +105,30 @@ export class MergeLog {
   }
 
   /** The ops of every writer, in merge order (what the tree is rebuilt from). */
-  * merged (): IterableIterator<{ op: Op, writer: Buffer, envelope: Envelope }> {
+  * merged (): IterableIterator<Entry> {
     for (const envelope of this.ops.ordered()) {
-      let op: Op
-      try {
-        op = decodeOp(openEnvelope(this.metadataKey, envelope))
-      } catch {
-        continue // counted when it arrived; an unreadable op changes nothing
-      }
-      yield { op, writer: envelope.writer, envelope }
+      const entry = this.open(envelope)
+      if (entry) yield entry // an unreadable op was counted when it arrived, and changes nothing
     }
+  }
+
+  /** What an envelope holds, or null if its body does not open with the key of its kind. */
+  private open (envelope: Envelope): Entry | null {
+    try {
+      if (envelope.kind === EnvelopeKind.Locations) {
+        if (!this.locationKey) return null
+        return { moves: decodeMoves(openEnvelope(this.locationKey, envelope)), envelope, writer: envelope.writer }
+      }
+      return { op: decodeOp(openEnvelope(this.metadataKey, envelope)), envelope, writer: envelope.writer }
+    } catch {
+      return null
+    }
+  }
+
+  private applyEntry (entry: Entry): void {
+    if (entry.op) this.tree.apply(entry.op, entry.writer, entry.envelope.hlc)
+    else if (entry.moves) this.tree.applyMoves(entry.moves)
+    this.advance({ hlc: entry.envelope.hlc, writer: entry.writer }, entry.op)
   }
 
   /** Rebuilds the tree from the logs alone: the logs are the truth, the tree their materialization. */
@@ -119,10 +138,7 @@ export class MergeLog {
       for (const table of TREE_TABLES) this.db.exec(`DELETE FROM ${table}`)
       this.tree.ensureRoot()
       this.last = this.lastChange = { hlc: { ms: 0, count: 0 }, writer: Buffer.alloc(0) }
-      for (const { op, writer, envelope } of all) {
-        this.tree.apply(op, writer, envelope.hlc)
-        this.advance({ hlc: envelope.hlc, writer }, op)
-      }
+      for (const entry of all) this.applyEntry(entry)
       this.tree.purge(this.ops.stableHlc())
     })()
   }
@@ -135,24 +151,19 @@ export class MergeLog {
 
   private applyPending (): void {
     const batch = this.pending.splice(0)
-    const readable: Array<{ op: Op, envelope: Envelope, position: Position }> = []
+    const readable: Entry[] = []
     for (const envelope of batch) {
-      try {
-        readable.push({ op: decodeOp(openEnvelope(this.metadataKey, envelope)), envelope, position: { hlc: envelope.hlc, writer: envelope.writer } })
-      } catch {
-        this.stats.unreadable++
-        continue
-      }
+      const entry = this.open(envelope)
+      if (!entry) { this.stats.unreadable++; continue }
+      readable.push(entry)
       this.clock.observe(envelope.hlc)
     }
     if (readable.length === 0) return
-    readable.sort((a, b) => comparePosition(a.position, b.position))
-    if (comparePosition(readable[0]!.position, this.lastChange) > 0) {
+    const position = (e: Entry): Position => ({ hlc: e.envelope.hlc, writer: e.writer })
+    readable.sort((a, b) => comparePosition(position(a), position(b)))
+    if (comparePosition(position(readable[0]!), this.lastChange) > 0) {
       this.db.transaction(() => {
-        for (const { op, envelope, position } of readable) {
-          this.tree.apply(op, envelope.writer, envelope.hlc)
-          this.advance(position, op)
-        }
+        for (const entry of readable) this.applyEntry(entry)
         this.tree.purge(this.ops.stableHlc())
       })()
       this.stats.applied += readable.length

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
 import { errors } from '../errors.ts'
-import type { Ino } from '../ports.ts'
+import type { ChunkId, Ino, PeerId, ShardId } from '../ports.ts'
 import { FID_BYTES, Kind, OpType, ROOT_FID, type Attrs, type Fid, type Op, type Time } from './ops.ts'
 import { MergeLog } from './merge-log.ts'
 import { SCHEMA, SCHEMA_VERSION } from './schema.ts'
@@ -20,6 +20,8 @@ export interface NewNode { kind: Kind, mode: number, uid: number, gid: number, t
 export interface MetaStoreOptions {
   /** The mesh's metadata key; without it the store keeps a key of its own (a local-only store). */
   metadataKey?: Uint8Array
+  /** The location key (from the storage capability): to apply records of where shards moved. */
+  locationKey?: Uint8Array
   /** Wall clock for op timestamps (tests). */
   wall?: () => number
   /**
@@ -65,7 +67,7 @@ export class MetaStore {
     this.fidCounter = Number(setting.get('fid_counter')?.value ?? 0)
     this.tree = new Tree(db)
     this.tree.ensureRoot()
-    this.log = new MergeLog(db, this.tree, key, seed, opts.wall)
+    this.log = new MergeLog(db, this.tree, key, seed, opts.wall, opts.locationKey ?? null)
     this.writer = this.log.writer
     // Every writer is known to the others from its first op on: removals wait for it (see purge).
     if (this.log.ops.head(this.writer) === 0) this.commit([{ type: OpType.Hello, time: now() }])
@@ -168,9 +170,16 @@ export class MetaStore {
     return this.tree.inodeCount()
   }
 
-  /** Every op of every writer, in merge order. */
+  /** Every filesystem op of every writer, in merge order. */
   ops (): Op[] {
-    return [...this.log.merged()].map((entry) => entry.op)
+    return [...this.log.merged()].flatMap((entry) => (entry.op ? [entry.op] : []))
+  }
+
+  /** Where shards of a stripe moved since its chunk ref was written (by repair or drain). */
+  shardMoves (chunk: ChunkId, scheme: string): Array<{ index: number, shard: ShardId, peer: PeerId | null }> {
+    return this.tree.shardMoves(Buffer.from(chunk, 'hex'), scheme).map((m) => ({
+      index: m.idx, shard: m.shard.toString('hex') as ShardId, peer: m.peer ? m.peer.toString('hex') as PeerId : null
+    }))
   }
 
   /** Rebuilds the tree from the logs alone. */

@@ -15,11 +15,20 @@ import type { Hlc } from './hlc.ts'
 // AEAD tag means no one without it can make a body members accept.
 
 export const ENVELOPE_VERSION = 1
+
+/** What the body holds, and so which key seals it. */
+export const enum EnvelopeKind {
+  /** A filesystem op, sealed with the metadata key (members only). */
+  Ops = 0,
+  /** Shard moves, sealed with the location key (anyone with the storage capability). */
+  Locations = 1
+}
 const WRITER_BYTES = 32
 const SIGNATURE_BYTES = 64
 
 export interface EnvelopeHeader {
   version: number
+  kind: EnvelopeKind
   writer: Buffer
   seq: number
   hlc: Hlc
@@ -35,6 +44,7 @@ export interface Envelope extends EnvelopeHeader {
 const header = {
   preencode (state: c.State, h: EnvelopeHeader) {
     c.uint.preencode(state, h.version)
+    c.uint.preencode(state, h.kind)
     c.fixed32.preencode(state, h.writer)
     c.uint.preencode(state, h.seq)
     c.uint.preencode(state, h.hlc.ms)
@@ -42,6 +52,7 @@ const header = {
   },
   encode (state: c.State, h: EnvelopeHeader) {
     c.uint.encode(state, h.version)
+    c.uint.encode(state, h.kind)
     c.fixed32.encode(state, h.writer)
     c.uint.encode(state, h.seq)
     c.uint.encode(state, h.hlc.ms)
@@ -50,8 +61,11 @@ const header = {
   decode (state: c.State): EnvelopeHeader {
     const version = c.uint.decode(state)
     if (version !== ENVELOPE_VERSION) throw new Error(`op envelope version ${version} (this meshfs reads ${ENVELOPE_VERSION})`)
+    const kind = c.uint.decode(state)
+    if (kind !== EnvelopeKind.Ops && kind !== EnvelopeKind.Locations) throw new Error(`unknown envelope kind ${kind}`)
     return {
       version,
+      kind,
       writer: Buffer.from(c.fixed32.decode(state)),
       seq: c.uint.decode(state),
       hlc: { ms: c.uint.decode(state), count: c.uint.decode(state) }
@@ -59,11 +73,11 @@ const header = {
   }
 }
 
-/** Seals and signs op bytes as the next op of a writer's log. */
-export function sealEnvelope (metadataKey: Uint8Array, writer: SigningKeyPair, seq: number, hlc: Hlc, op: Uint8Array): Envelope {
-  const head: EnvelopeHeader = { version: ENVELOPE_VERSION, writer: writer.publicKey, seq, hlc }
+/** Seals (with the key of its kind) and signs op bytes as the next op of a writer's log. */
+export function sealEnvelope (key: Uint8Array, writer: SigningKeyPair, seq: number, hlc: Hlc, op: Uint8Array, kind = EnvelopeKind.Ops): Envelope {
+  const head: EnvelopeHeader = { version: ENVELOPE_VERSION, kind, writer: writer.publicKey, seq, hlc }
   const headBytes = c.encode(header, head)
-  const body = sealBytes(metadataKey, op, headBytes)
+  const body = sealBytes(key, op, headBytes)
   const signed = Buffer.concat([headBytes, c.encode(c.buffer, body)])
   const signature = sign(signed, writer.secretKey)
   return { ...head, body, signature, bytes: Buffer.concat([signed, signature]) }
@@ -93,11 +107,11 @@ export function decodeEnvelope (bytes: Uint8Array, opts: { verified?: boolean } 
   }
 }
 
-/** The op bytes inside, for holders of the metadata key. CORRUPT when the body does not open. */
-export function openEnvelope (metadataKey: Uint8Array, envelope: Envelope): Buffer {
+/** The bytes inside, for holders of the key of its kind. CORRUPT when the body does not open. */
+export function openEnvelope (key: Uint8Array, envelope: Envelope): Buffer {
   const headBytes = c.encode(header, envelope)
   try {
-    return openBytes(metadataKey, envelope.body, headBytes)
+    return openBytes(key, envelope.body, headBytes)
   } catch (err) {
     throw new MeshError('CORRUPT', `op ${envelope.seq} of writer ${envelope.writer.toString('hex').slice(0, 8)}: ${(err as Error).message}`)
   }

@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS superseded (
   PRIMARY KEY (ino, version, idx)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS history_by_hlc ON history (hlc_ms, hlc_count);
 CREATE INDEX IF NOT EXISTS detached_by_hlc ON detached (hlc_ms, hlc_count);
+CREATE TABLE IF NOT EXISTS locations (
+  chunk BLOB NOT NULL, scheme TEXT NOT NULL, idx INTEGER NOT NULL, shard BLOB NOT NULL, peer BLOB,
+  PRIMARY KEY (chunk, scheme, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS released (
   ref BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS xattrs (
@@ -43,8 +46,9 @@ CREATE TABLE IF NOT EXISTS xattrs (
 // history, superseded: what each content change replaced (earlier size, chunk refs; a NULL ref
 // means the chunk did not exist), kept until every writer is past the change, so a concurrent
 // write can be rebuilt on the version its writer saw (its conflict copy).
+// locations: where shards of a stripe moved (records written by storage peers), newest in merge order.
 // released: chunk references that left the tree (deleted, truncated or overwritten files); the
 // reclaimer deletes their shards once no reference to the same chunk is left, then the row.
 
 /** The tables the log materializes to (cleared before a replay). */
-export const TREE_TABLES = ['inodes', 'dirents', 'chunks', 'xattrs', 'detached', 'history', 'superseded'] as const
+export const TREE_TABLES = ['inodes', 'dirents', 'chunks', 'xattrs', 'detached', 'history', 'superseded', 'locations'] as const

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3'
 import type { Ino } from '../ports.ts'
 import { Kind, OpType, ROOT_FID, type Attrs, type Fid, type Op, type Time } from './ops.ts'
 import type { Hlc } from './hlc.ts'
+import type { ShardMove } from './location-ops.ts'
 
 export interface Inode {
   ino: Ino
@@ -88,6 +89,8 @@ export class Tree {
       forgetHistory: db.prepare('DELETE FROM history WHERE ino = ? AND version = ?'),
       historyOfIno: db.prepare<[number], { version: Buffer }>('SELECT version FROM history WHERE ino = ?'),
       supersededRefs: db.prepare<[], { ref: Buffer }>('SELECT ref FROM superseded WHERE ref IS NOT NULL'),
+      setLocation: db.prepare('INSERT OR REPLACE INTO locations (chunk, scheme, idx, shard, peer) VALUES (?, ?, ?, ?, ?)'),
+      locations: db.prepare<[Buffer, string], { idx: number, shard: Buffer, peer: Buffer | null }>('SELECT idx, shard, peer FROM locations WHERE chunk = ? AND scheme = ?'),
       setNlink: db.prepare('UPDATE inodes SET nlink = ? WHERE ino = ?')
     }
   }
@@ -278,6 +281,15 @@ export class Tree {
         q.touchCtime.run(op.time.sec, op.time.nsec, ino)
       }
     }
+  }
+
+  /** Records where shards moved (last in merge order wins per shard slot). */
+  applyMoves (moves: ShardMove[]): void {
+    for (const m of moves) this.q.setLocation.run(m.chunk, m.scheme, m.index, m.shard, m.peer)
+  }
+
+  shardMoves (chunk: Buffer, scheme: string): Array<{ idx: number, shard: Buffer, peer: Buffer | null }> {
+    return this.q.locations.all(chunk, scheme)
   }
 
   /** The id of the last content change applied to ino (null: never written). */

@@ -1,0 +1,28 @@
+import { signingKeyPair, type SigningKeyPair } from '../../crypto/signing.ts'
+import { HybridClock } from './hlc.ts'
+import { EnvelopeKind, sealEnvelope } from './op-envelope.ts'
+import type { OpStore } from './op-store.ts'
+import { encodeMoves, type ShardMove } from './location-ops.ts'
+
+/**
+ * The log of shard moves a peer makes (repair, drain): needs only the storage capability. Its
+ * records go out through the op store like every op and change where members look for shards.
+ */
+export class LocationWriter {
+  readonly writer: Buffer
+  private readonly signer: SigningKeyPair
+  private readonly clock: HybridClock
+
+  constructor (private readonly ops: OpStore, private readonly locationKey: Uint8Array, seed: Uint8Array) {
+    this.signer = signingKeyPair(seed)
+    this.writer = this.signer.publicKey
+    this.clock = new HybridClock(Date.now, ops.maxHlc())
+  }
+
+  /** Records moves (one envelope), stores it and hands it to the mesh. */
+  append (moves: ShardMove[]): void {
+    const seq = this.ops.head(this.writer) + 1
+    const envelope = sealEnvelope(this.locationKey, this.signer, seq, this.clock.tick(), encodeMoves(moves), EnvelopeKind.Locations)
+    this.ops.add(envelope.bytes)
+  }
+}
