@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3'
+import { treeQueries, type InodeRow, type TreeQueries } from './tree-queries.ts'
+import { FileVersions } from './file-versions.ts'
 import type { Ino } from '../ports.ts'
 import { Kind, OpType, ROOT_FID, type Attrs, type Fid, type Op, type Time } from './ops.ts'
 import type { Hlc } from './hlc.ts'
@@ -18,11 +20,6 @@ export interface Inode {
   target: Buffer | null
 }
 
-interface InodeRow {
-  ino: number, kind: number, mode: number, uid: number, gid: number, size: number, nlink: number
-  atime_s: number, atime_ns: number, mtime_s: number, mtime_ns: number, ctime_s: number, ctime_ns: number
-  target: Buffer | null
-}
 
 export const ROOT = 1 as Ino
 
@@ -31,68 +28,12 @@ export const ROOT = 1 as Ino
  * apply does no POSIX checks (MetaStore does them before it logs an op): it only maps ops to rows.
  */
 export class Tree {
-  private readonly q
+  private readonly q: TreeQueries
+  private readonly versions: FileVersions
 
   constructor (private readonly db: Database.Database) {
-    this.q = {
-      inode: db.prepare<[number], InodeRow>('SELECT * FROM inodes WHERE ino = ?'),
-      lookup: db.prepare<[number, Buffer], { ino: number }>('SELECT ino FROM dirents WHERE parent = ? AND name = ?'),
-      children: db.prepare<[number], { name: Buffer, ino: number, kind: number }>(
-        'SELECT d.name AS name, d.ino AS ino, i.kind AS kind FROM dirents d JOIN inodes i ON i.ino = d.ino WHERE d.parent = ? ORDER BY d.name'),
-      hasChildren: db.prepare<[number], { one: number }>('SELECT 1 AS one FROM dirents WHERE parent = ? LIMIT 1'),
-      parentOf: db.prepare<[number], { parent: number }>('SELECT parent FROM dirents WHERE ino = ? LIMIT 1'),
-      insertInode: db.prepare(`INSERT INTO inodes (ino, kind, mode, uid, gid, size, nlink, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target)
-        VALUES (@ino, @kind, @mode, @uid, @gid, 0, @nlink, @s, @ns, @s, @ns, @s, @ns, @target)`),
-      insertDirent: db.prepare('INSERT INTO dirents (parent, name, ino) VALUES (?, ?, ?)'),
-      deleteDirent: db.prepare('DELETE FROM dirents WHERE parent = ? AND name = ?'),
-      deleteInode: db.prepare('DELETE FROM inodes WHERE ino = ?'),
-      deleteChunks: db.prepare('DELETE FROM chunks WHERE ino = ? AND idx >= ?'),
-      releaseChunks: db.prepare('INSERT OR IGNORE INTO released (ref) SELECT ref FROM chunks WHERE ino = ? AND idx >= ?'),
-      releaseChunk: db.prepare('INSERT OR IGNORE INTO released (ref) SELECT ref FROM chunks WHERE ino = ? AND idx = ? AND ref != ?'),
-      deleteXattrs: db.prepare('DELETE FROM xattrs WHERE ino = ?'),
-      nlink: db.prepare('UPDATE inodes SET nlink = nlink + ? WHERE ino = ?'),
-      touchDir: db.prepare('UPDATE inodes SET mtime_s = ?, mtime_ns = ?, ctime_s = ?, ctime_ns = ? WHERE ino = ?'),
-      touchCtime: db.prepare('UPDATE inodes SET ctime_s = ?, ctime_ns = ? WHERE ino = ?'),
-      setChunk: db.prepare('INSERT OR REPLACE INTO chunks (ino, idx, ref) VALUES (?, ?, ?)'),
-      chunk: db.prepare<[number, number], { ref: Buffer }>('SELECT ref FROM chunks WHERE ino = ? AND idx = ?'),
-      chunks: db.prepare<[number], { idx: number, ref: Buffer }>('SELECT idx, ref FROM chunks WHERE ino = ? ORDER BY idx'),
-      setXattr: db.prepare('INSERT OR REPLACE INTO xattrs (ino, name, value) VALUES (?, ?, ?)'),
-      deleteXattr: db.prepare('DELETE FROM xattrs WHERE ino = ? AND name = ?'),
-      xattr: db.prepare<[number, string], { value: Buffer }>('SELECT value FROM xattrs WHERE ino = ? AND name = ?'),
-      xattrNames: db.prepare<[number], { name: string }>('SELECT name FROM xattrs WHERE ino = ? ORDER BY name'),
-      counts: db.prepare<[], { inodes: number }>('SELECT count(*) AS inodes FROM inodes'),
-      inoOf: db.prepare<[Buffer], { ino: number }>('SELECT ino FROM files WHERE fid = ?'),
-      fidOf: db.prepare<[number], { fid: Buffer }>('SELECT fid FROM files WHERE ino = ?'),
-      allocate: db.prepare('INSERT OR IGNORE INTO files (fid) VALUES (?)'),
-      entryOf: db.prepare<[number], { parent: number, name: Buffer }>('SELECT parent, name FROM dirents WHERE ino = ? LIMIT 1'),
-      detach: db.prepare('INSERT OR REPLACE INTO detached (ino, parent, name, hlc_ms, hlc_count) VALUES (?, ?, ?, ?, ?)'),
-      detached: db.prepare<[number], { parent: number, name: Buffer }>('SELECT parent, name FROM detached WHERE ino = ?'),
-      undetach: db.prepare('DELETE FROM detached WHERE ino = ?'),
-      stableDetached: db.prepare<[number, number, number], { ino: number }>(
-        'SELECT ino FROM detached WHERE hlc_ms < ? OR (hlc_ms = ? AND hlc_count <= ?)'),
-      detachedAfter: db.prepare<[number, number, number], { one: number }>(
-        'SELECT 1 AS one FROM detached WHERE hlc_ms > ? OR (hlc_ms = ? AND hlc_count > ?) LIMIT 1'),
-      version: db.prepare<[number], { version: Buffer | null }>('SELECT version FROM inodes WHERE ino = ?'),
-      byVersion: db.prepare<[Buffer], { ino: number }>('SELECT ino FROM inodes WHERE version = ? LIMIT 1'),
-      setVersion: db.prepare('UPDATE inodes SET version = ? WHERE ino = ?'),
-      copyInode: db.prepare(`INSERT INTO inodes (ino, kind, mode, uid, gid, size, nlink, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target, version)
-        SELECT @copy, kind, mode, uid, gid, size, 1, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target, version FROM inodes WHERE ino = @ino`),
-      addHistory: db.prepare('INSERT OR REPLACE INTO history (ino, version, prev, prev_size, hlc_ms, hlc_count) VALUES (?, ?, ?, ?, ?, ?)'),
-      history: db.prepare<[number, Buffer], { prev: Buffer | null, prev_size: number }>('SELECT prev, prev_size FROM history WHERE ino = ? AND version = ?'),
-      supersede: db.prepare('INSERT OR IGNORE INTO superseded (ino, version, idx, ref) VALUES (?, ?, ?, ?)'),
-      superseded: db.prepare<[number, Buffer], { idx: number, ref: Buffer | null }>('SELECT idx, ref FROM superseded WHERE ino = ? AND version = ?'),
-      chunksFrom: db.prepare<[number, number], { idx: number, ref: Buffer }>('SELECT idx, ref FROM chunks WHERE ino = ? AND idx >= ?'),
-      stableHistory: db.prepare<[number, number, number], { ino: number, version: Buffer }>(
-        'SELECT ino, version FROM history WHERE hlc_ms < ? OR (hlc_ms = ? AND hlc_count <= ?)'),
-      releaseSuperseded: db.prepare('INSERT OR IGNORE INTO released (ref) SELECT ref FROM superseded WHERE ino = ? AND version = ? AND ref IS NOT NULL'),
-      forgetSuperseded: db.prepare('DELETE FROM superseded WHERE ino = ? AND version = ?'),
-      forgetHistory: db.prepare('DELETE FROM history WHERE ino = ? AND version = ?'),
-      historyOfIno: db.prepare<[number], { version: Buffer }>('SELECT version FROM history WHERE ino = ?'),
-      supersededRefs: db.prepare<[], { ref: Buffer }>('SELECT ref FROM superseded WHERE ref IS NOT NULL'),
-      setLocation: db.prepare('INSERT OR REPLACE INTO locations (chunk, scheme, idx, shard, peer) VALUES (?, ?, ?, ?, ?)'),
-      locations: db.prepare<[Buffer, string], { idx: number, shard: Buffer, peer: Buffer | null }>('SELECT idx, shard, peer FROM locations WHERE chunk = ? AND scheme = ?'),
-      setNlink: db.prepare('UPDATE inodes SET nlink = ? WHERE ino = ?')
-    }
+    this.q = treeQueries(db)
+    this.versions = new FileVersions(this, this.q, db)
   }
 
   inode (ino: Ino): Inode | null {
@@ -246,32 +187,9 @@ export class Tree {
       }
       case OpType.Hello:
         return
-      case OpType.Write: {
-        let ino = this.liveIno(op.ino)
-        if (ino === null) return
-        this.reattach(ino)
-        const current = this.version(ino)
-        if (!(current === null ? op.base.byteLength === 0 : current.equals(op.base))) {
-          // Written concurrently with another version: this writer's change goes to its own copy,
-          // built on the version it saw.
-          const copy = op.base.byteLength > 0 ? this.q.byVersion.get(op.base)?.ino as Ino | undefined : undefined
-          ino = copy ?? this.conflictCopy(ino, op.base, writer, at)
-        }
-        const version = versionId(at, writer)
-        const size = this.inode(ino)!.size
-        q.addHistory.run(ino, version, this.version(ino), size, at.ms, at.count)
-        if (op.dropFrom >= 0) {
-          for (const row of q.chunksFrom.all(ino, op.dropFrom)) q.supersede.run(ino, version, row.idx, row.ref)
-          q.deleteChunks.run(ino, op.dropFrom)
-        }
-        for (const chunk of op.chunks) {
-          q.supersede.run(ino, version, chunk.index, this.chunk(ino, chunk.index))
-          q.setChunk.run(ino, chunk.index, chunk.ref)
-        }
-        this.setAttrs(ino, { size: op.size, mtime: op.mtime }, op.time)
-        q.setVersion.run(version, ino)
+      case OpType.Write:
+        this.versions.write(op, writer, at)
         return
-      }
       case OpType.SetXattr: {
         const ino = this.liveIno(op.ino)
         if (ino === null) return
@@ -297,42 +215,9 @@ export class Tree {
     return this.q.version.get(ino)?.version ?? null
   }
 
-  /**
-   * A copy of ino beside it, named "name.conflict-WRITER", for a concurrent write: its id is
-   * derived from the write (writer, HLC), so every peer makes the same copy.
-   */
-  private conflictCopy (ino: Ino, base: Buffer, writer: Buffer, at: Hlc): Ino {
-    const fid = Buffer.alloc(16)
-    writer.copy(fid, 0, 0, 8)
-    fid.writeBigUInt64BE((1n << 63n) | (BigInt(at.ms) << 16n) | BigInt(at.count & 0xffff), 8)
-    this.q.allocate.run(fid)
-    const copy = this.inoOf(fid)!
-    const entry = this.q.entryOf.get(ino)
-    const parent = (entry?.parent ?? ROOT) as Ino
-    this.q.copyInode.run({ copy, ino })
-    // Walk back from the current version to the writer's base, undoing each change.
-    const chunks = new Map(this.chunks(ino).map((c) => [c.index, c.ref]))
-    let size = this.inode(ino)!.size
-    for (let v = this.version(ino), steps = 0; v !== null && !v.equals(base) && steps < 100_000; steps++) {
-      const step = this.q.history.get(ino, v)
-      if (!step) break // purged: every writer had seen it, so the base cannot be older
-      for (const row of this.q.superseded.all(ino, v)) {
-        if (row.ref === null) chunks.delete(row.idx)
-        else chunks.set(row.idx, row.ref)
-      }
-      size = step.prev_size
-      v = step.prev
-    }
-    for (const [index, ref] of chunks) this.q.setChunk.run(copy, index, ref)
-    this.q.setVersion.run(base.byteLength > 0 ? base : null, copy)
-    this.db.prepare('UPDATE inodes SET size = ? WHERE ino = ?').run(size, copy)
-    this.q.insertDirent.run(parent, this.freeName(parent, entry?.name ?? Buffer.from(`inode-${ino}`), writer), copy)
-    return copy
-  }
-
   /** Chunk refs kept for rebuilding versions (the reclaimer must not delete them). */
-  * retainedRefs (): IterableIterator<Buffer> {
-    for (const row of this.q.supersededRefs.iterate()) yield row.ref
+  retainedRefs (): IterableIterator<Buffer> {
+    return this.versions.retainedRefs()
   }
 
   /** True if ino is dir or lies below it. */
@@ -343,8 +228,8 @@ export class Tree {
     return false
   }
 
-  /** The inode of a file that exists in the tree, or null. */
-  private liveIno (fid: Fid): Ino | null {
+  /** The inode of a file that exists (detached included), or null. For file-versions.ts. */
+  liveIno (fid: Fid): Ino | null {
     const ino = this.inoOf(fid)
     return ino !== null && this.inode(ino) !== null ? ino : null
   }
@@ -355,7 +240,7 @@ export class Tree {
   }
 
   /** name, or when another file holds it, "name.conflict-WRITER[-n]" (the first free one). */
-  private freeName (dir: Ino, name: Buffer, writer: Buffer | string): Buffer {
+  freeName (dir: Ino, name: Buffer, writer: Buffer | string): Buffer {
     if (this.lookup(dir, name) === null) return name
     const tag = typeof writer === 'string' ? writer : writer.subarray(0, 4).toString('hex')
     const base = `${name.toString()}.conflict-${tag}`
@@ -380,7 +265,7 @@ export class Tree {
   }
 
   /** Puts a detached file or directory back where it was (its directory first), under a free name. */
-  private reattach (ino: Ino): void {
+  reattach (ino: Ino): void {
     const row = this.q.detached.get(ino)
     if (!row) return
     this.q.undetach.run(ino)
@@ -397,10 +282,10 @@ export class Tree {
   purge (stable: Hlc): number {
     const q = this.q
     // Versions every writer has seen: no concurrent write can need them any more.
-    for (const { ino, version } of q.stableHistory.all(stable.ms, stable.ms, stable.count)) this.forgetVersion(ino as Ino, version)
+    this.versions.forgetStable(stable)
     const rows = q.stableDetached.all(stable.ms, stable.ms, stable.count)
     for (const { ino } of rows) {
-      for (const { version } of q.historyOfIno.all(ino)) this.forgetVersion(ino as Ino, version)
+      this.versions.forgetAll(ino as Ino)
       q.undetach.run(ino)
       q.deleteInode.run(ino)
       q.releaseChunks.run(ino, 0)
@@ -408,12 +293,6 @@ export class Tree {
       q.deleteXattrs.run(ino)
     }
     return rows.length
-  }
-
-  private forgetVersion (ino: Ino, version: Buffer): void {
-    this.q.releaseSuperseded.run(ino, version)
-    this.q.forgetSuperseded.run(ino, version)
-    this.q.forgetHistory.run(ino, version)
   }
 
   /** True if something was removed after at (and waits for the writers to go past it). */
@@ -426,7 +305,7 @@ export class Tree {
     return this.q.detached.get(ino) !== undefined
   }
 
-  private setAttrs (ino: Ino, attrs: Attrs, time: Time): void {
+  setAttrs (ino: Ino, attrs: Attrs, time: Time): void {
     const sets: string[] = ['ctime_s = @cs', 'ctime_ns = @cns']
     const params: Record<string, number> = { ino, cs: time.sec, cns: time.nsec }
     for (const field of ['mode', 'uid', 'gid', 'size'] as const) {
@@ -443,16 +322,6 @@ export class Tree {
     }
     this.db.prepare(`UPDATE inodes SET ${sets.join(', ')} WHERE ino = @ino`).run(params)
   }
-}
-
-/** What names one content change: its HLC and its writer. */
-export function versionId (at: Hlc, writer: Buffer): Buffer {
-  const out = Buffer.alloc(20)
-  out.writeUIntBE(at.ms, 0, 6)
-  out.writeUInt16BE(Math.min(at.count, 0xffff), 6)
-  out.writeUInt32BE(0, 8)
-  writer.copy(out, 12, 0, 8)
-  return out
 }
 
 function toInode (row: InodeRow): Inode {

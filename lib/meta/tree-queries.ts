@@ -1,0 +1,73 @@
+import type Database from 'better-sqlite3'
+
+// Every prepared statement of the tree, in one place (tree.ts and file-versions.ts use them).
+
+export interface InodeRow {
+  ino: number, kind: number, mode: number, uid: number, gid: number, size: number, nlink: number
+  atime_s: number, atime_ns: number, mtime_s: number, mtime_ns: number, ctime_s: number, ctime_ns: number
+  target: Buffer | null
+}
+
+export type TreeQueries = ReturnType<typeof treeQueries>
+
+export function treeQueries (db: Database.Database) {
+  return {
+    inode: db.prepare<[number], InodeRow>('SELECT * FROM inodes WHERE ino = ?'),
+    lookup: db.prepare<[number, Buffer], { ino: number }>('SELECT ino FROM dirents WHERE parent = ? AND name = ?'),
+    children: db.prepare<[number], { name: Buffer, ino: number, kind: number }>(
+      'SELECT d.name AS name, d.ino AS ino, i.kind AS kind FROM dirents d JOIN inodes i ON i.ino = d.ino WHERE d.parent = ? ORDER BY d.name'),
+    hasChildren: db.prepare<[number], { one: number }>('SELECT 1 AS one FROM dirents WHERE parent = ? LIMIT 1'),
+    parentOf: db.prepare<[number], { parent: number }>('SELECT parent FROM dirents WHERE ino = ? LIMIT 1'),
+    insertInode: db.prepare(`INSERT INTO inodes (ino, kind, mode, uid, gid, size, nlink, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target)
+      VALUES (@ino, @kind, @mode, @uid, @gid, 0, @nlink, @s, @ns, @s, @ns, @s, @ns, @target)`),
+    insertDirent: db.prepare('INSERT INTO dirents (parent, name, ino) VALUES (?, ?, ?)'),
+    deleteDirent: db.prepare('DELETE FROM dirents WHERE parent = ? AND name = ?'),
+    deleteInode: db.prepare('DELETE FROM inodes WHERE ino = ?'),
+    deleteChunks: db.prepare('DELETE FROM chunks WHERE ino = ? AND idx >= ?'),
+    releaseChunks: db.prepare('INSERT OR IGNORE INTO released (ref) SELECT ref FROM chunks WHERE ino = ? AND idx >= ?'),
+    releaseChunk: db.prepare('INSERT OR IGNORE INTO released (ref) SELECT ref FROM chunks WHERE ino = ? AND idx = ? AND ref != ?'),
+    deleteXattrs: db.prepare('DELETE FROM xattrs WHERE ino = ?'),
+    nlink: db.prepare('UPDATE inodes SET nlink = nlink + ? WHERE ino = ?'),
+    touchDir: db.prepare('UPDATE inodes SET mtime_s = ?, mtime_ns = ?, ctime_s = ?, ctime_ns = ? WHERE ino = ?'),
+    touchCtime: db.prepare('UPDATE inodes SET ctime_s = ?, ctime_ns = ? WHERE ino = ?'),
+    setChunk: db.prepare('INSERT OR REPLACE INTO chunks (ino, idx, ref) VALUES (?, ?, ?)'),
+    chunk: db.prepare<[number, number], { ref: Buffer }>('SELECT ref FROM chunks WHERE ino = ? AND idx = ?'),
+    chunks: db.prepare<[number], { idx: number, ref: Buffer }>('SELECT idx, ref FROM chunks WHERE ino = ? ORDER BY idx'),
+    setXattr: db.prepare('INSERT OR REPLACE INTO xattrs (ino, name, value) VALUES (?, ?, ?)'),
+    deleteXattr: db.prepare('DELETE FROM xattrs WHERE ino = ? AND name = ?'),
+    xattr: db.prepare<[number, string], { value: Buffer }>('SELECT value FROM xattrs WHERE ino = ? AND name = ?'),
+    xattrNames: db.prepare<[number], { name: string }>('SELECT name FROM xattrs WHERE ino = ? ORDER BY name'),
+    counts: db.prepare<[], { inodes: number }>('SELECT count(*) AS inodes FROM inodes'),
+    inoOf: db.prepare<[Buffer], { ino: number }>('SELECT ino FROM files WHERE fid = ?'),
+    fidOf: db.prepare<[number], { fid: Buffer }>('SELECT fid FROM files WHERE ino = ?'),
+    allocate: db.prepare('INSERT OR IGNORE INTO files (fid) VALUES (?)'),
+    entryOf: db.prepare<[number], { parent: number, name: Buffer }>('SELECT parent, name FROM dirents WHERE ino = ? LIMIT 1'),
+    detach: db.prepare('INSERT OR REPLACE INTO detached (ino, parent, name, hlc_ms, hlc_count) VALUES (?, ?, ?, ?, ?)'),
+    detached: db.prepare<[number], { parent: number, name: Buffer }>('SELECT parent, name FROM detached WHERE ino = ?'),
+    undetach: db.prepare('DELETE FROM detached WHERE ino = ?'),
+    stableDetached: db.prepare<[number, number, number], { ino: number }>(
+      'SELECT ino FROM detached WHERE hlc_ms < ? OR (hlc_ms = ? AND hlc_count <= ?)'),
+    detachedAfter: db.prepare<[number, number, number], { one: number }>(
+      'SELECT 1 AS one FROM detached WHERE hlc_ms > ? OR (hlc_ms = ? AND hlc_count > ?) LIMIT 1'),
+    version: db.prepare<[number], { version: Buffer | null }>('SELECT version FROM inodes WHERE ino = ?'),
+    byVersion: db.prepare<[Buffer], { ino: number }>('SELECT ino FROM inodes WHERE version = ? LIMIT 1'),
+    setVersion: db.prepare('UPDATE inodes SET version = ? WHERE ino = ?'),
+    copyInode: db.prepare(`INSERT INTO inodes (ino, kind, mode, uid, gid, size, nlink, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target, version)
+      SELECT @copy, kind, mode, uid, gid, size, 1, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target, version FROM inodes WHERE ino = @ino`),
+    addHistory: db.prepare('INSERT OR REPLACE INTO history (ino, version, prev, prev_size, hlc_ms, hlc_count) VALUES (?, ?, ?, ?, ?, ?)'),
+    history: db.prepare<[number, Buffer], { prev: Buffer | null, prev_size: number }>('SELECT prev, prev_size FROM history WHERE ino = ? AND version = ?'),
+    supersede: db.prepare('INSERT OR IGNORE INTO superseded (ino, version, idx, ref) VALUES (?, ?, ?, ?)'),
+    superseded: db.prepare<[number, Buffer], { idx: number, ref: Buffer | null }>('SELECT idx, ref FROM superseded WHERE ino = ? AND version = ?'),
+    chunksFrom: db.prepare<[number, number], { idx: number, ref: Buffer }>('SELECT idx, ref FROM chunks WHERE ino = ? AND idx >= ?'),
+    stableHistory: db.prepare<[number, number, number], { ino: number, version: Buffer }>(
+      'SELECT ino, version FROM history WHERE hlc_ms < ? OR (hlc_ms = ? AND hlc_count <= ?)'),
+    releaseSuperseded: db.prepare('INSERT OR IGNORE INTO released (ref) SELECT ref FROM superseded WHERE ino = ? AND version = ? AND ref IS NOT NULL'),
+    forgetSuperseded: db.prepare('DELETE FROM superseded WHERE ino = ? AND version = ?'),
+    forgetHistory: db.prepare('DELETE FROM history WHERE ino = ? AND version = ?'),
+    historyOfIno: db.prepare<[number], { version: Buffer }>('SELECT version FROM history WHERE ino = ?'),
+    supersededRefs: db.prepare<[], { ref: Buffer }>('SELECT ref FROM superseded WHERE ref IS NOT NULL'),
+    setLocation: db.prepare('INSERT OR REPLACE INTO locations (chunk, scheme, idx, shard, peer) VALUES (?, ?, ?, ?, ?)'),
+    locations: db.prepare<[Buffer, string], { idx: number, shard: Buffer, peer: Buffer | null }>('SELECT idx, shard, peer FROM locations WHERE chunk = ? AND scheme = ?'),
+    setNlink: db.prepare('UPDATE inodes SET nlink = ? WHERE ino = ?')
+  }
+}
