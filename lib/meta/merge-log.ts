@@ -104,6 +104,11 @@ export class MergeLog {
     for (const envelope of sealed) this.ops.announce(envelope, LOCAL)
   }
 
+  /** Purges what every writer is past (after a file removed while open was closed). */
+  purgeNow (): void {
+    this.db.transaction(() => { this.tree.purge(this.ops.stableHlc()) })()
+  }
+
   /** The ops of every writer, in merge order (what the tree is rebuilt from). */
   * merged (): IterableIterator<Entry> {
     for (const envelope of this.ops.ordered()) {

@@ -94,6 +94,15 @@ export class MetaStore {
 
   // ---- reads -----------------------------------------------------------------------------
 
+  /** Keeps ino after its removal, until unpin(): it is still open here. */
+  pin (ino: Ino): void {
+    this.tree.pinned.add(ino)
+  }
+
+  unpin (ino: Ino): void {
+    if (this.tree.pinned.delete(ino)) this.log.purgeNow()
+  }
+
   /** True while ino is in the tree (a removed file waiting to be purged is not). */
   exists (ino: Ino): boolean {
     return this.tree.inode(ino) !== null && !this.tree.isDetached(ino)

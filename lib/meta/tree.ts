@@ -30,6 +30,8 @@ export const ROOT = 1 as Ino
 export class Tree {
   private readonly q: TreeQueries
   private readonly versions: FileVersions
+  /** Removed files still open here: kept (not purged) until their last close (POSIX unlink). */
+  readonly pinned = new Set<Ino>()
 
   constructor (private readonly db: Database.Database) {
     this.q = treeQueries(db)
@@ -283,7 +285,7 @@ export class Tree {
     const q = this.q
     // Versions every writer has seen: no concurrent write can need them any more.
     this.versions.forgetStable(stable)
-    const rows = q.stableDetached.all(stable.ms, stable.ms, stable.count)
+    const rows = q.stableDetached.all(stable.ms, stable.ms, stable.count).filter((row) => !this.pinned.has(row.ino as Ino))
     for (const { ino } of rows) {
       this.versions.forgetAll(ino as Ino)
       q.undetach.run(ino)

@@ -34,6 +34,10 @@ export class OpenFile {
   private readonly pending = new Map<number, Buffer>()
   private sizeChanged = false
   private discarded = false
+  /** Removed while open (see Vfs.keepIfOpen): nothing is recorded in metadata any more. */
+  unlinked = false
+  /** Recorded chunks from this offset on were cut by truncateHere (they read as holes). */
+  private cut = Infinity
 
   constructor (readonly ino: Ino, size: number, private readonly deps: OpenFileDeps) {
     this.size = size
@@ -43,7 +47,7 @@ export class OpenFile {
   async chunk (index: number): Promise<Buffer | null> {
     const dirty = this.dirty.get(index) ?? this.sealing.get(index)?.buf
     if (dirty) return dirty
-    const ref = this.pending.get(index) ?? this.deps.meta.chunk(this.ino, index)
+    const ref = this.pending.get(index) ?? (index * this.deps.chunkSize >= this.cut ? null : this.deps.meta.chunk(this.ino, index))
     return ref ? this.deps.cache.get(ref) : null
   }
 
@@ -78,6 +82,7 @@ export class OpenFile {
     for (const index of [...this.dirty.keys()]) this.seal(index)
     await Promise.all([...this.sealing.values()].map((s) => s.done))
     this.throwPendingError()
+    if (this.unlinked) return // stored, kept here for reads until the last close
     if (this.pending.size === 0 && !this.sizeChanged && this.mtime === null) return
     const chunks = [...this.pending].map(([index, ref]) => ({ index, ref }))
     this.deps.meta.writeChunks(this.ino, chunks, { size: this.size, ...(this.mtime ? { mtime: this.mtime } : {}) })
@@ -90,6 +95,7 @@ export class OpenFile {
   }
 
   async truncate (size: number): Promise<void> {
+    if (this.unlinked) return this.truncateHere(size)
     await this.flush()
     const C = this.deps.chunkSize
     if (size >= this.size) {
@@ -112,6 +118,17 @@ export class OpenFile {
       }
     }
     this.size = size
+  }
+
+  /** truncate of a removed, still open file: in memory only (it is never recorded again). */
+  private async truncateHere (size: number): Promise<void> {
+    const C = this.deps.chunkSize
+    const keep = size - Math.floor(size / C) * C
+    if (size < this.size && keep > 0) (await this.writable(Math.floor(size / C))).fill(0, keep)
+    for (const index of [...this.dirty.keys()]) if (index * C >= size) this.dirty.delete(index)
+    for (const [index, ref] of [...this.pending]) if (index * C >= size) { this.pending.delete(index); this.drop(ref) }
+    this.size = size
+    this.cut = Math.min(this.cut, size)
   }
 
   /** Forgets everything not yet recorded: the file is gone, there is nowhere to record it. */

@@ -101,6 +101,7 @@ export class Vfs {
 
   unlink (dir: Ino, name: string): void {
     const ino = this.meta.lookup(dir, name).ino
+    this.keepIfOpen(ino)
     this.meta.remove(dir, name, { dir: false })
     this.forgetIfGone(ino)
   }
@@ -111,6 +112,7 @@ export class Vfs {
 
   rename (dir: Ino, name: string, newDir: Ino, newName: string): void {
     const replaced = this.exists(newDir, newName)
+    if (replaced !== null && replaced !== this.exists(dir, name)) this.keepIfOpen(replaced)
     this.meta.rename(dir, name, newDir, newName)
     if (replaced !== null) this.forgetIfGone(replaced)
   }
@@ -124,6 +126,17 @@ export class Vfs {
     }
   }
 
+  /**
+   * POSIX: a file removed while open stays readable and writable through its handles until the
+   * last close. Its inode is kept (pinned) and its writes stay here: nobody else can see it.
+   */
+  private keepIfOpen (ino: Ino): void {
+    const file = this.files.get(ino)
+    if (!file || file.handles === 0) return
+    file.unlinked = true
+    this.meta.pin(ino)
+  }
+
   /** Unwritten data of a file that no longer exists (and is not open) has nowhere to go. */
   private forgetIfGone (ino: Ino): void {
     const file = this.files.get(ino)
@@ -134,6 +147,8 @@ export class Vfs {
 
   /** chmod, chown, utimens and truncate in one call, as FUSE's setattr does. */
   async setattr (ino: Ino, attrs: Attrs): Promise<Inode> {
+    // A removed file still open here changes in memory only: an op would bring it back.
+    if (this.files.get(ino)?.unlinked) return this.unlinkedSetattr(ino, attrs)
     const { size, ...rest } = attrs
     if (size !== undefined) await this.truncate(ino, size)
     if (Object.keys(rest).length > 0) {
@@ -145,6 +160,13 @@ export class Vfs {
       // An explicit mtime wins over the write time an open file would record at flush.
       if (open && changes.mtime) open.mtime = changes.mtime
     }
+    return this.getattr(ino)
+  }
+
+  private async unlinkedSetattr (ino: Ino, attrs: Attrs): Promise<Inode> {
+    const file = this.files.get(ino)!
+    if (attrs.size !== undefined) await file.truncate(attrs.size)
+    if (attrs.mtime) file.mtime = attrs.mtime
     return this.getattr(ino)
   }
 
@@ -246,11 +268,19 @@ export class Vfs {
   async release (fh: number): Promise<void> {
     const handle = this.handle(fh)
     this.handles.delete(fh)
-    handle.file.handles--
+    const file = handle.file
+    file.handles--
+    if (file.unlinked && file.handles === 0) {
+      // The last close of a removed file: its data goes, its space returns.
+      file.discard()
+      this.files.delete(file.ino)
+      this.meta.unpin(file.ino)
+      return
+    }
     try {
-      await handle.file.flush()
+      await file.flush()
     } finally {
-      this.releaseIfIdle(handle.file)
+      this.releaseIfIdle(file)
     }
   }
 

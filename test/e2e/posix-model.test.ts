@@ -126,4 +126,20 @@ describe(`the mount behaves like a local disk (seed ${SEED}, ${OPS} operations)`
       }
     }
   }, 1_200_000)
+
+  it('keeps a file removed while open readable and writable until the last close', async () => {
+    for (const root of [local, mount.path]) {
+      const path = join(root, 'held-open')
+      const fh = await open(path, 'w+')
+      await fh.write(Buffer.from('before unlink\n'))
+      await unlink(path)
+      await fh.write(Buffer.from('after unlink\n'))
+      const buf = Buffer.alloc(100)
+      const { bytesRead } = await fh.read(buf, 0, 100, 0)
+      expect(buf.subarray(0, bytesRead).toString(), root).toBe('before unlink\nafter unlink\n')
+      expect((await fh.stat()).nlink, root).toBe(0)
+      await fh.close()
+      expect(await readdir(root), root).not.toContain('held-open')
+    }
+  }, 60_000)
 })
