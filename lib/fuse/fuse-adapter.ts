@@ -82,7 +82,7 @@ export class FuseAdapter {
       case FuseOp.Unlink: vfs.unlink(ino, name(a)); return this.ok(req)
       case FuseOp.Rmdir: vfs.rmdir(ino, name(a)); return this.ok(req)
       case FuseOp.Rename: return this.rename(req, ino, name(a), b as Ino, name(c), d as number)
-      case FuseOp.Link: throw errors.notPermitted('hard links are not supported yet')
+      case FuseOp.Link: return this.entry(req, vfs.link(ino, a as Ino, name(b)))
       case FuseOp.Create: {
         const { inode, fh } = vfs.create(ino, name(a), b as number, caller)
         this.fillStat(inode)

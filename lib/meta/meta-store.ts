@@ -242,6 +242,17 @@ export class MetaStore {
     }])
   }
 
+  /** A hard link: newName in newDir names ino too (files and symlinks only, as POSIX allows). */
+  link (ino: Ino, newDir: Ino, newName: string, time = now()): Inode {
+    const name = checkName(newName)
+    const inode = this.get(ino)
+    if (inode.kind === Kind.Dir) throw errors.notPermitted(`hard link to directory inode ${ino}`)
+    this.dir(newDir)
+    if (this.tree.lookup(newDir, name) !== null) throw errors.exists(newName)
+    this.commit([{ type: OpType.Link, ino: this.fid(ino), parent: this.fid(newDir), name, time }])
+    return this.get(ino)
+  }
+
   setAttrs (ino: Ino, attrs: Attrs, time = now()): Inode {
     this.get(ino)
     this.commit([{ type: OpType.SetAttr, ino: this.fid(ino), attrs, time }])

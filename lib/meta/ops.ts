@@ -20,7 +20,7 @@ export interface Time { sec: number, nsec: number }
 
 export const enum Kind { File = 1, Dir = 2, Symlink = 3 }
 
-export const enum OpType { Create = 1, Remove = 2, Rename = 3, SetAttr = 4, SetChunk = 5, DropChunks = 6, SetXattr = 7, Hello = 8, Write = 9 }
+export const enum OpType { Create = 1, Remove = 2, Rename = 3, SetAttr = 4, SetChunk = 5, DropChunks = 6, SetXattr = 7, Hello = 8, Write = 9, Link = 10 }
 
 export interface ChunkEntry { index: number, ref: Buffer }
 
@@ -48,6 +48,8 @@ export type Op =
    * base is not the file's version was concurrent with another and lands in a conflict copy.
    */
   | { type: OpType.Write, ino: Fid, base: Buffer, dropFrom: number, chunks: ChunkEntry[], size: number, mtime: Time, time: Time }
+  /** A hard link: one more name for a file. */
+  | { type: OpType.Link, ino: Fid, parent: Fid, name: Buffer, time: Time }
   /** A writer's first op, and its later acknowledgements: changes nothing, tells every peer how far it has seen. */
   | { type: OpType.Hello, time: Time }
 
@@ -119,6 +121,7 @@ const FIELDS: Record<OpType, Field[]> = {
   [OpType.DropChunks]: [['ino', ino], ['from', c.uint], ['time', time]],
   [OpType.SetXattr]: [['ino', ino], ['name', c.string], ['value', optionalBuffer], ['time', time]],
   [OpType.Hello]: [['time', time]],
+  [OpType.Link]: [['ino', ino], ['parent', ino], ['name', c.buffer], ['time', time]],
   [OpType.Write]: [['ino', ino], ['base', c.buffer], ['dropFrom', c.int], ['chunks', chunkList], ['size', c.uint], ['mtime', time], ['time', time]]
 }
 

@@ -125,7 +125,7 @@ export class Tree {
       case OpType.Remove: {
         const ino = this.liveIno(op.ino)
         if (ino === null) return
-        const entry = q.entryOf.get(ino)
+        const entry = this.entryFor(ino, op.parent, op.name)
         if (!entry) return
         // A directory that gained entries the remover did not see stays, with them.
         if (this.inode(ino)?.kind === Kind.Dir && !this.isEmpty(ino)) return
@@ -139,7 +139,7 @@ export class Tree {
         if (ino === null || newParent === null) return
         this.reattach(newParent)
         this.reattach(ino) // moved by a writer that had not seen it removed: it stays, moved
-        const entry = q.entryOf.get(ino)
+        const entry = this.entryFor(ino, op.parent, op.name)
         if (!entry) return
         // A move into its own subtree (possible when two moves cross) would cut the tree: skip it.
         if (this.inode(ino)?.kind === Kind.Dir && this.isInside(newParent, ino)) return
@@ -189,6 +189,19 @@ export class Tree {
       }
       case OpType.Hello:
         return
+      case OpType.Link: {
+        const ino = this.liveIno(op.ino)
+        const parent = this.liveDir(op.parent)
+        if (ino === null || parent === null || this.inode(ino)?.kind === Kind.Dir) return
+        this.reattach(parent)
+        this.reattach(ino)
+        q.insertDirent.run(parent, this.freeName(parent, op.name, writer), ino)
+        q.nlink.run(1, ino)
+        const { sec, nsec } = op.time
+        q.touchDir.run(sec, nsec, sec, nsec, parent)
+        q.touchCtime.run(sec, nsec, ino)
+        return
+      }
       case OpType.Write:
         this.versions.write(op, writer, at)
         return
@@ -259,11 +272,19 @@ export class Tree {
   private unlink (parent: Ino, name: Buffer, at: Hlc): void {
     const ino = this.lookup(parent, name)
     if (ino === null) return
-    const kind = this.inode(ino)?.kind
+    const inode = this.inode(ino)
     this.q.deleteDirent.run(parent, name)
-    if (kind === Kind.Dir) this.q.nlink.run(-1, parent)
+    if (inode?.kind === Kind.Dir) this.q.nlink.run(-1, parent)
+    else if ((inode?.nlink ?? 1) > 1) { this.q.nlink.run(-1, ino); return } // other names remain
     else this.q.setNlink.run(0, ino)
     this.q.detach.run(ino, parent, name, at.ms, at.count)
+  }
+
+  /** The entry an op means: (parent, name) if it still names ino, else wherever ino is now. */
+  private entryFor (ino: Ino, parentFid: Fid, name: Buffer): { parent: number, name: Buffer } | undefined {
+    const parent = this.inoOf(parentFid)
+    if (parent !== null && this.lookup(parent, name) === ino) return { parent, name }
+    return this.q.entryOf.get(ino)
   }
 
   /** Puts a detached file or directory back where it was (its directory first), under a free name. */

@@ -106,6 +106,11 @@ export class Vfs {
     this.forgetIfGone(ino)
   }
 
+  link (ino: Ino, newDir: Ino, newName: string): Inode {
+    this.meta.link(ino, newDir, newName)
+    return this.getattr(ino)
+  }
+
   rmdir (dir: Ino, name: string): void {
     this.meta.remove(dir, name, { dir: true })
   }
@@ -132,7 +137,7 @@ export class Vfs {
    */
   private keepIfOpen (ino: Ino): void {
     const file = this.files.get(ino)
-    if (!file || file.handles === 0) return
+    if (!file || file.handles === 0 || this.meta.get(ino).nlink > 1) return // other names remain
     file.unlinked = true
     this.meta.pin(ino)
   }

@@ -1,10 +1,11 @@
 // The mount against the local disk (issue 5, first part): the same random operations on both,
 // compared after every step: result or errno, then type, size, mode, nlink and content of the
-// paths touched (times are compared where set explicitly: the clocks of two writes differ). The seed is printed; MESHFS_MODEL_SEED=N replays a run, MESHFS_MODEL_OPS=N
+// paths touched (times are compared where set explicitly: the clocks of two writes differ),
+// hard links included (nlink, shared content). The seed is printed; MESHFS_MODEL_SEED=N replays a run, MESHFS_MODEL_OPS=N
 // sets its length.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { constants } from 'node:fs'
-import { lstat, mkdir, mkdtemp, open, readFile, rename, rm, rmdir, truncate, unlink, chmod, utimes, readdir } from 'node:fs/promises'
+import { lstat, link, mkdir, mkdtemp, open, readFile, rename, rm, rmdir, truncate, unlink, chmod, utimes, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TestMesh, type MountProcess } from '../helpers/mesh-mount.ts'
@@ -73,7 +74,7 @@ describe(`the mount behaves like a local disk (seed ${SEED}, ${OPS} operations)`
     for (let i = 0; i < OPS; i++) {
       const p = pick(names)
       const q = pick(names)
-      const kind = pick(['write', 'write', 'append', 'read', 'truncate', 'rename', 'unlink', 'mkdir', 'rmdir', 'chmod', 'utimes', 'create-excl'])
+      const kind = pick(['write', 'write', 'append', 'read', 'truncate', 'rename', 'unlink', 'mkdir', 'rmdir', 'chmod', 'utimes', 'create-excl', 'link'])
       const offset = Math.floor(rand() * 2500) * KIB
       const length = 1 + Math.floor(rand() * 300 * KIB)
       const fill = Math.floor(rand() * 256)
@@ -111,6 +112,7 @@ describe(`the mount behaves like a local disk (seed ${SEED}, ${OPS} operations)`
             const st = await lstat(P, { bigint: true })
             return `${st.atimeNs} ${st.mtimeNs}`
           })
+          case 'link': return outcome(() => link(P, Q))
           case 'create-excl': return outcome(async () => { const fh = await open(P, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o640); await fh.close() })
           default: throw new Error(`unknown operation ${kind}`)
         }
@@ -118,7 +120,7 @@ describe(`the mount behaves like a local disk (seed ${SEED}, ${OPS} operations)`
       // Every random choice is drawn above: both roots get exactly the same operation.
       const expected = await run(local)
       const got = await run(mount.path)
-      steps.push(`${i}: ${kind} ${p}${kind === 'rename' ? ' -> ' + q : ''}`)
+      steps.push(`${i}: ${kind} ${p}${kind === 'rename' || kind === 'link' ? ' -> ' + q : ''}`)
       const context = steps.slice(-5).join(' | ')
       expect(got.ok ? got : { ok: false, code: got.code }, `step ${context}`).toEqual(expected.ok ? expected : { ok: false, code: expected.code })
       for (const path of new Set([p, q, p.split('/')[0]!, q.split('/')[0]!])) {

@@ -175,6 +175,22 @@ describe('merging writers', () => {
     expect(a!.readdir(ROOT)).toEqual([])
   })
 
+  it('keeps a hard-linked file while one of its names is removed, on every writer', async () => {
+    const [a, b] = await open(2)
+    const f = a!.create(ROOT, 'one', file)
+    a!.writeChunks(f.ino, [{ index: 0, ref: Buffer.from('shared') }], { size: 6 })
+    a!.link(f.ino, ROOT, 'two')
+    expect(a!.get(f.ino).nlink).toBe(2)
+    await exchange([a!, b!])
+    b!.remove(ROOT, 'one', { dir: false })
+    await exchange([a!, b!])
+    expect(portable(a!)).toEqual(portable(b!))
+    const two = a!.lookup(ROOT, 'two')
+    expect(two.nlink).toBe(1)
+    expect(a!.chunks(two.ino)).toEqual([{ index: 0, ref: Buffer.from('shared') }])
+    expect(() => a!.link(a!.lookup(ROOT, 'two').ino, ROOT, 'two')).toThrow(/exists/)
+  })
+
   it('converges three writers with random interleavings, and a replay gives the same tree', async () => {
     const all = await open(3)
     for (let round = 0; round < 5; round++) {
