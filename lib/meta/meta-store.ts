@@ -117,7 +117,10 @@ export class MetaStore {
   /** The inode named name in dir. NOT_FOUND, NOT_DIR as POSIX says. */
   lookup (dir: Ino, name: string): Inode {
     this.dir(dir)
-    const ino = this.tree.lookup(dir, nameBytes(name))
+    const bytes = nameBytes(name)
+    // As local filesystems answer: a name longer than any entry can have is ENAMETOOLONG, not ENOENT.
+    if (bytes.byteLength > NAME_MAX) throw errors.nameTooLong(`${name.slice(0, 32)}...`)
+    const ino = this.tree.lookup(dir, bytes)
     if (ino === null) throw errors.notFound(name)
     return this.get(ino)
   }

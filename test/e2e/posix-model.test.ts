@@ -1,11 +1,11 @@
 // The mount against the local disk (issue 5, first part): the same random operations on both,
 // compared after every step: result or errno, then type, size, mode, nlink and content of the
 // paths touched (times are compared where set explicitly: the clocks of two writes differ),
-// hard links included (nlink, shared content). The seed is printed; MESHFS_MODEL_SEED=N replays a run, MESHFS_MODEL_OPS=N
+// hard links (nlink, shared content) and symlinks (dangling, relative, long targets) included. The seed is printed; MESHFS_MODEL_SEED=N replays a run, MESHFS_MODEL_OPS=N
 // sets its length.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { constants } from 'node:fs'
-import { lstat, link, mkdir, mkdtemp, open, readFile, rename, rm, rmdir, truncate, unlink, chmod, utimes, readdir } from 'node:fs/promises'
+import { lstat, stat, link, mkdir, mkdtemp, open, readFile, readlink, rename, rm, rmdir, symlink, truncate, unlink, chmod, utimes, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TestMesh, type MountProcess } from '../helpers/mesh-mount.ts'
@@ -44,7 +44,8 @@ async function describePath (path: string): Promise<unknown> {
   const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file'
   const base = { kind, mode: st.mode & 0o7777, nlink: kind === 'dir' ? undefined : st.nlink }
   if (kind === 'dir') return { ...base, entries: (await readdir(path)).sort() }
-  return { ...base, size: st.size, content: kind === 'file' ? (await readFile(path)).toString('base64').slice(0, 64) + (await readFile(path)).length : null }
+  if (kind === 'symlink') return { ...base, size: st.size, target: await readlink(path) }
+  return { ...base, size: st.size, content: (await readFile(path)).toString('base64').slice(0, 64) + (await readFile(path)).length }
 }
 
 describe(`the mount behaves like a local disk (seed ${SEED}, ${OPS} operations)`, () => {
@@ -74,13 +75,15 @@ describe(`the mount behaves like a local disk (seed ${SEED}, ${OPS} operations)`
     for (let i = 0; i < OPS; i++) {
       const p = pick(names)
       const q = pick(names)
-      const kind = pick(['write', 'write', 'append', 'read', 'truncate', 'rename', 'unlink', 'mkdir', 'rmdir', 'chmod', 'utimes', 'create-excl', 'link'])
+      const kind = pick(['write', 'write', 'append', 'read', 'truncate', 'rename', 'unlink', 'mkdir', 'rmdir', 'chmod', 'utimes', 'create-excl', 'link', 'symlink', 'readlink'])
       const offset = Math.floor(rand() * 2500) * KIB
       const length = 1 + Math.floor(rand() * 300 * KIB)
       const fill = Math.floor(rand() * 256)
       const mode = pick([0o644, 0o600, 0o755, 0o444])
       const when = 1_700_000_000 + Math.floor(rand() * 1_000_000)
       const newSize = Math.floor(rand() * 3000) * KIB
+      // Targets stay inside the folder (a link out of it would reach different files on each side).
+      const target = pick(['a', 'b', 'd0/a', 'nowhere', 'x'.repeat(Math.floor(rand() * 300))])
       const run = async (root: string): Promise<Outcome> => {
         const P = join(root, p)
         const Q = join(root, q)
@@ -109,10 +112,12 @@ describe(`the mount behaves like a local disk (seed ${SEED}, ${OPS} operations)`
           case 'chmod': return outcome(() => chmod(P, mode))
           case 'utimes': return outcome(async () => {
             await utimes(P, when, when + 0.5) // times set explicitly must read back exactly
-            const st = await lstat(P, { bigint: true })
+            const st = await stat(P, { bigint: true }) // utimes follows symlinks: so does this
             return `${st.atimeNs} ${st.mtimeNs}`
           })
           case 'link': return outcome(() => link(P, Q))
+          case 'symlink': return outcome(() => symlink(target, P))
+          case 'readlink': return outcome(() => readlink(P))
           case 'create-excl': return outcome(async () => { const fh = await open(P, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o640); await fh.close() })
           default: throw new Error(`unknown operation ${kind}`)
         }
