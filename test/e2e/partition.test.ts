@@ -7,20 +7,8 @@ import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TestMesh, type MountProcess } from '../helpers/mesh-mount.ts'
+import { within } from '../helpers/within.ts'
 import { manifest, without } from '../helpers/tree-manifest.ts'
-
-async function within (timeoutMs: number, check: () => Promise<void>): Promise<number> {
-  const start = Date.now()
-  for (;;) {
-    try {
-      await check()
-      return Date.now() - start
-    } catch (err) {
-      if (Date.now() - start > timeoutMs) throw err
-      await new Promise((resolve) => setTimeout(resolve, 200))
-    }
-  }
-}
 
 const portable = async (dir: string) => without(await manifest(dir), () => ({ mtime: true }))
 
@@ -54,7 +42,7 @@ describe('a split mesh heals', () => {
     await mkdir(join(one.path, 'dir'))
     await within(10_000, async () => {
       for (const m of [two, three]) expect(await readFile(join(m.path, 'same.txt'), 'utf8')).toBe('original\n')
-    })
+    }, 200)
 
     // Split: {one, storage 0} | {two, three, storage 1}. Each side keeps 2 peers for mirror:2.
     const id = (m: MountProcess) => /peer ([0-9a-f]{64})/.exec(m.output)![1]!
@@ -80,11 +68,11 @@ describe('a split mesh heals', () => {
 
     // Heal.
     await rm(partitionFile)
-    const healMs = await within(60_000, async () => {
+    const { ms: healMs } = await within(60_000, async () => {
       const ref = await portable(one.path)
       expect(await portable(two.path)).toEqual(ref)
       expect(await portable(three.path)).toEqual(ref)
-    })
+    }, 200)
     console.log(`after healing, the three mounts agreed in ${healMs} ms`)
 
     const names = (await readdir(one.path)).sort()

@@ -5,21 +5,9 @@ import { randomBytes, createHash } from 'node:crypto'
 import { readFile, readdir, rename, rm, stat, writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TestMesh, type MountProcess } from '../helpers/mesh-mount.ts'
+import { within } from '../helpers/within.ts'
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
-
-/** Polls check until it passes or timeoutMs ends (then its last error is thrown). */
-async function within<T> (timeoutMs: number, check: () => Promise<T>): Promise<{ value: T, ms: number }> {
-  const start = Date.now()
-  for (;;) {
-    try {
-      return { value: await check(), ms: Date.now() - start }
-    } catch (err) {
-      if (Date.now() - start > timeoutMs) throw err
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
-}
 
 describe('two mounts of one mesh', () => {
   let mesh: TestMesh
