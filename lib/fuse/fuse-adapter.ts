@@ -2,7 +2,7 @@ import { constants } from 'node:fs'
 import { constants as osConstants } from 'node:os'
 import { errors } from '../errors.ts'
 import type { Ino } from '../ports.ts'
-import { now, type Attrs, type Inode, type Vfs } from '../vfs/vfs.ts'
+import { now, type Attrs, type Stat, type Vfs } from '../vfs/vfs.ts'
 import { toErrno } from './errno.ts'
 import { FuseOp, SetAttr, type MeshFuseBinding, type MountHandle } from './native.ts'
 import { toStat } from './stat.ts'
@@ -172,12 +172,12 @@ export class FuseAdapter {
     this.done(() => this.native.replyBuf(this.mount, req, value))
   }
 
-  private entry (req: number, inode: Inode): void {
+  private entry (req: number, inode: Stat): void {
     this.fillStat(inode)
     this.done(() => this.native.replyEntry(this.mount, req, this.stat, this.cacheSeconds))
   }
 
-  private attr (req: number, inode: Inode): void {
+  private attr (req: number, inode: Stat): void {
     this.fillStat(inode)
     this.done(() => this.native.replyAttr(this.mount, req, this.stat, this.cacheSeconds))
   }
@@ -199,7 +199,7 @@ export class FuseAdapter {
     this.inFlight--
   }
 
-  private fillStat (inode: Inode): void {
+  private fillStat (inode: Stat): void {
     const s = toStat(inode)
     this.stat.set([s.ino, s.mode, s.nlink, s.uid, s.gid, s.size, s.blocks,
       s.atime.sec, s.atime.nsec, s.mtime.sec, s.mtime.nsec, s.ctime.sec, s.ctime.nsec, s.blksize])

@@ -1,4 +1,4 @@
-import type { Inode } from '../vfs/vfs.ts'
+import type { Stat } from '../vfs/vfs.ts'
 
 /** What FUSE's getattr reports: the inode's fields plus block counts (du, ls -s). */
 export interface FuseStat {
@@ -17,7 +17,7 @@ export interface FuseStat {
 
 export const BLOCK_SIZE = 4096
 
-export function toStat (inode: Inode): FuseStat {
+export function toStat (inode: Stat): FuseStat {
   return {
     ino: inode.ino,
     mode: inode.mode,
@@ -25,7 +25,7 @@ export function toStat (inode: Inode): FuseStat {
     uid: inode.uid,
     gid: inode.gid,
     size: inode.size,
-    blocks: Math.ceil(inode.size / 512), // st_blocks counts 512-byte units
+    blocks: Math.ceil(inode.allocated / 512), // st_blocks counts 512-byte units
     blksize: BLOCK_SIZE,
     atime: inode.atime,
     mtime: inode.mtime,

@@ -134,6 +134,11 @@ export class MetaStore {
     return this.tree.chunk(ino, index)
   }
 
+  /** Chunks recorded for ino (holes have none): what the file really uses. */
+  chunkCount (ino: Ino): number {
+    return this.tree.chunkCount(ino)
+  }
+
   chunks (ino: Ino): Array<{ index: number, ref: Buffer }> {
     return this.tree.chunks(ino)
   }

@@ -67,6 +67,10 @@ export class Tree {
     return this.q.chunks.all(ino).map((row) => ({ index: row.idx, ref: row.ref }))
   }
 
+  chunkCount (ino: Ino): number {
+    return this.q.chunkCount.get(ino)?.n ?? 0
+  }
+
   xattr (ino: Ino, name: string): Buffer | null {
     return this.q.xattr.get(ino, name)?.value ?? null
   }

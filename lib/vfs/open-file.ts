@@ -57,6 +57,11 @@ export class OpenFile {
     if (ref) this.deps.cache.prefetch(ref)
   }
 
+  /** Chunks written here and not yet recorded in metadata (some may replace recorded ones). */
+  get unrecordedChunks (): number {
+    return this.dirty.size + this.sealing.size + this.pending.size
+  }
+
   async write (data: Uint8Array, offset: number): Promise<void> {
     this.throwPendingError()
     const C = this.deps.chunkSize

@@ -22,6 +22,12 @@ export interface VfsOptions {
 
 export interface Caller { uid: number, gid: number }
 
+/** An inode as stat shows it: with the bytes it really uses (sparse files use less than their size). */
+export interface Stat extends Inode { allocated: number }
+
+const ALLOCATION_UNIT = 4096
+const S_ISGID = 0o2000
+
 export interface StatFs { blockSize: number, blocks: number, blocksFree: number, files: number, filesFree: number, nameMax: number }
 
 const XATTR_CREATE = 1
@@ -54,19 +60,26 @@ export class Vfs {
   // ---- names and attributes ------------------------------------------------------------
 
   /** Attributes, with the size and mtime of unflushed writes. */
-  getattr (ino: Ino): Inode {
+  getattr (ino: Ino): Stat {
     const inode = this.meta.get(ino)
     const open = this.files.get(ino)
-    if (!open) return inode
-    return { ...inode, size: open.size, mtime: open.mtime ?? inode.mtime }
+    const current = open ? { ...inode, size: open.size, mtime: open.mtime ?? inode.mtime } : inode
+    return { ...current, allocated: this.allocated(current, open) }
   }
 
-  lookup (dir: Ino, name: string): Inode {
+  private allocated (inode: Inode, open: OpenFile | undefined): number {
+    const rounded = Math.ceil(inode.size / ALLOCATION_UNIT) * ALLOCATION_UNIT
+    if (inode.kind !== Kind.File) return rounded
+    const chunks = this.meta.chunkCount(inode.ino) + (open?.unrecordedChunks ?? 0)
+    return Math.min(rounded, chunks * this.chunkSize)
+  }
+
+  lookup (dir: Ino, name: string): Stat {
     return this.getattr(this.meta.lookup(dir, name).ino)
   }
 
   /** The inode at an absolute path ("/" is the root). */
-  resolve (path: string): Inode {
+  resolve (path: string): Stat {
     let inode = this.meta.get(ROOT)
     for (const part of path.split('/')) {
       if (part === '' || part === '.') continue
@@ -84,13 +97,31 @@ export class Vfs {
     return this.meta.parent(ino)
   }
 
-  mkdir (dir: Ino, name: string, mode: number, caller: Caller): Inode {
-    return this.meta.create(dir, name, { kind: Kind.Dir, mode: (mode & 0o7777) | constants.S_IFDIR, ...caller })
+  mkdir (dir: Ino, name: string, mode: number, caller: Caller): Stat {
+    const owner = this.owner(dir, caller)
+    const setgid = owner.fromSetgidDir ? S_ISGID : 0
+    return this.stat(this.meta.create(dir, name, { kind: Kind.Dir, mode: (mode & 0o7777) | setgid | constants.S_IFDIR, uid: owner.uid, gid: owner.gid }))
   }
 
-  symlink (dir: Ino, name: string, target: string, caller: Caller): Inode {
-    const inode = this.meta.create(dir, name, { kind: Kind.Symlink, mode: 0o777 | constants.S_IFLNK, target: Buffer.from(target), ...caller })
-    return this.meta.setAttrs(inode.ino, { size: Buffer.byteLength(target) })
+  symlink (dir: Ino, name: string, target: string, caller: Caller): Stat {
+    const { uid, gid } = this.owner(dir, caller)
+    const inode = this.meta.create(dir, name, { kind: Kind.Symlink, mode: 0o777 | constants.S_IFLNK, target: Buffer.from(target), uid, gid })
+    return this.stat(this.meta.setAttrs(inode.ino, { size: Buffer.byteLength(target) }))
+  }
+
+  /**
+   * Who owns a new entry: the caller, but in a setgid directory the directory's group (and a
+   * new subdirectory keeps the setgid bit), as on local filesystems.
+   */
+  private owner (dir: Ino, caller: Caller): Caller & { fromSetgidDir: boolean } {
+    const parent = this.meta.get(dir)
+    if (parent.mode & S_ISGID) return { uid: caller.uid, gid: parent.gid, fromSetgidDir: true }
+    return { ...caller, fromSetgidDir: false }
+  }
+
+  /** An inode that has no open file: what it uses follows from its size and chunks. */
+  private stat (inode: Inode): Stat {
+    return { ...inode, allocated: this.allocated(inode, undefined) }
   }
 
   readlink (ino: Ino): string {
@@ -106,7 +137,7 @@ export class Vfs {
     this.forgetIfGone(ino)
   }
 
-  link (ino: Ino, newDir: Ino, newName: string): Inode {
+  link (ino: Ino, newDir: Ino, newName: string): Stat {
     this.meta.link(ino, newDir, newName)
     return this.getattr(ino)
   }
@@ -151,7 +182,7 @@ export class Vfs {
   }
 
   /** chmod, chown, utimens and truncate in one call, as FUSE's setattr does. */
-  async setattr (ino: Ino, attrs: Attrs): Promise<Inode> {
+  async setattr (ino: Ino, attrs: Attrs): Promise<Stat> {
     // A removed file still open here changes in memory only: an op would bring it back.
     if (this.files.get(ino)?.unlinked) return this.unlinkedSetattr(ino, attrs)
     const { size, ...rest } = attrs
@@ -168,7 +199,7 @@ export class Vfs {
     return this.getattr(ino)
   }
 
-  private async unlinkedSetattr (ino: Ino, attrs: Attrs): Promise<Inode> {
+  private async unlinkedSetattr (ino: Ino, attrs: Attrs): Promise<Stat> {
     const file = this.files.get(ino)!
     if (attrs.size !== undefined) await file.truncate(attrs.size)
     if (attrs.mtime) file.mtime = attrs.mtime
@@ -218,9 +249,10 @@ export class Vfs {
 
   // ---- open files ------------------------------------------------------------------------
 
-  create (dir: Ino, name: string, mode: number, caller: Caller): { inode: Inode, fh: number } {
-    const inode = this.meta.create(dir, name, { kind: Kind.File, mode: (mode & 0o7777) | constants.S_IFREG, ...caller })
-    return { inode, fh: this.openHandle(inode.ino) }
+  create (dir: Ino, name: string, mode: number, caller: Caller): { inode: Stat, fh: number } {
+    const { uid, gid } = this.owner(dir, caller)
+    const inode = this.meta.create(dir, name, { kind: Kind.File, mode: (mode & 0o7777) | constants.S_IFREG, uid, gid })
+    return { inode: this.stat(inode), fh: this.openHandle(inode.ino) }
   }
 
   async open (ino: Ino, flags: number): Promise<number> {
