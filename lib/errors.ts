@@ -5,7 +5,7 @@ export type ErrorCode =
   | 'NOT_FOUND' | 'EXISTS' | 'NO_SPACE' | 'CORRUPT' | 'UNAVAILABLE' | 'TIMEOUT'
   | 'ABORTED' | 'BAD_SCHEME' | 'BAD_ARGUMENT' | 'PROTOCOL' | 'CLOSED' | 'IO'
   | 'NOT_EMPTY' | 'IS_DIR' | 'NOT_DIR' | 'NAME_TOO_LONG' | 'INVALID' | 'NOT_PERMITTED' | 'NO_ATTR'
-  | 'RANGE'
+  | 'RANGE' | 'NOT_SUPPORTED'
 
 const ERRNO: Record<ErrorCode, number> = {
   NOT_FOUND: constants.errno.ENOENT,
@@ -27,7 +27,8 @@ const ERRNO: Record<ErrorCode, number> = {
   INVALID: constants.errno.EINVAL,
   NOT_PERMITTED: constants.errno.EPERM,
   NO_ATTR: constants.errno.ENODATA,
-  RANGE: constants.errno.ERANGE
+  RANGE: constants.errno.ERANGE,
+  NOT_SUPPORTED: constants.errno.EOPNOTSUPP
 }
 
 export class MeshError extends Error {
@@ -66,7 +67,8 @@ export const errors = {
   invalid: (what: string) => new MeshError('INVALID', `${what}: invalid argument`),
   notPermitted: (what: string) => new MeshError('NOT_PERMITTED', `${what}: operation not permitted`),
   noAttr: (what: string) => new MeshError('NO_ATTR', `${what}: no such attribute`),
-  range: (what: string) => new MeshError('RANGE', `${what}: does not fit the caller's buffer`)
+  range: (what: string) => new MeshError('RANGE', `${what}: does not fit the caller's buffer`),
+  notSupported: (what: string) => new MeshError('NOT_SUPPORTED', `${what}: not supported`)
 }
 
 // Anything that is not already a MeshError is an I/O failure, never "not found".

@@ -6,7 +6,8 @@ import type { Vfs } from '../vfs/vfs.ts'
 const TYPE_BITS: Record<Kind, number> = {
   [Kind.File]: constants.S_IFREG,
   [Kind.Dir]: constants.S_IFDIR,
-  [Kind.Symlink]: constants.S_IFLNK
+  [Kind.Symlink]: constants.S_IFLNK,
+  [Kind.Special]: 0 // in the inode's mode
 }
 
 /**
@@ -19,16 +20,16 @@ export class DirListing {
 
   static snapshot (vfs: Vfs, dir: Ino): DirListing {
     const entries = vfs.readdir(dir)
-    const names = [Buffer.from('.'), Buffer.from('..')]
+    const names: Buffer[] = [Buffer.from('.'), Buffer.from('..')]
     const inos = new Float64Array(entries.length + 2)
     const modes = new Float64Array(entries.length + 2)
     inos[0] = dir
     inos[1] = vfs.parent(dir)
     modes[0] = modes[1] = constants.S_IFDIR
     entries.forEach((entry, i) => {
-      names.push(Buffer.from(entry.name))
+      names.push(entry.name)
       inos[i + 2] = entry.ino
-      modes[i + 2] = TYPE_BITS[entry.kind]
+      modes[i + 2] = entry.kind === Kind.Special ? vfs.getattr(entry.ino).mode & constants.S_IFMT : TYPE_BITS[entry.kind]
     })
     return new DirListing(names, inos, modes)
   }

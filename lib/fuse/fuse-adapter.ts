@@ -75,10 +75,10 @@ export class FuseAdapter {
       case FuseOp.Lookup: return this.entry(req, vfs.lookup(ino, name(a)))
       case FuseOp.Getattr: return this.attr(req, vfs.getattr(ino))
       case FuseOp.Setattr: return vfs.setattr(ino, toAttrs(a as number[])).then((inode) => this.attr(req, inode))
-      case FuseOp.Readlink: return this.done(() => this.native.replyReadlink(this.mount, req, Buffer.from(vfs.readlink(ino))))
-      case FuseOp.Mknod: return this.mknod(req, ino, name(a), b as number, caller)
+      case FuseOp.Readlink: return this.done(() => this.native.replyReadlink(this.mount, req, vfs.readlink(ino)))
+      case FuseOp.Mknod: return this.entry(req, vfs.mknod(ino, name(a), b as number, caller))
       case FuseOp.Mkdir: return this.entry(req, vfs.mkdir(ino, name(a), b as number, caller))
-      case FuseOp.Symlink: return this.entry(req, vfs.symlink(ino, name(a), (b as Buffer).toString(), caller))
+      case FuseOp.Symlink: return this.entry(req, vfs.symlink(ino, name(a), b as Buffer, caller))
       case FuseOp.Unlink: vfs.unlink(ino, name(a)); return this.ok(req)
       case FuseOp.Rmdir: vfs.rmdir(ino, name(a)); return this.ok(req)
       case FuseOp.Rename: return this.rename(req, ino, name(a), b as Ino, name(c), d as number)
@@ -111,11 +111,11 @@ export class FuseAdapter {
       // Every metadata change is already durable when its op returns (the database syncs each commit).
       case FuseOp.Fsyncdir: return this.ok(req)
       case FuseOp.Statfs: return this.statfs(req)
-      case FuseOp.Setxattr: vfs.setxattr(ino, name(a), Buffer.from(b as Buffer), c as number); return this.ok(req)
-      case FuseOp.Getxattr: return this.xattrReply(req, vfs.getxattr(ino, name(a)), b as number)
+      case FuseOp.Setxattr: vfs.setxattr(ino, attrName(a), Buffer.from(b as Buffer), c as number); return this.ok(req)
+      case FuseOp.Getxattr: return this.xattrReply(req, vfs.getxattr(ino, attrName(a)), b as number)
       case FuseOp.Listxattr:
         return this.xattrReply(req, Buffer.concat(vfs.listxattr(ino).map((n) => Buffer.from(`${n}\0`))), a as number)
-      case FuseOp.Removexattr: vfs.removexattr(ino, name(a)); return this.ok(req)
+      case FuseOp.Removexattr: vfs.removexattr(ino, attrName(a)); return this.ok(req)
       default: throw errors.notPermitted(`operation ${String(op)} is not supported`)
     }
   }
@@ -125,22 +125,14 @@ export class FuseAdapter {
     return this.handle
   }
 
-  private async mknod (req: number, dir: Ino, entry: string, mode: number, caller: { uid: number, gid: number }): Promise<void> {
-    // Regular files only: device nodes and FIFOs have no meaning on a network filesystem (yet).
-    if ((mode & constants.S_IFMT) !== constants.S_IFREG) throw errors.notPermitted(`mknod of a non-regular file ${entry}`)
-    const { inode, fh } = this.vfs.create(dir, entry, mode, caller)
-    await this.vfs.release(fh)
-    this.entry(req, inode)
-  }
-
-  private rename (req: number, dir: Ino, from: string, newDir: Ino, to: string, flags: number): void {
+  private rename (req: number, dir: Ino, from: Buffer, newDir: Ino, to: Buffer, flags: number): void {
     if (flags & ~RENAME_NOREPLACE) throw errors.invalid('rename flags other than RENAME_NOREPLACE')
-    if (flags & RENAME_NOREPLACE && this.exists(newDir, to)) throw errors.exists(to)
+    if (flags & RENAME_NOREPLACE && this.exists(newDir, to)) throw errors.exists(to.toString())
     this.vfs.rename(dir, from, newDir, to)
     this.ok(req)
   }
 
-  private exists (dir: Ino, entry: string): boolean {
+  private exists (dir: Ino, entry: Buffer): boolean {
     try {
       this.vfs.lookup(dir, entry)
       return true
@@ -206,7 +198,13 @@ export class FuseAdapter {
   }
 }
 
-function name (value: unknown): string {
+/** Entry names stay bytes: Linux names need not be UTF-8. */
+function name (value: unknown): Buffer {
+  return value as Buffer
+}
+
+/** Extended attribute names are text (the kernel checks their namespace prefix). */
+function attrName (value: unknown): string {
   return (value as Buffer).toString('utf8')
 }
 

@@ -10,6 +10,9 @@ import { ROOT, Tree, type Inode } from './tree.ts'
 export { ROOT, type Inode }
 export const NAME_MAX = 255
 
+/** A directory entry's name: bytes as the kernel gives them (not always UTF-8), or text. */
+export type Name = string | Uint8Array
+
 export interface NewNode { kind: Kind, mode: number, uid: number, gid: number, target?: Buffer }
 
 /**
@@ -115,19 +118,19 @@ export class MetaStore {
   }
 
   /** The inode named name in dir. NOT_FOUND, NOT_DIR as POSIX says. */
-  lookup (dir: Ino, name: string): Inode {
+  lookup (dir: Ino, name: Name): Inode {
     this.dir(dir)
     const bytes = nameBytes(name)
     // As local filesystems answer: a name longer than any entry can have is ENAMETOOLONG, not ENOENT.
-    if (bytes.byteLength > NAME_MAX) throw errors.nameTooLong(`${name.slice(0, 32)}...`)
+    if (bytes.byteLength > NAME_MAX) throw errors.nameTooLong(`${shown(name).slice(0, 32)}...`)
     const ino = this.tree.lookup(dir, bytes)
-    if (ino === null) throw errors.notFound(name)
+    if (ino === null) throw errors.notFound(shown(name))
     return this.get(ino)
   }
 
-  readdir (dir: Ino): Array<{ name: string, ino: Ino, kind: Kind }> {
+  readdir (dir: Ino): Array<{ name: Buffer, ino: Ino, kind: Kind }> {
     this.dir(dir)
-    return this.tree.children(dir).map((entry) => ({ name: entry.name.toString('utf8'), ino: entry.ino, kind: entry.kind }))
+    return this.tree.children(dir)
   }
 
   chunk (ino: Ino, index: number): Buffer | null {
@@ -148,6 +151,10 @@ export class MetaStore {
     const value = this.tree.xattr(ino, name)
     if (value === null) throw errors.noAttr(name)
     return value
+  }
+
+  xattrBytes (ino: Ino): { names: number, total: number } {
+    return this.tree.xattrBytes(ino)
   }
 
   listXattrs (ino: Ino): string[] {
@@ -206,29 +213,29 @@ export class MetaStore {
 
   // ---- changes ---------------------------------------------------------------------------
 
-  create (dir: Ino, name: string, node: NewNode, time = now()): Inode {
+  create (dir: Ino, name: Name, node: NewNode, time = now()): Inode {
     const bytes = checkName(name)
     this.dir(dir)
-    if (this.tree.lookup(dir, bytes) !== null) throw errors.exists(name)
+    if (this.tree.lookup(dir, bytes) !== null) throw errors.exists(shown(name))
     const fid = this.newFid()
     this.commit([{ type: OpType.Create, ino: fid, parent: this.fid(dir), name: bytes, kind: node.kind, mode: node.mode, uid: node.uid, gid: node.gid, target: node.target ?? null, time }])
     return this.get(this.tree.inoOf(fid)!)
   }
 
   /** unlink (dir: false) or rmdir (dir: true). */
-  remove (dir: Ino, name: string, opts: { dir: boolean }, time = now()): void {
+  remove (dir: Ino, name: Name, opts: { dir: boolean }, time = now()): void {
     const bytes = checkName(name)
     const target = this.lookup(dir, name)
     if (opts.dir) {
-      if (target.kind !== Kind.Dir) throw errors.notDir(name)
-      if (!this.tree.isEmpty(target.ino)) throw errors.notEmpty(name)
+      if (target.kind !== Kind.Dir) throw errors.notDir(shown(name))
+      if (!this.tree.isEmpty(target.ino)) throw errors.notEmpty(shown(name))
     } else if (target.kind === Kind.Dir) {
-      throw errors.isDir(name)
+      throw errors.isDir(shown(name))
     }
     this.commit([{ type: OpType.Remove, parent: this.fid(dir), name: bytes, ino: this.fid(target.ino), time }])
   }
 
-  rename (dir: Ino, name: string, newDir: Ino, newName: string, time = now()): void {
+  rename (dir: Ino, name: Name, newDir: Ino, newName: Name, time = now()): void {
     const from = checkName(name)
     const to = checkName(newName)
     const source = this.lookup(dir, name)
@@ -237,12 +244,12 @@ export class MetaStore {
     if (existing === source.ino) return // same file: POSIX says do nothing
     if (existing !== null) {
       const target = this.get(existing)
-      if (source.kind === Kind.Dir && target.kind !== Kind.Dir) throw errors.notDir(newName)
-      if (source.kind !== Kind.Dir && target.kind === Kind.Dir) throw errors.isDir(newName)
-      if (target.kind === Kind.Dir && !this.tree.isEmpty(target.ino)) throw errors.notEmpty(newName)
+      if (source.kind === Kind.Dir && target.kind !== Kind.Dir) throw errors.notDir(shown(newName))
+      if (source.kind !== Kind.Dir && target.kind === Kind.Dir) throw errors.isDir(shown(newName))
+      if (target.kind === Kind.Dir && !this.tree.isEmpty(target.ino)) throw errors.notEmpty(shown(newName))
     }
     if (source.kind === Kind.Dir && this.tree.isInside(newDir, source.ino)) {
-      throw errors.invalid(`moving ${name} into itself`)
+      throw errors.invalid(`moving ${shown(name)} into itself`)
     }
     this.commit([{
       type: OpType.Rename, parent: this.fid(dir), name: from, ino: this.fid(source.ino), newParent: this.fid(newDir), newName: to,
@@ -251,12 +258,12 @@ export class MetaStore {
   }
 
   /** A hard link: newName in newDir names ino too (files and symlinks only, as POSIX allows). */
-  link (ino: Ino, newDir: Ino, newName: string, time = now()): Inode {
+  link (ino: Ino, newDir: Ino, newName: Name, time = now()): Inode {
     const name = checkName(newName)
     const inode = this.get(ino)
     if (inode.kind === Kind.Dir) throw errors.notPermitted(`hard link to directory inode ${ino}`)
     this.dir(newDir)
-    if (this.tree.lookup(newDir, name) !== null) throw errors.exists(newName)
+    if (this.tree.lookup(newDir, name) !== null) throw errors.exists(shown(newName))
     this.commit([{ type: OpType.Link, ino: this.fid(ino), parent: this.fid(newDir), name, time }])
     return this.get(ino)
   }
@@ -343,13 +350,19 @@ export function fromNs (ns: bigint): Time {
   return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) }
 }
 
-function nameBytes (name: string): Buffer {
-  return Buffer.from(name, 'utf8')
+function nameBytes (name: Name): Buffer {
+  return typeof name === 'string' ? Buffer.from(name, 'utf8') : Buffer.from(name.buffer, name.byteOffset, name.byteLength)
 }
 
-function checkName (name: string): Buffer {
+/** A name for messages (bytes that are not UTF-8 show as U+FFFD). */
+function shown (name: Name): string {
+  return typeof name === 'string' ? name : Buffer.from(name).toString('utf8')
+}
+
+function checkName (name: Name): Buffer {
   const bytes = nameBytes(name)
-  if (bytes.byteLength === 0 || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) throw errors.invalid(`name "${name}"`)
-  if (bytes.byteLength > NAME_MAX) throw errors.nameTooLong(`${name.slice(0, 32)}...`)
+  const text = bytes.toString('latin1') // one char per byte: the checks below are on bytes
+  if (bytes.byteLength === 0 || text === '.' || text === '..' || text.includes('/') || text.includes('\0')) throw errors.invalid(`name "${shown(name)}"`)
+  if (bytes.byteLength > NAME_MAX) throw errors.nameTooLong(`${shown(name).slice(0, 32)}...`)
   return bytes
 }

@@ -18,7 +18,8 @@ export const ROOT_FID: Fid = Buffer.alloc(FID_BYTES)
 
 export interface Time { sec: number, nsec: number }
 
-export const enum Kind { File = 1, Dir = 2, Symlink = 3 }
+/** Special: a FIFO or a socket (its type is in the mode); the kernel does its I/O, not meshfs. */
+export const enum Kind { File = 1, Dir = 2, Symlink = 3, Special = 4 }
 
 export const enum OpType { Create = 1, Remove = 2, Rename = 3, SetAttr = 4, SetChunk = 5, DropChunks = 6, SetXattr = 7, Hello = 8, Write = 9, Link = 10 }
 

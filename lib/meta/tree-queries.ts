@@ -38,6 +38,8 @@ export function treeQueries (db: Database.Database) {
     deleteXattr: db.prepare('DELETE FROM xattrs WHERE ino = ? AND name = ?'),
     xattr: db.prepare<[number, string], { value: Buffer }>('SELECT value FROM xattrs WHERE ino = ? AND name = ?'),
     xattrNames: db.prepare<[number], { name: string }>('SELECT name FROM xattrs WHERE ino = ? ORDER BY name'),
+    xattrBytes: db.prepare<[number], { names: number | null, total: number | null }>(
+      'SELECT sum(length(CAST(name AS BLOB)) + 1) AS names, sum(length(CAST(name AS BLOB)) + length(value)) AS total FROM xattrs WHERE ino = ?'),
     counts: db.prepare<[], { inodes: number }>('SELECT count(*) AS inodes FROM inodes'),
     inoOf: db.prepare<[Buffer], { ino: number }>('SELECT ino FROM files WHERE fid = ?'),
     fidOf: db.prepare<[number], { fid: Buffer }>('SELECT fid FROM files WHERE ino = ?'),

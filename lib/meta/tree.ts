@@ -79,6 +79,12 @@ export class Tree {
     return this.q.xattrNames.all(ino).map((row) => row.name)
   }
 
+  /** Bytes of ino's attribute names as listxattr returns them (NUL-terminated), and of names and values. */
+  xattrBytes (ino: Ino): { names: number, total: number } {
+    const row = this.q.xattrBytes.get(ino)
+    return { names: row?.names ?? 0, total: row?.total ?? 0 }
+  }
+
   inodeCount (): number {
     return this.q.counts.get()?.inodes ?? 0
   }
@@ -135,6 +141,7 @@ export class Tree {
         if (this.inode(ino)?.kind === Kind.Dir && !this.isEmpty(ino)) return
         this.unlink(entry.parent as Ino, entry.name, at)
         q.touchDir.run(op.time.sec, op.time.nsec, op.time.sec, op.time.nsec, entry.parent)
+        q.touchCtime.run(op.time.sec, op.time.nsec, ino) // its link count changed (it may live on under other names)
         return
       }
       case OpType.Rename: {
@@ -333,7 +340,10 @@ export class Tree {
   }
 
   setAttrs (ino: Ino, attrs: Attrs, time: Time): void {
-    const sets: string[] = ['ctime_s = @cs', 'ctime_ns = @cns']
+    // ctime only moves forward: a write recorded at close (stamped when it was made) must not
+    // take back the ctime of a chmod made after it; and any order of two ops gives the same ctime.
+    const later = '(@cs > ctime_s OR (@cs = ctime_s AND @cns > ctime_ns))'
+    const sets: string[] = [`ctime_s = CASE WHEN ${later} THEN @cs ELSE ctime_s END`, `ctime_ns = CASE WHEN ${later} THEN @cns ELSE ctime_ns END`]
     const params: Record<string, number> = { ino, cs: time.sec, cns: time.nsec }
     for (const field of ['mode', 'uid', 'gid', 'size'] as const) {
       if (attrs[field] === undefined) continue

@@ -27,6 +27,8 @@ export class OpenFile {
   size: number
   /** The mtime to record at the next flush (a write sets it to now, utimens to its value). */
   mtime: Time | null = null
+  /** When the last unrecorded write was made: the change's time (ctime), though it is recorded at flush. */
+  private changedAt: Time | null = null
   private error: MeshError | null = null
   private readonly dirty = new Map<number, Buffer>()
   private readonly loading = new Map<number, Promise<Buffer>>()
@@ -78,7 +80,7 @@ export class OpenFile {
       if (pos > this.size) { this.size = pos; this.sizeChanged = true }
       if (within + n === C) this.seal(index) // a full chunk: store it while the next one fills
     }
-    this.mtime = now()
+    this.mtime = this.changedAt = now()
     while (this.sealing.size > this.deps.maxSealing) await Promise.race([...this.sealing.values()].map((s) => s.done))
   }
 
@@ -90,13 +92,13 @@ export class OpenFile {
     if (this.unlinked) return // stored, kept here for reads until the last close
     if (this.pending.size === 0 && !this.sizeChanged && this.mtime === null) return
     const chunks = [...this.pending].map(([index, ref]) => ({ index, ref }))
-    this.deps.meta.writeChunks(this.ino, chunks, { size: this.size, ...(this.mtime ? { mtime: this.mtime } : {}) })
+    this.deps.meta.writeChunks(this.ino, chunks, { size: this.size, ...(this.mtime ? { mtime: this.mtime } : {}) }, this.changedAt ?? now())
     for (const { index, ref } of chunks) {
       this.pending.delete(index)
       this.deps.storage.release(ref)
     }
     this.sizeChanged = false
-    this.mtime = null
+    this.mtime = this.changedAt = null
   }
 
   async truncate (size: number): Promise<void> {

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs'
 import type { ChunkStorage } from '../data/chunk-service.ts'
 import { errors, isMeshError } from '../errors.ts'
-import { MetaStore, ROOT, now, type Inode } from '../meta/meta-store.ts'
+import { MetaStore, ROOT, now, type Inode, type Name } from '../meta/meta-store.ts'
 import { Kind, type Attrs, type Time } from '../meta/ops.ts'
 import type { Ino } from '../ports.ts'
 import { ChunkCache } from './chunk-cache.ts'
@@ -32,6 +32,10 @@ export interface StatFs { blockSize: number, blocks: number, blocksFree: number,
 
 const XATTR_CREATE = 1
 const XATTR_REPLACE = 2
+/** The kernel's bound on what listxattr returns. */
+const XATTR_LIST_MAX = 65536
+/** Names and values of one file: every peer keeps them, in every op that sets one. */
+const XATTR_FILE_MAX = 256 * 1024
 
 interface Handle { file: OpenFile, nextRead: number }
 
@@ -74,7 +78,7 @@ export class Vfs {
     return Math.min(rounded, chunks * this.chunkSize)
   }
 
-  lookup (dir: Ino, name: string): Stat {
+  lookup (dir: Ino, name: Name): Stat {
     return this.getattr(this.meta.lookup(dir, name).ino)
   }
 
@@ -88,7 +92,7 @@ export class Vfs {
     return this.getattr(inode.ino)
   }
 
-  readdir (dir: Ino): Array<{ name: string, ino: Ino, kind: Kind }> {
+  readdir (dir: Ino): Array<{ name: Buffer, ino: Ino, kind: Kind }> {
     return this.meta.readdir(dir)
   }
 
@@ -97,16 +101,28 @@ export class Vfs {
     return this.meta.parent(ino)
   }
 
-  mkdir (dir: Ino, name: string, mode: number, caller: Caller): Stat {
+  mkdir (dir: Ino, name: Name, mode: number, caller: Caller): Stat {
     const owner = this.owner(dir, caller)
     const setgid = owner.fromSetgidDir ? S_ISGID : 0
     return this.stat(this.meta.create(dir, name, { kind: Kind.Dir, mode: (mode & 0o7777) | setgid | constants.S_IFDIR, uid: owner.uid, gid: owner.gid }))
   }
 
-  symlink (dir: Ino, name: string, target: string, caller: Caller): Stat {
+  symlink (dir: Ino, name: Name, target: Name, caller: Caller): Stat {
     const { uid, gid } = this.owner(dir, caller)
     const inode = this.meta.create(dir, name, { kind: Kind.Symlink, mode: 0o777 | constants.S_IFLNK, target: Buffer.from(target), uid, gid })
-    return this.stat(this.meta.setAttrs(inode.ino, { size: Buffer.byteLength(target) }))
+    return this.stat(this.meta.setAttrs(inode.ino, { size: Buffer.from(target).byteLength }))
+  }
+
+  /**
+   * mknod: regular files, FIFOs and sockets. Device nodes are refused (EPERM): a device number
+   * means nothing on another machine of the mesh.
+   */
+  mknod (dir: Ino, name: Name, mode: number, caller: Caller): Stat {
+    const type = mode & constants.S_IFMT
+    const kind = type === constants.S_IFREG ? Kind.File : type === constants.S_IFIFO || type === constants.S_IFSOCK ? Kind.Special : null
+    if (kind === null) throw errors.notPermitted(`mknod of a device node ${String(name)}: not supported on a network filesystem`)
+    const { uid, gid } = this.owner(dir, caller)
+    return this.stat(this.meta.create(dir, name, { kind, mode: (mode & 0o7777) | type, uid, gid }))
   }
 
   /**
@@ -124,36 +140,36 @@ export class Vfs {
     return { ...inode, allocated: this.allocated(inode, undefined) }
   }
 
-  readlink (ino: Ino): string {
+  readlink (ino: Ino): Buffer {
     const inode = this.meta.get(ino)
     if (inode.kind !== Kind.Symlink || inode.target === null) throw errors.invalid(`inode ${ino} is not a symlink`)
-    return inode.target.toString()
+    return inode.target
   }
 
-  unlink (dir: Ino, name: string): void {
+  unlink (dir: Ino, name: Name): void {
     const ino = this.meta.lookup(dir, name).ino
     this.keepIfOpen(ino)
     this.meta.remove(dir, name, { dir: false })
     this.forgetIfGone(ino)
   }
 
-  link (ino: Ino, newDir: Ino, newName: string): Stat {
+  link (ino: Ino, newDir: Ino, newName: Name): Stat {
     this.meta.link(ino, newDir, newName)
     return this.getattr(ino)
   }
 
-  rmdir (dir: Ino, name: string): void {
+  rmdir (dir: Ino, name: Name): void {
     this.meta.remove(dir, name, { dir: true })
   }
 
-  rename (dir: Ino, name: string, newDir: Ino, newName: string): void {
+  rename (dir: Ino, name: Name, newDir: Ino, newName: Name): void {
     const replaced = this.exists(newDir, newName)
     if (replaced !== null && replaced !== this.exists(dir, name)) this.keepIfOpen(replaced)
     this.meta.rename(dir, name, newDir, newName)
     if (replaced !== null) this.forgetIfGone(replaced)
   }
 
-  private exists (dir: Ino, name: string): Ino | null {
+  private exists (dir: Ino, name: Name): Ino | null {
     try {
       return this.meta.lookup(dir, name).ino
     } catch (err) {
@@ -234,22 +250,28 @@ export class Vfs {
 
   // ---- extended attributes ---------------------------------------------------------------
 
-  getxattr (ino: Ino, name: string): Buffer { return this.meta.getXattr(ino, name) }
+  getxattr (ino: Ino, name: string): Buffer { return this.meta.getXattr(ino, checkAttrName(name)) }
   listxattr (ino: Ino): string[] { return this.meta.listXattrs(ino) }
   /** flags: XATTR_CREATE (1) fails if the attribute exists, XATTR_REPLACE (2) if it does not. */
   setxattr (ino: Ino, name: string, value: Buffer, flags = 0): void {
-    if (flags & XATTR_CREATE || flags & XATTR_REPLACE) {
-      const exists = this.meta.listXattrs(ino).includes(name)
-      if (flags & XATTR_CREATE && exists) throw errors.exists(`attribute ${name}`)
-      if (flags & XATTR_REPLACE && !exists) throw errors.noAttr(name)
+    checkAttrName(name)
+    const exists = this.meta.listXattrs(ino).includes(name)
+    if (flags & XATTR_CREATE && exists) throw errors.exists(`attribute ${name}`)
+    if (flags & XATTR_REPLACE && !exists) throw errors.noAttr(name)
+    const used = this.meta.xattrBytes(ino)
+    const old = exists ? Buffer.byteLength(name) + this.meta.getXattr(ino, name).byteLength : 0
+    const names = used.names + (exists ? 0 : Buffer.byteLength(name) + 1)
+    const total = used.total - old + Buffer.byteLength(name) + value.byteLength
+    if (names > XATTR_LIST_MAX || total > XATTR_FILE_MAX) {
+      throw errors.noSpace(`extended attributes of inode ${ino} (${XATTR_FILE_MAX / 1024} KiB per file, names listed in ${XATTR_LIST_MAX / 1024} KiB)`)
     }
     this.meta.setXattr(ino, name, value)
   }
-  removexattr (ino: Ino, name: string): void { this.meta.setXattr(ino, name, null) }
+  removexattr (ino: Ino, name: string): void { this.meta.setXattr(ino, checkAttrName(name), null) }
 
   // ---- open files ------------------------------------------------------------------------
 
-  create (dir: Ino, name: string, mode: number, caller: Caller): { inode: Stat, fh: number } {
+  create (dir: Ino, name: Name, mode: number, caller: Caller): { inode: Stat, fh: number } {
     const { uid, gid } = this.owner(dir, caller)
     const inode = this.meta.create(dir, name, { kind: Kind.File, mode: (mode & 0o7777) | constants.S_IFREG, uid, gid })
     return { inode: this.stat(inode), fh: this.openHandle(inode.ino) }
@@ -360,4 +382,13 @@ export class Vfs {
   }
 }
 
-export { Kind, ROOT, now, type Attrs, type Inode, type Time }
+/**
+ * Attribute namespaces kept: user.* (the kernel checks who may use it), trusted.* and security.*
+ * (privileged). system.* holds POSIX ACLs, which meshfs does not implement; others do not exist.
+ */
+function checkAttrName (name: string): string {
+  if (/^(user|trusted|security)\./.test(name)) return name
+  throw errors.notSupported(`extended attribute ${name} (namespaces: user., trusted., security.)`)
+}
+
+export { Kind, ROOT, now, type Attrs, type Inode, type Name, type Time }

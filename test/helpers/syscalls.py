@@ -3,7 +3,7 @@
 # must run calls as another user: this process does them, started with the uid it should have.
 # Request: {"op": NAME, "args": [...]}. Reply: {"ok": VALUE} or {"err": "ENOENT"}.
 # Paths: a string, or {"hex": "..."} for names that are not UTF-8.
-import base64, ctypes, ctypes.util, errno, json, mmap, os, sys
+import base64, ctypes, ctypes.util, errno, json, mmap, os, platform, socket, struct, sys
 
 libc = ctypes.CDLL(ctypes.util.find_library('c'), use_errno=True)
 UTIME_NOW = (1 << 30) - 1
@@ -29,8 +29,9 @@ def check(rc):
 
 def stat_result(st):
     return {'ino': st.st_ino, 'mode': st.st_mode, 'nlink': st.st_nlink, 'uid': st.st_uid, 'gid': st.st_gid,
-            'size': st.st_size, 'blocks': st.st_blocks, 'atime': st.st_atime_ns, 'mtime': st.st_mtime_ns,
-            'ctime': st.st_ctime_ns}
+            'size': st.st_size, 'blocks': st.st_blocks,
+            # Nanoseconds since 1970 do not fit a JSON number exactly: as text.
+            'atime': str(st.st_atime_ns), 'mtime': str(st.st_mtime_ns), 'ctime': str(st.st_ctime_ns)}
 
 
 def flags(names):
@@ -80,6 +81,28 @@ def mmap_read(p, offset, length):
         os.close(fd)
 
 
+SYS_GETDENTS64 = {'x86_64': 217, 'aarch64': 61}.get(platform.machine(), 217)
+
+
+def getdents(fd, size):
+    # One getdents64 call: entries as the kernel hands them, '.' and '..' included, in batches
+    # as small as the test asks (to change the directory between two batches).
+    buf = ctypes.create_string_buffer(size)
+    n = check(libc.syscall(SYS_GETDENTS64, fd, buf, size))
+    out, pos = [], 0
+    while pos < n:
+        ino, _off, reclen, dtype = struct.unpack_from('QqHB', buf.raw, pos)
+        name = buf.raw[pos + 19:pos + reclen].split(b'\0', 1)[0]
+        out.append([name.hex(), ino, dtype])
+        pos += reclen
+    return out
+
+
+def bind_unix(p):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.bind(path(p))
+
+
 def listdir(p):
     return sorted(name.hex() for name in os.listdir(path(p)))
 
@@ -120,6 +143,9 @@ CALLS = {
     'mmap_write': mmap_write,
     'mmap_read': mmap_read,
     'listdir': listdir,
+    'bind_unix': bind_unix,
+    'opendir': lambda p: os.open(path(p), os.O_RDONLY | os.O_DIRECTORY),
+    'getdents': getdents,
     'write_file': lambda p, data: open(path(p), 'wb').write(base64.b64decode(data)),
     'read_file': lambda p: base64.b64encode(open(path(p), 'rb').read()).decode(),
     'whoami': lambda: [os.getuid(), os.getgid()],

@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import { TestMesh, type MountProcess } from './mesh-mount.ts'
 import { Syscalls, type Result } from './syscalls.ts'
 
+const MOUNT_ARGS = ['--redundancy', 'rs:2+1', '--allow-other']
+
 /** The unprivileged user the permission cases run as (nobody/nogroup on Debian). */
 export const USER = { uid: 65534, gid: 65534 }
 
@@ -30,7 +32,7 @@ export function e (r: Result): string {
 export class TwoRoots {
   private cases = 0
 
-  private constructor (readonly mesh: TestMesh, readonly mount: MountProcess, readonly local: string,
+  private constructor (readonly mesh: TestMesh, public mount: MountProcess, readonly local: string,
     readonly root: Syscalls, readonly user: Syscalls) {}
 
   static async start (): Promise<TwoRoots> {
@@ -39,7 +41,7 @@ export class TwoRoots {
     try {
       // Other users must reach the mount point and the local folder through their parents.
       await chmod(mesh.root, 0o755)
-      mount = await mesh.mount('mnt', ['--redundancy', 'rs:2+1', '--allow-other'])
+      mount = await mesh.mount('mnt', MOUNT_ARGS)
     } catch (err) {
       await mesh.stop()
       throw err
@@ -59,6 +61,12 @@ export class TwoRoots {
       return fn({ root: this.root, user: this.user, p: (rel) => join(dir, rel) })
     }
     return { local: await observe(this.local), mount: await observe(this.mount.path) }
+  }
+
+  /** A new mount process on the same store (as after a reboot). */
+  async remount (): Promise<void> {
+    await this.mount.stop()
+    this.mount = await this.mesh.mount('mnt', MOUNT_ARGS)
   }
 
   async stop (): Promise<void> {

@@ -13,7 +13,7 @@ export function dumpTree (meta: MetaStore): Record<string, unknown> {
       chunks: meta.chunks(ino).map((c) => [c.index, c.ref.toString('hex')]),
       xattrs: meta.listXattrs(ino).map((name) => [name, meta.getXattr(ino, name).toString('hex')])
     }
-    if (inode.kind === Kind.Dir) for (const entry of meta.readdir(ino)) walk(entry.ino, `${path}/${entry.name}`)
+    if (inode.kind === Kind.Dir) for (const entry of meta.readdir(ino)) walk(entry.ino, `${path}/${entry.name.toString()}`)
   }
   walk(ROOT, '')
   return out

@@ -39,7 +39,7 @@ describe('MetaStore', () => {
     const docs = meta.create(ROOT, 'docs', dir)
     const a = meta.create(docs.ino, 'a.txt', file)
     expect(meta.lookup(docs.ino, 'a.txt').ino).toBe(a.ino)
-    expect(meta.readdir(docs.ino).map((e) => e.name)).toEqual(['a.txt'])
+    expect(meta.readdir(docs.ino).map((e) => e.name.toString())).toEqual(['a.txt'])
     expect(meta.get(ROOT).nlink).toBe(3)
     fails(() => meta.create(docs.ino, 'a.txt', file), 'EXISTS')
     fails(() => meta.create(a.ino, 'x', file), 'NOT_DIR')
