@@ -2,9 +2,9 @@
 // observations expected (results, errnos, states): open flags, sparse files, truncate, rename
 // in every case POSIX defines, hard links, symlinks, name limits, and permissions as root and
 // as an unprivileged user (ownership, EACCES/EPERM, sticky and setgid directories).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe } from 'vitest'
 import { b64 } from '../helpers/syscalls.ts'
-import { TwoRoots, USER, e, type PosixCase } from '../helpers/two-roots.ts'
+import { USER, compareCases, e, type PosixCase } from '../helpers/two-roots.ts'
 
 const MIB = 1024 * 1024
 const bytes = (n: number, fill: number): string => b64(Buffer.alloc(n, fill))
@@ -236,16 +236,5 @@ const cases: Record<string, PosixCase> = {
 }
 
 describe('POSIX cases: the mount answers as the local disk does, as root and as another user', () => {
-  let roots: TwoRoots
-
-  beforeAll(async () => { roots = await TwoRoots.start() }, 120_000)
-  afterAll(async () => { await roots?.stop() }, 60_000)
-
-  for (const [name, fn] of Object.entries(cases)) {
-    it(name, async () => {
-      const { local, mount } = await roots.run(fn)
-      if (process.env.MESHFS_POSIX_SHOW) console.log(name, local)
-      expect(mount).toEqual(local)
-    }, 120_000)
-  }
+  compareCases(cases)
 })

@@ -4,11 +4,11 @@
 // read/write, names that are not UTF-8, '.' and '..', readdir under concurrent change, stable
 // inode numbers. Where meshfs differs on purpose (atime, size limits, devices), the last block
 // checks the mount alone; the README's compatibility section says why.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { b64 } from '../helpers/syscalls.ts'
-import { TwoRoots, e, type CaseContext, type PosixCase } from '../helpers/two-roots.ts'
+import { compareCases, e, type CaseContext, type PosixCase } from '../helpers/two-roots.ts'
 
 /** lstat's answer; times are nanoseconds as text (exact). */
 interface St { ino: number, mode: number, nlink: number, uid: number, gid: number, size: number, atime: string, mtime: string, ctime: string }
@@ -246,20 +246,10 @@ const cases: Record<string, PosixCase> = {
 }
 
 describe('POSIX semantics: the mount keeps what the local disk keeps', () => {
-  let roots: TwoRoots
-
-  beforeAll(async () => { roots = await TwoRoots.start() }, 120_000)
-  afterAll(async () => { await roots?.stop() }, 60_000)
-
-  for (const [name, fn] of Object.entries(cases)) {
-    it(name, async () => {
-      const { local, mount } = await roots.run(fn)
-      if (process.env.MESHFS_POSIX_SHOW) console.log(name, local)
-      expect(mount).toEqual(local)
-    }, 120_000)
-  }
+  const twoRoots = compareCases(cases)
 
   it('differs from ext4 only where documented: atime, statfs, xattr and device limits', async () => {
+    const roots = twoRoots()
     const R = roots.root
     const dir = join(roots.mount.path, 'mount-only')
     await R.must('mkdir', dir, 0o777)
@@ -290,6 +280,7 @@ describe('POSIX semantics: the mount keeps what the local disk keeps', () => {
   })
 
   it('keeps inode numbers across a remount', async () => {
+    const roots = twoRoots()
     const R = roots.root
     const paths = ['keep-a', 'keep-b', 'keep-dir'].map((n) => join(roots.mount.path, n))
     await R.must('write_file', paths[0], text('a'))

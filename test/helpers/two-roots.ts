@@ -1,3 +1,4 @@
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { chmod, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -76,4 +77,23 @@ export class TwoRoots {
     await this.mesh?.stop()
     await rm(this.local, { recursive: true, force: true })
   }
+}
+
+/**
+ * Inside a describe(): one TwoRoots for the block, and one test per case, expecting the mount's
+ * observations to equal the local disk's (MESHFS_POSIX_SHOW=1 prints them). Returns a getter
+ * for tests of the mount alone.
+ */
+export function compareCases (cases: Record<string, PosixCase>): () => TwoRoots {
+  let roots: TwoRoots
+  beforeAll(async () => { roots = await TwoRoots.start() }, 120_000)
+  afterAll(async () => { await roots?.stop() }, 60_000)
+  for (const [name, fn] of Object.entries(cases)) {
+    it(name, async () => {
+      const { local, mount } = await roots.run(fn)
+      if (process.env.MESHFS_POSIX_SHOW) console.log(name, local)
+      expect(mount).toEqual(local)
+    }, 120_000)
+  }
+  return () => roots
 }
