@@ -229,6 +229,19 @@ const cases: Record<string, PosixCase> = {
     }
   },
 
+  async 'a file removed while open stays readable and writable until the last close' ({ root: R, p }) {
+    const fd = await R.must<number>('open', p('held'), ['O_RDWR', 'O_CREAT'])
+    await R.must('write', fd, text('before unlink\n'))
+    await R.must('unlink', p('held'))
+    await R.must('write', fd, text('after unlink\n'))
+    const content = Buffer.from(await R.must<string>('read', fd, 100, 0), 'base64').toString()
+    const nlink = (await R.must<St>('fstat', fd)).nlink
+    await R.must('ftruncate', fd, 6)
+    const size = (await R.must<St>('fstat', fd)).size
+    await R.must('close', fd)
+    return { content, nlink, size, entries: await R.must('listdir', p('')) }
+  },
+
   async 'inode numbers stay for the life of a file' ({ root: R, p }) {
     await R.must('write_file', p('f'), text('f'))
     await R.must('mkdir', p('d'))

@@ -3,7 +3,7 @@
 # must run calls as another user: this process does them, started with the uid it should have.
 # Request: {"op": NAME, "args": [...]}. Reply: {"ok": VALUE} or {"err": "ENOENT"}.
 # Paths: a string, or {"hex": "..."} for names that are not UTF-8.
-import base64, ctypes, ctypes.util, errno, json, mmap, os, platform, socket, struct, sys
+import base64, ctypes, ctypes.util, errno, hashlib, json, mmap, os, platform, socket, stat, struct, sys
 
 libc = ctypes.CDLL(ctypes.util.find_library('c'), use_errno=True)
 UTIME_NOW = (1 << 30) - 1
@@ -103,6 +103,31 @@ def bind_unix(p):
         s.bind(path(p))
 
 
+def describe(p):
+    # What a path is, for comparing two trees: type, mode, owner, links, size, content hash,
+    # entries, symlink target, extended attributes. An errno name if it cannot be looked at.
+    try:
+        st = os.lstat(path(p))
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+    kind = 'dir' if stat.S_ISDIR(st.st_mode) else 'symlink' if stat.S_ISLNK(st.st_mode) else 'file' if stat.S_ISREG(st.st_mode) else 'other'
+    out = {'kind': kind, 'mode': st.st_mode & 0o7777, 'owner': [st.st_uid, st.st_gid]}
+    if kind == 'dir':
+        out['entries'] = sorted(os.listdir(p if isinstance(p, str) else path(p)))
+    else:
+        out['nlink'] = st.st_nlink
+        out['size'] = st.st_size
+    if kind == 'symlink':
+        out['target'] = os.readlink(path(p)).hex()
+    if kind == 'file':
+        with open(path(p), 'rb') as f:
+            out['sha256'] = hashlib.sha256(f.read()).hexdigest()
+    if kind in ('file', 'dir'):
+        out['xattrs'] = {n: base64.b64encode(os.getxattr(path(p), n, follow_symlinks=False)).decode()
+                         for n in sorted(os.listxattr(path(p), follow_symlinks=False))}
+    return out
+
+
 def listdir(p):
     return sorted(name.hex() for name in os.listdir(path(p)))
 
@@ -143,6 +168,7 @@ CALLS = {
     'mmap_write': mmap_write,
     'mmap_read': mmap_read,
     'listdir': listdir,
+    'describe': describe,
     'bind_unix': bind_unix,
     'opendir': lambda p: os.open(path(p), os.O_RDONLY | os.O_DIRECTORY),
     'getdents': getdents,
