@@ -7,6 +7,7 @@ import { b64 } from '../helpers/syscalls.ts'
 import { USER, compareCases, e, type PosixCase } from '../helpers/two-roots.ts'
 
 const MIB = 1024 * 1024
+const RENAME_NOREPLACE = 1
 const bytes = (n: number, fill: number): string => b64(Buffer.alloc(n, fill))
 const text = (s: string): string => b64(s)
 const decoded = (r: { ok: string } | { err: string }): string => ('ok' in r ? Buffer.from(r.ok, 'base64').toString() : r.err)
@@ -86,6 +87,8 @@ const cases: Record<string, PosixCase> = {
       intoMissingDir: e(await R.call('rename', p('b'), p('nope/x'))),
       throughFile: e(await R.call('rename', p('b'), p('b2/x'))),
       dotDot: e(await R.call('rename', p('full/..'), p('x'))),
+      noReplaceOverExisting: e(await R.call('renameat2', p('b2'), p('full'), RENAME_NOREPLACE)),
+      noReplaceToNew: e(await R.call('renameat2', p('b2'), p('b3'), RENAME_NOREPLACE)),
       entries: await R.must('listdir', p(''))
     }
   },

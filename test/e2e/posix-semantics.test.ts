@@ -17,6 +17,7 @@ const hex = (s: string | Buffer): string => Buffer.from(s).toString('hex')
 const text = (s: string): string => b64(s)
 const XATTR_CREATE = 1
 const XATTR_REPLACE = 2
+const RENAME_EXCHANGE = 2
 const DT_FIFO = 1
 const DT_DIR = 4
 const DT_REG = 8
@@ -261,7 +262,7 @@ const cases: Record<string, PosixCase> = {
 describe('POSIX semantics: the mount keeps what the local disk keeps', () => {
   const twoRoots = compareCases(cases)
 
-  it('differs from ext4 only where documented: atime, statfs, xattr and device limits', async () => {
+  it('differs from ext4 only where documented: atime, statfs, xattr and device limits, fallocate, exchange', async () => {
     const roots = twoRoots()
     const R = roots.root
     const dir = join(roots.mount.path, 'mount-only')
@@ -290,6 +291,14 @@ describe('POSIX semantics: the mount keeps what the local disk keeps', () => {
     expect((await R.must<string[]>('listxattr', f)).length).toBeGreaterThan(200)
     // Device nodes: refused, their numbers mean nothing on another machine.
     expect(e(await R.call('mknod', join(dir, 'dev'), 0o20644))).toBe('EPERM')
+    // fallocate and RENAME_EXCHANGE are not implemented; posix_fallocate falls back to writing.
+    const fd = await R.must<number>('open', f, ['O_RDWR'])
+    expect(e(await R.call('fallocate', fd, 0, 0, 1 << 20))).toBe('ENOTSUP') // = EOPNOTSUPP on Linux
+    expect(e(await R.call('posix_fallocate', fd, 0, 1 << 20))).toBe('ok')
+    expect((await R.must<St>('fstat', fd)).size).toBe(1 << 20)
+    await R.must('close', fd)
+    await R.must('write_file', join(dir, 'g'), text('g'))
+    expect(e(await R.call('renameat2', f, join(dir, 'g'), RENAME_EXCHANGE))).toBe('EINVAL')
   })
 
   it('keeps inode numbers across a remount', async () => {

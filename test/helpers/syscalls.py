@@ -54,6 +54,14 @@ def utimensat(p, atime, mtime, nofollow=False):
     return check(libc.utimensat(AT_FDCWD, path(p), times, AT_SYMLINK_NOFOLLOW if nofollow else 0))
 
 
+def renameat2(a, b, flags):
+    return check(libc.renameat2(AT_FDCWD, path(a), AT_FDCWD, path(b), flags))
+
+
+def fallocate(fd, mode, offset, length):
+    return check(libc.fallocate(fd, mode, ctypes.c_long(offset), ctypes.c_long(length)))
+
+
 def getxattr_sized(p, name, size):
     # The raw call, for the size-0 probe and ERANGE (os.getxattr sizes its buffer itself).
     buf = ctypes.create_string_buffer(max(size, 1))
@@ -168,6 +176,9 @@ CALLS = {
     'mmap_write': mmap_write,
     'mmap_read': mmap_read,
     'listdir': listdir,
+    'renameat2': renameat2,
+    'fallocate': fallocate,
+    'posix_fallocate': os.posix_fallocate,
     'describe': describe,
     'bind_unix': bind_unix,
     'opendir': lambda p: os.open(path(p), os.O_RDONLY | os.O_DIRECTORY),
