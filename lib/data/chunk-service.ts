@@ -15,6 +15,17 @@ export interface ChunkStorage {
    * recorded in metadata, or dropped. Every successful write() is released exactly once.
    */
   release (ref: Uint8Array): void
+  /** The stripe a reference was written to (for the location records every peer keeps). */
+  stripeOf? (ref: Uint8Array): StripeInfo
+}
+
+/** A stripe and where its shards went: what location records say of a new chunk. */
+export interface StripeInfo {
+  chunk: Buffer
+  scheme: string
+  /** Bytes the stripe encodes (the sealed chunk). */
+  size: number
+  shards: Array<{ shard: Buffer, peer: Buffer | null }>
 }
 
 export interface ChunkServiceOptions {
@@ -65,5 +76,15 @@ export class ChunkService implements ChunkStorage {
 
   release (ref: Uint8Array): void {
     this.guard.release(decodeChunkRef(ref).id)
+  }
+
+  stripeOf (ref: Uint8Array): StripeInfo {
+    const r = decodeChunkRef(ref)
+    return {
+      chunk: Buffer.from(r.id, 'hex'),
+      scheme: r.scheme,
+      size: r.sealedSize,
+      shards: r.shards.map((s) => ({ shard: Buffer.from(s.id, 'hex'), peer: s.peer ? Buffer.from(s.peer, 'hex') : null }))
+    }
   }
 }

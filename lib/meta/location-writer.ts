@@ -2,7 +2,7 @@ import { signingKeyPair, type SigningKeyPair } from '../../crypto/signing.ts'
 import { HybridClock } from './hlc.ts'
 import { EnvelopeKind, sealEnvelope } from './op-envelope.ts'
 import type { OpStore } from './op-store.ts'
-import { encodeMoves, type ShardMove } from './location-ops.ts'
+import { encodeLocations, locationRecord, type LocationRecord } from './location-ops.ts'
 
 /**
  * The log of shard moves a peer makes (repair, drain): needs only the storage capability. Its
@@ -19,10 +19,10 @@ export class LocationWriter {
     this.clock = new HybridClock(Date.now, ops.maxHlc())
   }
 
-  /** Records moves (one envelope), stores it and hands it to the mesh. */
-  append (moves: ShardMove[]): void {
+  /** Records moves, marks... (one envelope), stores it and hands it to the mesh. */
+  append (parts: Partial<LocationRecord>): void {
     const seq = this.ops.head(this.writer) + 1
-    const envelope = sealEnvelope(this.locationKey, this.signer, seq, this.clock.tick(), encodeMoves(moves), EnvelopeKind.Locations)
+    const envelope = sealEnvelope(this.locationKey, this.signer, seq, this.clock.tick(), encodeLocations(locationRecord(parts)), EnvelopeKind.Locations)
     this.ops.add(envelope.bytes)
   }
 }

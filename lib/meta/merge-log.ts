@@ -3,7 +3,7 @@ import { signingKeyPair, type SigningKeyPair } from '../../crypto/signing.ts'
 import { MeshError, errors } from '../errors.ts'
 import { HybridClock, compareHlc, type Hlc } from './hlc.ts'
 import { EnvelopeKind, decodeEnvelope, openEnvelope, sealEnvelope, type Envelope } from './op-envelope.ts'
-import { decodeMoves, type ShardMove } from './location-ops.ts'
+import { decodeLocations, encodeLocations, type LocationRecord, type ShardMove } from './location-ops.ts'
 import { OpStore } from './op-store.ts'
 import { OpType, decodeOp, encodeOp, type Op } from './ops.ts'
 import { TREE_TABLES } from './schema.ts'
@@ -81,7 +81,7 @@ export class MergeLog {
   }
 
   /** Seals, stores and applies local ops in one transaction, then announces them. */
-  commit (ops: Op[], extra?: () => void): void {
+  commit (ops: Op[], extra?: () => void, locations?: LocationRecord): void {
     const sealed: Envelope[] = []
     try {
       this.db.transaction(() => {
@@ -92,6 +92,14 @@ export class MergeLog {
           sealed.push(envelope)
         }
         sealed.forEach((envelope, i) => this.advance({ hlc: envelope.hlc, writer: this.writer }, ops[i]))
+        if (locations && this.locationKey) {
+          // With the ops, in the same transaction: a stripe is never written without its record.
+          const envelope = sealEnvelope(this.locationKey, this.signer, ++this.seq, this.clock.tick(), encodeLocations(locations), EnvelopeKind.Locations)
+          this.ops.insert(envelope)
+          this.tree.applyMoves(locations.moves)
+          this.advance({ hlc: envelope.hlc, writer: this.writer })
+          sealed.push(envelope)
+        }
         this.tree.purge(this.ops.stableHlc())
         extra?.()
       })()
@@ -122,7 +130,7 @@ export class MergeLog {
     try {
       if (envelope.kind === EnvelopeKind.Locations) {
         if (!this.locationKey) return null
-        return { moves: decodeMoves(openEnvelope(this.locationKey, envelope)), envelope, writer: envelope.writer }
+        return { moves: decodeLocations(openEnvelope(this.locationKey, envelope)).moves, envelope, writer: envelope.writer }
       }
       return { op: decodeOp(openEnvelope(this.metadataKey, envelope)), envelope, writer: envelope.writer }
     } catch {

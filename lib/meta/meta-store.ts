@@ -4,6 +4,7 @@ import { errors } from '../errors.ts'
 import type { ChunkId, Ino, PeerId, ShardId } from '../ports.ts'
 import { FID_BYTES, Kind, OpType, ROOT_FID, type Attrs, type Fid, type Op, type Time } from './ops.ts'
 import { MergeLog } from './merge-log.ts'
+import { locationRecord, type StripePlaced } from './location-ops.ts'
 import { SCHEMA, SCHEMA_VERSION } from './schema.ts'
 import { ROOT, Tree, type Inode } from './tree.ts'
 
@@ -278,12 +279,16 @@ export class MetaStore {
    * Records new chunk refs and the file's new size and mtime in one transaction: after a crash a
    * file is either as before or as after, never a size that points past its chunks.
    */
-  writeChunks (ino: Ino, chunks: Array<{ index: number, ref: Buffer }>, attrs: Attrs, time = now()): Inode {
+  /**
+   * Records written chunks (with size and mtime) in one change. placed: the new stripes behind
+   * them, recorded in the same transaction as location records that every peer reads (repair, space).
+   */
+  writeChunks (ino: Ino, chunks: Array<{ index: number, ref: Buffer }>, attrs: Attrs, time = now(), placed: StripePlaced[] = []): Inode {
     const inode = this.get(ino)
     this.commit([{
       type: OpType.Write, ino: this.fid(ino), base: this.tree.version(ino) ?? Buffer.alloc(0), dropFrom: -1,
       chunks, size: attrs.size ?? inode.size, mtime: attrs.mtime ?? inode.mtime, time
-    }])
+    }], placed)
     return this.get(ino)
   }
 
@@ -291,13 +296,13 @@ export class MetaStore {
    * Sets a smaller size in one change: drops chunks from firstDropped on and records the
    * rewritten partial last chunk (so no byte past the size survives to reappear on a later extend).
    */
-  truncate (ino: Ino, size: number, firstDropped: number, rewritten: Array<{ index: number, ref: Buffer }> = [], time = now()): Inode {
+  truncate (ino: Ino, size: number, firstDropped: number, rewritten: Array<{ index: number, ref: Buffer }> = [], time = now(), placed: StripePlaced[] = []): Inode {
     const inode = this.get(ino)
     if (inode.kind === Kind.Dir) throw errors.isDir(`inode ${ino}`)
     this.commit([{
       type: OpType.Write, ino: this.fid(ino), base: this.tree.version(ino) ?? Buffer.alloc(0), dropFrom: firstDropped,
       chunks: rewritten, size, mtime: time, time
-    }])
+    }], placed)
     return this.get(ino)
   }
 
@@ -307,10 +312,10 @@ export class MetaStore {
     this.commit([{ type: OpType.SetXattr, ino: this.fid(ino), name, value, time }])
   }
 
-  private commit (ops: Op[]): void {
+  private commit (ops: Op[], placed: StripePlaced[] = []): void {
     const counter = this.fidCounter
     try {
-      this.log.commit(ops, () => this.saveSetting.run('fid_counter', this.fidCounter))
+      this.log.commit(ops, () => this.saveSetting.run('fid_counter', this.fidCounter), placed.length > 0 ? locationRecord({ placed }) : undefined)
     } catch (err) {
       this.fidCounter = counter
       throw err

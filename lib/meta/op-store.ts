@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import { errors, isMeshError } from '../errors.ts'
 import type { OpAddResult, OpLog, WriterHead } from '../ports.ts'
-import { decodeEnvelope, type Envelope } from './op-envelope.ts'
+import { decodeEnvelope, EnvelopeKind, type Envelope } from './op-envelope.ts'
 import type { Hlc } from './hlc.ts'
 
 type Listener = (envelope: Uint8Array, writer: Uint8Array, seq: number, source: unknown) => void
@@ -24,12 +24,17 @@ export class OpStore implements OpLog {
   private readonly listeners = new Set<Listener>()
   private readonly q
 
-  constructor (private readonly db: Database.Database) {
+  constructor (readonly db: Database.Database) {
     db.exec(`CREATE TABLE IF NOT EXISTS envelopes (
       writer BLOB NOT NULL, seq INTEGER NOT NULL, hlc_ms INTEGER NOT NULL, hlc_count INTEGER NOT NULL, envelope BLOB NOT NULL,
       PRIMARY KEY (writer, seq)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS writer_heads (
-        writer BLOB PRIMARY KEY, seq INTEGER NOT NULL, hlc_ms INTEGER NOT NULL, hlc_count INTEGER NOT NULL) WITHOUT ROWID`)
+        writer BLOB PRIMARY KEY, seq INTEGER NOT NULL, hlc_ms INTEGER NOT NULL, hlc_count INTEGER NOT NULL,
+        metadata INTEGER NOT NULL DEFAULT 1) WITHOUT ROWID`)
+    // Databases from before the column: every writer counted as a metadata writer.
+    if (!db.prepare<[], { name: string }>('PRAGMA table_info(writer_heads)').all().some((c) => c.name === 'metadata')) {
+      db.exec('ALTER TABLE writer_heads ADD COLUMN metadata INTEGER NOT NULL DEFAULT 1')
+    }
     // One row per writer: what every commit asks (heads, stability) costs O(writers), not O(ops).
     db.exec(`INSERT OR IGNORE INTO writer_heads (writer, seq, hlc_ms, hlc_count)
       SELECT e.writer, e.seq, e.hlc_ms, e.hlc_count FROM envelopes e
@@ -38,12 +43,16 @@ export class OpStore implements OpLog {
     this.q = {
       head: db.prepare<[Buffer], { seq: number | null }>('SELECT seq FROM writer_heads WHERE writer = ?'),
       heads: db.prepare<[], { writer: Buffer, seq: number }>('SELECT writer, seq FROM writer_heads'),
-      setHead: db.prepare('INSERT OR REPLACE INTO writer_heads (writer, seq, hlc_ms, hlc_count) VALUES (?, ?, ?, ?)'),
+      // metadata: the writer has written metadata ops (a writer of location records only, such as
+      // a storage peer's repair, never will: it must not hold back what every writer is past).
+      setHead: db.prepare(`INSERT INTO writer_heads (writer, seq, hlc_ms, hlc_count, metadata) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (writer) DO UPDATE SET seq = excluded.seq, hlc_ms = excluded.hlc_ms, hlc_count = excluded.hlc_count,
+          metadata = max(metadata, excluded.metadata)`),
       since: db.prepare<[Buffer, number, number], { envelope: Buffer }>('SELECT envelope FROM envelopes WHERE writer = ? AND seq > ? ORDER BY seq LIMIT ?'),
       insert: db.prepare('INSERT INTO envelopes (writer, seq, hlc_ms, hlc_count, envelope) VALUES (?, ?, ?, ?, ?)'),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM envelopes'),
       ordered: db.prepare<[], { envelope: Buffer }>('SELECT envelope FROM envelopes ORDER BY hlc_ms, hlc_count, writer, seq'),
-      stableHlc: db.prepare<[], { ms: number, count: number }>('SELECT hlc_ms AS ms, hlc_count AS count FROM writer_heads ORDER BY hlc_ms, hlc_count LIMIT 1'),
+      stableHlc: db.prepare<[], { ms: number, count: number }>('SELECT hlc_ms AS ms, hlc_count AS count FROM writer_heads WHERE metadata = 1 ORDER BY hlc_ms, hlc_count LIMIT 1'),
       headHlc: db.prepare<[Buffer], { ms: number, count: number }>('SELECT hlc_ms AS ms, hlc_count AS count FROM writer_heads WHERE writer = ?'),
       maxHlc: db.prepare<[], { ms: number, count: number }>('SELECT hlc_ms AS ms, hlc_count AS count FROM envelopes ORDER BY hlc_ms DESC, hlc_count DESC LIMIT 1')
     }
@@ -107,7 +116,7 @@ export class OpStore implements OpLog {
   insert (envelope: Envelope): void {
     try {
       this.q.insert.run(envelope.writer, envelope.seq, envelope.hlc.ms, envelope.hlc.count, envelope.bytes)
-      this.q.setHead.run(envelope.writer, envelope.seq, envelope.hlc.ms, envelope.hlc.count)
+      this.q.setHead.run(envelope.writer, envelope.seq, envelope.hlc.ms, envelope.hlc.count, envelope.kind === EnvelopeKind.Ops ? 1 : 0)
     } catch (err) {
       if (isMeshError(err)) throw err
       if ((err as { code?: string }).code === 'SQLITE_FULL') throw errors.noSpace('op store')

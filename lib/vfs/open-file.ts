@@ -1,4 +1,4 @@
-import type { ChunkStorage } from '../data/chunk-service.ts'
+import type { ChunkStorage, StripeInfo } from '../data/chunk-service.ts'
 import { toMeshError, type MeshError } from '../errors.ts'
 import type { MetaStore } from '../meta/meta-store.ts'
 import { now } from '../meta/meta-store.ts'
@@ -43,6 +43,11 @@ export class OpenFile {
 
   constructor (readonly ino: Ino, size: number, private readonly deps: OpenFileDeps) {
     this.size = size
+  }
+
+  private stripes (chunks: Array<{ ref: Buffer }>): StripeInfo[] {
+    const { storage } = this.deps
+    return storage.stripeOf ? chunks.map((c) => storage.stripeOf!(c.ref)) : []
   }
 
   /** Plaintext of chunk index (shorter than a chunk where the file or stored chunk ends), or null for a hole. */
@@ -92,7 +97,7 @@ export class OpenFile {
     if (this.unlinked) return // stored, kept here for reads until the last close
     if (this.pending.size === 0 && !this.sizeChanged && this.mtime === null) return
     const chunks = [...this.pending].map(([index, ref]) => ({ index, ref }))
-    this.deps.meta.writeChunks(this.ino, chunks, { size: this.size, ...(this.mtime ? { mtime: this.mtime } : {}) }, this.changedAt ?? now())
+    this.deps.meta.writeChunks(this.ino, chunks, { size: this.size, ...(this.mtime ? { mtime: this.mtime } : {}) }, this.changedAt ?? now(), this.stripes(chunks))
     for (const { index, ref } of chunks) {
       this.pending.delete(index)
       this.deps.storage.release(ref)
@@ -119,7 +124,7 @@ export class OpenFile {
         rewritten.push({ index: partial, ref })
       }
       try {
-        this.deps.meta.truncate(this.ino, size, keep > 0 ? partial + 1 : partial, rewritten)
+        this.deps.meta.truncate(this.ino, size, keep > 0 ? partial + 1 : partial, rewritten, now(), this.stripes(rewritten))
       } finally {
         for (const { ref } of rewritten) this.deps.storage.release(ref)
       }

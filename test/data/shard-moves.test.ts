@@ -70,7 +70,7 @@ describe('shard moves recorded by a storage-only peer', () => {
       moves.push({ chunk: Buffer.from(ref.id, 'hex'), scheme: ref.scheme, index: i, shard: Buffer.from(shard.id, 'hex'), peer: Buffer.from(spare[i]!, 'hex') })
     }
     const mover = new LocationWriter(relay, keys.storage.locationKey, randomBytes(32))
-    mover.append(moves)
+    mover.append({ moves })
 
     // Without the records, 2 of 5 shards are where the ref says: the read fails.
     vfs = new Vfs({ meta, storage: service(), chunkSize: CHUNK })
@@ -93,7 +93,7 @@ describe('shard moves recorded by a storage-only peer', () => {
     }
     const other = deriveMeshKeys(generateMeshSecret())
     const forger = new LocationWriter(relay, other.storage.locationKey, randomBytes(32))
-    forger.append([{ chunk: randomBytes(32), scheme: 'rs:3+2', index: 0, shard: randomBytes(32), peer: randomBytes(32) }])
+    forger.append({ moves: [{ chunk: randomBytes(32), scheme: 'rs:3+2', index: 0, shard: randomBytes(32), peer: randomBytes(32) }] })
     for (const envelope of relay.since(forger.writer, 0, 10)) meta.log.ops.add(envelope)
     await settle()
     expect(meta.log.stats.unreadable).toBe(1)
