@@ -19,6 +19,7 @@ import { bootstrapArg } from './serve.ts'
 import { formatSize, parseSize } from './size.ts'
 import { openStoreDir } from './store-dir.ts'
 import { UsageError } from './usage-error.ts'
+import { MAINTENANCE_HELP, MAINTENANCE_OPTIONS, secondsOption, startMaintenance } from './maintenance.ts'
 
 export const MOUNT_HELP = `Usage: meshfs mount <dir> --key KEY [options]
 
@@ -40,7 +41,7 @@ Options:
                         anyway (default: 30)
   --allow-other         let other users use the mount (root, or user_allow_other in
                         /etc/fuse.conf)
-  -h, --help            show this help
+${MAINTENANCE_HELP}  -h, --help            show this help
 `
 
 /** Every option mount takes (the help text describes each; a test holds them together). */
@@ -52,6 +53,7 @@ export const MOUNT_OPTIONS = {
   bootstrap: { type: 'string', multiple: true },
   'wait-peers': { type: 'string' },
   'allow-other': { type: 'boolean' },
+  ...MAINTENANCE_OPTIONS,
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -71,6 +73,8 @@ export async function mountCommand (argv: string[]): Promise<void> {
   const waitSeconds = Number(values['wait-peers'] ?? 30)
   if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new UsageError(`--wait-peers: "${values['wait-peers']}" is not a number of seconds`)
   const storeDir = resolve(values.store ?? join(homedir(), '.meshfs', 'store'))
+  const downAfterMs = secondsOption('down-after', values['down-after'])
+  const repairIntervalMs = secondsOption('repair-interval', values['repair-interval'])
   const say = (line: string) => console.log(`meshfs mount: ${line}`)
 
   // Check the mount point before joining the mesh: a typo fails in milliseconds, not after a DHT join.
@@ -87,6 +91,10 @@ export async function mountCommand (argv: string[]): Promise<void> {
   const acknowledger = setInterval(() => { meta.acknowledge() }, 30_000)
   acknowledger.unref()
   const { node } = peer
+  const maintenance = startMaintenance({
+    keys: keys.storage, network: node, store: peer.store, oplog: meta.log.ops, peerSeed: identity.peerSeed,
+    downAfterMs, repairIntervalMs, log: say
+  })
 
   const storagePeers = () => node.peers().filter((p) => p.capacity > 0).length
   if (storagePeers() < scheme.n) {
@@ -107,6 +115,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
     fuse = FuseMount.mount(vfs, mountpoint.path, { log: say, allowOther: values['allow-other'] === true })
   } catch (err) {
     await reclaimer.close()
+    await maintenance.close()
     await peer.close()
     meta.close()
     throw new Error(`cannot mount ${mountpoint.path}: ${(err as Error).message}`)
@@ -126,6 +135,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
       }
       clearInterval(acknowledger)
       await reclaimer.close()
+      await maintenance.close()
       await peer.close()
       meta.close()
       say('stopped')

@@ -8,6 +8,7 @@ import { storageKeysFrom } from './keys.ts'
 import { openStoreDir } from './store-dir.ts'
 import { parseSize, formatSize } from './size.ts'
 import { UsageError } from './usage-error.ts'
+import { MAINTENANCE_HELP, MAINTENANCE_OPTIONS, secondsOption, startMaintenance } from './maintenance.ts'
 
 export const SERVE_HELP = `Usage: meshfs serve --key KEY --store DIR --capacity SIZE [options]
 
@@ -20,7 +21,7 @@ Options:
   --capacity SIZE       space this peer offers, e.g. 500M, 20G, 2T
   --bootstrap HOST:PORT DHT bootstrap node; repeatable. Only these are contacted.
                         Default: the public HyperDHT.
-  -h, --help            show this help
+${MAINTENANCE_HELP}  -h, --help            show this help
 `
 
 /** Every option serve takes (the help text describes each; a test holds them together). */
@@ -29,6 +30,7 @@ export const SERVE_OPTIONS = {
   store: { type: 'string' },
   capacity: { type: 'string' },
   bootstrap: { type: 'string', multiple: true },
+  ...MAINTENANCE_OPTIONS,
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -45,6 +47,8 @@ export async function serveCommand (argv: string[]): Promise<void> {
   const capacity = parseSize(values.capacity)
   const bootstrap = (values.bootstrap ?? []).map(bootstrapArg)
   const dir = resolve(values.store)
+  const downAfterMs = secondsOption('down-after', values['down-after'])
+  const repairIntervalMs = secondsOption('repair-interval', values['repair-interval'])
 
   const identity = await openStoreDir(dir, keys.topic)
   // Every peer keeps and relays the metadata op logs (sealed: a storage-only key cannot read them).
@@ -54,8 +58,13 @@ export async function serveCommand (argv: string[]): Promise<void> {
     log: (line) => console.log(`meshfs serve: ${line}`)
   }).catch((err: unknown) => { oplog.close(); throw err })
   const { node, store } = peer
+  const maintenance = startMaintenance({
+    keys, network: node, store, oplog, peerSeed: identity.peerSeed, downAfterMs, repairIntervalMs,
+    log: (line) => console.log(`meshfs serve: ${line}`)
+  })
   const stop = async (signal: string) => {
     console.log(`meshfs serve: ${signal}, closing`)
+    await maintenance.close()
     await peer.close()
     oplog.close()
     process.exit(0)

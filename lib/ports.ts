@@ -66,6 +66,8 @@ export interface ShardNetwork {
   get (peer: PeerId, id: ShardId, opts?: CallOptions): Promise<Uint8Array>
   has (peer: PeerId, id: ShardId, opts?: CallOptions): Promise<boolean>
   delete (peer: PeerId, id: ShardId, opts?: CallOptions): Promise<boolean>
+  /** When each peer was last heard of, by this peer or by live peers that hear it (gossip). */
+  witnessed? (): Map<PeerId, number>
 }
 
 /** The last op a peer holds of one writer's log (ops of a writer are numbered 1, 2, 3, ...). */

@@ -225,7 +225,24 @@ export class MeshNode implements ShardNetwork {
 
   private localState (): m.StateMessage {
     const usage = this.opts.storage.usage()
-    return { capacity: usage.capacity, used: usage.used, free: usage.free, version: this.version }
+    const sees = this.peers().filter((p) => !p.local).map((p) => Buffer.from(p.id, 'hex'))
+    return { capacity: usage.capacity, used: usage.used, free: usage.free, version: this.version, sees }
+  }
+
+  /**
+   * When each peer was last heard of, directly or through a live peer's state message (it
+   * hears from it): a peer is down only when nobody has heard from it for a while.
+   */
+  witnessed (): Map<PeerId, number> {
+    const out = new Map<PeerId, number>()
+    for (const peer of this.peers()) {
+      if (peer.local) continue
+      out.set(peer.id, Math.max(out.get(peer.id) ?? 0, peer.lastSeen))
+      for (const id of this.connections.get(peer.id)?.sees ?? []) {
+        if (id !== this.self) out.set(id, Math.max(out.get(id) ?? 0, peer.lastSeen))
+      }
+    }
+    return out
   }
 
   private announce (): void {

@@ -14,7 +14,12 @@ export interface Hello { version: number, proof: Uint8Array }
 export interface Request { id: number, op: Op, shard: Uint8Array, data: Uint8Array | null }
 export interface Response { id: number, status: Status, data: Uint8Array | null, message: string }
 export interface Cancel { id: number }
-export interface StateMessage { capacity: number, used: number, free: number, version: string }
+/** sees: the peers the sender hears from now (gossip for failure detection: down means nobody hears it). */
+export interface StateMessage { capacity: number, used: number, free: number, version: string, sees: Uint8Array[] }
+
+/** Most peers a state message may list. */
+export const MAX_SEES = 4096
+const peerIds = c.array(c.fixed32)
 
 export const PROTOCOL_VERSION = 1
 
@@ -84,16 +89,18 @@ export const cancel = bounded<Cancel>({
 export const stateMessage = bounded<StateMessage>({
   preencode (state, m) {
     c.uint.preencode(state, m.capacity); c.uint.preencode(state, m.used)
-    c.uint.preencode(state, m.free); c.string.preencode(state, m.version)
+    c.uint.preencode(state, m.free); c.string.preencode(state, m.version); peerIds.preencode(state, m.sees)
   },
   encode (state, m) {
     c.uint.encode(state, m.capacity); c.uint.encode(state, m.used)
-    c.uint.encode(state, m.free); c.string.encode(state, m.version)
+    c.uint.encode(state, m.free); c.string.encode(state, m.version); peerIds.encode(state, m.sees)
   },
   decode: (state) => ({
     capacity: c.uint.decode(state),
     used: c.uint.decode(state),
     free: c.uint.decode(state),
-    version: c.string.decode(state)
+    version: c.string.decode(state),
+    // Absent in messages of peers from before the list (same protocol version otherwise).
+    sees: state.start < state.end ? peerIds.decode(state) : []
   })
 })

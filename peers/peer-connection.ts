@@ -32,6 +32,8 @@ export class PeerConnection {
   closed = false
   rttMs = 0
   lastSeen = Date.now()
+  /** The peers this one said it hears from, in its last state message. */
+  sees: PeerId[] = []
 
   private readonly channel: Channel
   private readonly sendRequest: Message<m.Request>
@@ -176,7 +178,8 @@ export class PeerConnection {
 
   private onstate (msg: m.StateMessage): void {
     if (!this.authenticated) return this.violation('state before authentication')
-    if (msg.used > msg.capacity + msg.free + 1 || msg.version.length > 64) return this.violation('implausible state message')
+    if (msg.used > msg.capacity + msg.free + 1 || msg.version.length > 64 || msg.sees.length > m.MAX_SEES) return this.violation('implausible state message')
+    this.sees = msg.sees.map((id) => Buffer.from(id).toString('hex') as PeerId)
     this.state = { capacity: msg.capacity, used: msg.used, free: msg.free, version: msg.version }
     this.lastSeen = Date.now()
     this.events.onstate(this)

@@ -51,6 +51,8 @@ interface Candidate {
   down: boolean
   local: boolean
   rttMs: number
+  /** Not a recorded holder: asked because the recorded one is down (its move may not have reached us). */
+  search?: boolean
 }
 
 interface Outcome {
@@ -160,6 +162,7 @@ export class ChunkReader {
             active--
             if (done) return // a loser, aborted on purpose
             const error = toMeshError(err, `shard ${c.id.slice(0, 16)}`)
+            if (c.search) { refill(); return } // most peers asked do not have it: not a failure
             outcome.lastError = error
             if (isMeshError(error, 'CORRUPT')) {
               outcome.corrupt++ // stats.corruptShards is counted where it is found
@@ -232,13 +235,23 @@ export class ChunkReader {
       const local = location.peer === this.network.self || info?.local === true
       out.push({ index, id: location.id, peer: location.peer, down: !info, local, rttMs: local ? 0 : info?.rttMs ?? Infinity })
     })
-    return out.sort((a, b) =>
+    out.sort((a, b) =>
       (Number(a.down) - Number(b.down)) ||
       (Number(b.local) - Number(a.local)) ||
       (bucket(a.rttMs) - bucket(b.rttMs)) ||
       (Number(a.index >= k) - Number(b.index >= k)) ||
       (a.rttMs - b.rttMs) ||
       (a.index - b.index))
+    // Last resort, tried only when the recorded holders cannot give k: a shard whose recorded
+    // holder is down (or unplaced) may have been moved by repair without this peer knowing yet.
+    // Its id is its hash, so any peer that has it will do.
+    for (const [index, location] of ref.shards.entries()) {
+      if (location.peer !== null && live.has(location.peer)) continue
+      for (const peer of live.values()) {
+        if (peer.id !== location.peer) out.push({ index, id: location.id, peer: peer.id, down: false, local: peer.local, rttMs: peer.rttMs, search: true })
+      }
+    }
+    return out
   }
 }
 

@@ -65,9 +65,14 @@ export class MergeLog {
     this.last = applied ? decodePosition(applied) : { hlc: { ms: 0, count: 0 }, writer: Buffer.alloc(0) }
     const change = setting.get('applied_change')?.value as Buffer | undefined
     this.lastChange = change ? decodePosition(change) : { hlc: { ms: 0, count: 0 }, writer: Buffer.alloc(0) }
-    // Ops stored but not applied (a crash between the two): catch up by a replay.
-    if (compareHlc(this.ops.maxHlc(), this.last.hlc) > 0) this.replay()
-    this.unsubscribe = this.ops.onAdded((bytes, _writer, _seq, source) => { if (source !== LOCAL) this.applyRemote(bytes) })
+    // Ops stored but not applied (a crash between the two, which are apart for remote ops):
+    // catch up by a replay. 'unapplied' is set in the transaction that stores a remote op.
+    if (compareHlc(this.ops.maxHlc(), this.last.hlc) > 0 || setting.get('unapplied')?.value === 1) this.replay()
+    this.unsubscribe = this.ops.onAdded((bytes, _writer, _seq, source) => {
+      if (source === LOCAL) return
+      if (this.pending.length === 0) this.saveSetting.run('unapplied', 1)
+      this.applyRemote(bytes)
+    })
   }
 
   close (): void {
@@ -153,6 +158,7 @@ export class MergeLog {
       this.last = this.lastChange = { hlc: { ms: 0, count: 0 }, writer: Buffer.alloc(0) }
       for (const entry of all) this.applyEntry(entry)
       this.tree.purge(this.ops.stableHlc())
+      this.saveSetting.run('unapplied', 0)
     })()
   }
 
@@ -171,13 +177,14 @@ export class MergeLog {
       readable.push(entry)
       this.clock.observe(envelope.hlc)
     }
-    if (readable.length === 0) return
+    if (readable.length === 0) { this.saveSetting.run('unapplied', 0); return }
     const position = (e: Entry): Position => ({ hlc: e.envelope.hlc, writer: e.writer })
     readable.sort((a, b) => comparePosition(position(a), position(b)))
     if (comparePosition(position(readable[0]!), this.lastChange) > 0) {
       this.db.transaction(() => {
         for (const entry of readable) this.applyEntry(entry)
         this.tree.purge(this.ops.stableHlc())
+        this.saveSetting.run('unapplied', 0)
       })()
       this.stats.applied += readable.length
     } else {

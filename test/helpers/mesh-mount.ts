@@ -77,13 +77,13 @@ export async function forceUnmount (path: string): Promise<void> {
 export class TestMesh {
   private constructor (readonly root: string, readonly key: string, readonly testnet: LocalTestnet, readonly grid: PeerGrid) {}
 
-  static async start (opts: { peers?: number, capacity?: string } = {}): Promise<TestMesh> {
+  static async start (opts: { peers?: number, capacity?: string, args?: (index: number) => string[] } = {}): Promise<TestMesh> {
     const root = await mkdtemp(join(tmpdir(), 'meshfs-mesh-'))
     const key = formatMeshKey(generateMeshSecret())
     const testnet = await startTestnet()
     let grid: PeerGrid
     try {
-      grid = await PeerGrid.start({ count: opts.peers ?? 5, key, bootstrap: testnet.bootstrap, capacity: opts.capacity })
+      grid = await PeerGrid.start({ count: opts.peers ?? 5, key, bootstrap: testnet.bootstrap, capacity: opts.capacity, args: opts.args })
     } catch (err) {
       await testnet.destroy()
       throw err

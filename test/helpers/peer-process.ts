@@ -16,6 +16,12 @@ export function spawnMeshfs (args: string[]): ChildProcess {
   })
   live.add(child)
   child.once('exit', () => live.delete(child))
+  // MESHFS_TEST_ECHO=1: every child's output on stderr, prefixed with its pid (debugging a test).
+  if (process.env.MESHFS_TEST_ECHO) {
+    const echo = (chunk: Buffer) => process.stderr.write(chunk.toString().replace(/^(?=.)/gm, `${new Date().toISOString().slice(14, 23)} [${child.pid}] `))
+    child.stdout?.on('data', echo)
+    child.stderr?.on('data', echo)
+  }
   return child
 }
 

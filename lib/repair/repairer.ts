@@ -1,0 +1,289 @@
+import { shardHash } from '../../crypto/hash.ts'
+import { parseScheme } from '../codec/parse-scheme.ts'
+import type { RedundancyScheme } from '../codec/scheme.ts'
+import { bounded } from '../data/bounded-call.ts'
+import { stripeKey } from '../data/chunk-ref.ts'
+import { errors } from '../errors.ts'
+import type { ShardMove } from '../meta/location-ops.ts'
+import type { Slot, Stripe, StripeTable } from '../meta/stripe-table.ts'
+import { placeStripe, rankPeers } from '../placement/rendezvous.ts'
+import type { ChunkId, PeerId, PeerInfo, ShardId, ShardNetwork, ShardStorage } from '../ports.ts'
+import type { PeerDirectory } from './peer-directory.ts'
+
+export interface RepairerOptions {
+  table: StripeTable
+  directory: PeerDirectory
+  network: ShardNetwork
+  /** This peer's own store: a slot naming this peer whose shard is gone here is rebuilt. */
+  local: ShardStorage
+  /** Records the moves a repair makes (a location-record writer of this peer). */
+  record: (moves: ShardMove[]) => void
+  /** Time between passes, in ms (default 60 s). */
+  intervalMs?: number
+  /** Stripes repaired at once (default 4): bounds the repair traffic beside the users'. */
+  concurrency?: number
+  /** Per shard request, in ms (default 10 s). */
+  timeoutMs?: number
+  log?: (line: string) => void
+}
+
+/** Health of the stripes in the last pass: shards on peers that are up (or only briefly silent). */
+export interface StripeHealth {
+  stripes: number
+  /** All n shards available. */
+  healthy: number
+  /** Fewer than n, more than k. */
+  degraded: number
+  /** Exactly k left: one more loss and it is gone. */
+  atRisk: number
+  /** Fewer than k: unreadable until a peer comes back. */
+  lost: number
+}
+
+export interface RepairStats {
+  passes: number
+  /** Stripes this peer found to repair (it leads them) in the last pass, and still to do. */
+  queued: number
+  stripesRepaired: number
+  shardsRebuilt: number
+  shardsCopied: number
+  bytesWritten: number
+  /** Repairs that failed (too few shards reachable, no peer with room): retried next pass. */
+  failures: number
+  /** Shards that found no peer to go to (fewer peers than the scheme needs). */
+  underProtected: number
+  health: StripeHealth
+}
+
+interface BadSlot {
+  slot: Slot
+  /** A holder that still answers (draining, unhealthy): copy from it instead of rebuilding. */
+  copyFrom: PeerId | null
+  /** This peer's own shard, gone: only this peer knows, so it repairs it whoever leads. */
+  lostHere?: boolean
+}
+
+interface Work {
+  stripe: Stripe
+  scheme: RedundancyScheme
+  key: string
+  bad: BadSlot[]
+  available: number
+}
+
+const hex = (b: Buffer): string => b.toString('hex')
+
+/**
+ * Restores redundancy, with no coordinator: every peer scans the stripe table and repairs the
+ * stripes it leads (first in rendezvous order among the peers that take shards). A shard on a
+ * down peer, or lost here, is rebuilt from k others; a shard on a draining or unhealthy peer
+ * is copied while that peer still answers. The new shard goes to the best-ranked peer not yet
+ * holding one of the stripe; the move is recorded only after the put, so a crash mid-repair
+ * leaves the old record and the next leader does it again (work is idempotent: a shard's id is
+ * its hash). Stripes closest to loss go first.
+ */
+export class Repairer {
+  readonly stats: RepairStats = {
+    passes: 0, queued: 0, stripesRepaired: 0, shardsRebuilt: 0, shardsCopied: 0, bytesWritten: 0,
+    failures: 0, underProtected: 0, health: { stripes: 0, healthy: 0, degraded: 0, atRisk: 0, lost: 0 }
+  }
+
+  private readonly timer: NodeJS.Timeout
+  private running: Promise<void> | null = null
+  private closed = false
+  private readonly timeoutMs: number
+  private readonly takeoverMs: number
+  /** When this peer first saw each stripe that needs repair (for the takeover order). */
+  private readonly badSince = new Map<string, number>()
+
+  constructor (private readonly opts: RepairerOptions) {
+    this.timeoutMs = opts.timeoutMs ?? 10_000
+    this.takeoverMs = 3 * (opts.intervalMs ?? 60_000)
+    this.timer = setInterval(() => { void this.pass() }, opts.intervalMs ?? 60_000)
+    this.timer.unref()
+  }
+
+  /** One pass over the table; resolves when its repairs have settled. */
+  pass (): Promise<void> {
+    if (this.closed) return Promise.resolve()
+    this.running ??= this.run().finally(() => { this.running = null })
+    return this.running
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+    clearInterval(this.timer)
+    await this.running
+  }
+
+  private async run (): Promise<void> {
+    const { directory } = this.opts
+    directory.refresh()
+    const work = await this.survey()
+    this.stats.queued = work.length
+    work.sort((a, b) => a.available - b.available)
+    const queue = work[Symbol.iterator]()
+    const worker = async (): Promise<void> => {
+      for (const item of queue) {
+        if (this.closed) return
+        try {
+          if (await this.repair(item)) this.stats.stripesRepaired++
+        } catch (err) {
+          this.stats.failures++
+          this.opts.log?.(`repair of stripe ${hex(item.stripe.chunk).slice(0, 12)}/${item.stripe.scheme} failed: ${(err as Error).message}`)
+        } finally {
+          this.stats.queued--
+        }
+      }
+    }
+    const started = Date.now()
+    const before = { repaired: this.stats.stripesRepaired, failed: this.stats.failures }
+    await Promise.all(Array.from({ length: this.opts.concurrency ?? 4 }, worker))
+    this.stats.passes++
+    if (this.stats.stripesRepaired > before.repaired || this.stats.failures > before.failed) {
+      this.opts.log?.(`repair: ${work.length} stripes led here, ${this.stats.stripesRepaired - before.repaired} repaired, ` +
+        `${this.stats.failures - before.failed} failed, in ${Date.now() - started} ms`)
+    }
+  }
+
+  /** Every stripe's health, and the stripes this peer should repair now. */
+  private async survey (): Promise<Work[]> {
+    const { table, directory, network, local } = this.opts
+    const targets = directory.targets()
+    const health: StripeHealth = { stripes: 0, healthy: 0, degraded: 0, atRisk: 0, lost: 0 }
+    const work: Work[] = []
+    const stillBad = new Set<string>()
+    for (const stripe of table.stripes()) {
+      const scheme = schemeOf(stripe.scheme)
+      if (!scheme) continue
+      health.stripes++
+      const bad: BadSlot[] = []
+      let available = 0
+      const holders = new Set<string>()
+      for (const slot of stripe.slots) {
+        const peer = slot.peer ? hex(slot.peer) as PeerId : null
+        const status = peer ? directory.status(peer) : 'down'
+        const twice = peer !== null && holders.has(peer)
+        if (peer) holders.add(peer)
+        if (twice) {
+          // Two shards of one stripe on one peer (two leaders with different views raced):
+          // one loss would cost two shards. Move this one elsewhere.
+          bad.push({ slot, copyFrom: directory.reachable(peer) ? peer : null })
+          if (status === 'up' || status === 'suspect') available++
+        } else if (peer === network.self && !(await local.has(hex(slot.shard) as ShardId))) {
+          bad.push({ slot, copyFrom: null, lostHere: true }) // corrupt or deleted here: rebuild it
+        } else if (status === 'up' || status === 'suspect') {
+          available++
+        } else if (status === 'down') {
+          bad.push({ slot, copyFrom: null })
+        } else {
+          available++ // marked, still serving: copy it off
+          bad.push({ slot, copyFrom: peer && directory.reachable(peer) ? peer : null })
+        }
+      }
+      const count = stripe.slots.length
+      if (available >= count && bad.length === 0) health.healthy++
+      else if (available > scheme.k) health.degraded++
+      else if (available === scheme.k) health.atRisk++
+      else health.lost++
+      if (bad.length === 0) continue
+      const key = stripeKey(hex(stripe.chunk) as ChunkId, stripe.scheme)
+      stillBad.add(key)
+      const mine = this.leads(key, targets) ? bad : bad.filter((b) => b.lostHere)
+      if (mine.length > 0) work.push({ stripe, scheme, key, bad: mine, available })
+    }
+    this.stats.health = health
+    for (const key of this.badSince.keys()) if (!stillBad.has(key)) this.badSince.delete(key)
+    return work
+  }
+
+  /**
+   * True if this peer should repair the stripe now: its leader (first in rendezvous order among
+   * the peers that take shards) at once, the next ones each a takeover interval later, in case
+   * the leader cannot do it (it does not reach enough holders, it is stuck or just died).
+   */
+  private leads (key: string, targets: PeerInfo[]): boolean {
+    const rank = rankPeers(key, targets).indexOf(this.opts.network.self)
+    if (rank < 0) return false
+    const now = Date.now()
+    const since = this.badSince.get(key) ?? now
+    this.badSince.set(key, since)
+    return now - since >= rank * this.takeoverMs
+  }
+
+  /** True if a shard was placed (false: no peer to place it on). */
+  private async repair (w: Work): Promise<boolean> {
+    const { network, directory } = this.opts
+    const holders = new Set(w.stripe.slots.filter((s) => s.peer).map((s) => hex(s.peer!)))
+    const moves: ShardMove[] = []
+    const copiedFrom: Array<{ peer: PeerId, id: ShardId }> = []
+    let rebuilt: Buffer[] | null = null
+    let placed = 0
+    for (const { slot, copyFrom } of w.bad) {
+      const id = hex(slot.shard) as ShardId
+      const old = slot.peer ? hex(slot.peer) : null
+      // A shard lost on a peer that still takes shards goes back there; else to the best new peer.
+      const stays = old !== null && !copyFrom && directory.targets().some((p) => p.id === old)
+      const candidates = directory.targets().filter((p) => !holders.has(p.id))
+      const target = stays ? old as PeerId : placeStripe(w.key, candidates, 1, w.scheme.shardSize(w.stripe.size))[0]
+      if (!target) {
+        this.stats.underProtected++ // fewer peers than the scheme's width: nothing to rebuild onto
+        continue
+      }
+      let bytes: Uint8Array | null = copyFrom ? await this.fetch(copyFrom, id) : null
+      if (bytes) this.stats.shardsCopied++
+      else {
+        rebuilt ??= await this.rebuild(w)
+        bytes = rebuilt[slot.index] ?? null
+        if (!bytes || shardHash(bytes) !== id) throw errors.corrupt(`rebuilt shard ${slot.index} of ${w.key}`)
+        this.stats.shardsRebuilt++
+      }
+      await bounded(`put of shard ${id.slice(0, 12)}`, this.timeoutMs, undefined, (call) => network.put(target, id, bytes, call))
+      placed++
+      this.stats.bytesWritten += bytes.byteLength
+      holders.add(target)
+      if (target !== old) moves.push({ chunk: w.stripe.chunk, scheme: w.stripe.scheme, index: slot.index, shard: slot.shard, peer: Buffer.from(target, 'hex') })
+      if (copyFrom && copyFrom !== target) copiedFrom.push({ peer: copyFrom, id })
+    }
+    if (moves.length > 0) this.opts.record(moves)
+    // Only once the new places are recorded: the drained copies go.
+    await Promise.all(copiedFrom.map(({ peer, id }) =>
+      bounded(`delete of shard ${id.slice(0, 12)}`, this.timeoutMs, undefined, (call) => network.delete(peer, id, call)).catch(() => {})))
+    return placed > 0
+  }
+
+  /** Every shard of the stripe, rebuilt from k verified shards of peers that answer. */
+  private async rebuild (w: Work): Promise<Buffer[]> {
+    const { directory } = this.opts
+    const bad = new Set(w.bad.map((b) => b.slot.index))
+    const shards: Array<Uint8Array | null> = new Array(w.stripe.width).fill(null)
+    const self = this.opts.network.self
+    // k sources are enough: this peer's own shard first (no network), then data shards.
+    const sources = w.stripe.slots
+      .filter((s) => s.peer && (!bad.has(s.index) || w.bad.find((b) => b.slot.index === s.index)?.copyFrom) && directory.reachable(hex(s.peer)))
+      .sort((a, b) => Number(hex(b.peer!) === self) - Number(hex(a.peer!) === self) || a.index - b.index)
+      .slice(0, w.scheme.k)
+    await Promise.all(sources.map(async (s) => { shards[s.index] = await this.fetch(hex(s.peer!) as PeerId, hex(s.shard) as ShardId) }))
+    const found = shards.filter((s) => s !== null).length
+    if (found < w.scheme.k) throw errors.unavailable(`stripe ${w.key}: ${found} of the ${w.scheme.k} shards needed answer`)
+    return w.scheme.encode(await w.scheme.decode(shards, w.stripe.size))
+  }
+
+  /** A shard's verified bytes from peer, or null (no answer, missing, corrupt). */
+  private async fetch (peer: PeerId, id: ShardId): Promise<Uint8Array | null> {
+    try {
+      const bytes = await bounded(`get of shard ${id.slice(0, 12)}`, this.timeoutMs, undefined, (call) => this.opts.network.get(peer, id, call))
+      return shardHash(bytes) === id ? bytes : null
+    } catch {
+      return null
+    }
+  }
+}
+
+function schemeOf (name: string): RedundancyScheme | null {
+  try {
+    return parseScheme(name)
+  } catch {
+    return null // a scheme this version does not know: leave it to peers that do
+  }
+}
