@@ -3,6 +3,7 @@ import type { ChunkGuard } from '../data/chunk-guard.ts'
 import { bounded } from '../data/bounded-call.ts'
 import type { MetaStore } from '../meta/meta-store.ts'
 import type { ShardId, ShardNetwork } from '../ports.ts'
+import { PeriodicPass } from './periodic.ts'
 
 export interface ReclaimerOptions {
   meta: MetaStore
@@ -34,26 +35,19 @@ const BATCH = 1000
  */
 export class Reclaimer {
   readonly stats: ReclaimStats = { passes: 0, shardsDeleted: 0, stillReferenced: 0, failures: 0 }
-  private readonly timer: NodeJS.Timeout
-  private running: Promise<void> | null = null
-  private closed = false
+  private readonly loop: PeriodicPass
 
   constructor (private readonly opts: ReclaimerOptions) {
-    this.timer = setInterval(() => { void this.pass() }, opts.intervalMs ?? 5000)
-    this.timer.unref()
+    this.loop = new PeriodicPass(() => this.run(), opts.intervalMs ?? 5000)
   }
 
   /** One pass over up to 1000 released references; resolves when its deletes have settled. */
   pass (): Promise<void> {
-    if (this.closed) return Promise.resolve()
-    this.running ??= this.run().finally(() => { this.running = null })
-    return this.running
+    return this.loop.pass()
   }
 
-  async close (): Promise<void> {
-    this.closed = true
-    clearInterval(this.timer)
-    await this.running
+  close (): Promise<void> {
+    return this.loop.close()
   }
 
   private async run (): Promise<void> {

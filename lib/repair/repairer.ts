@@ -9,6 +9,7 @@ import type { Slot, Stripe, StripeTable } from '../meta/stripe-table.ts'
 import { placeStripe, rankPeers } from '../placement/rendezvous.ts'
 import type { ChunkId, PeerId, PeerInfo, ShardId, ShardNetwork, ShardStorage } from '../ports.ts'
 import type { PeerDirectory } from './peer-directory.ts'
+import { PeriodicPass } from './periodic.ts'
 
 export interface RepairerOptions {
   table: StripeTable
@@ -88,9 +89,7 @@ export class Repairer {
     failures: 0, underProtected: 0, health: { stripes: 0, healthy: 0, degraded: 0, atRisk: 0, lost: 0 }
   }
 
-  private readonly timer: NodeJS.Timeout
-  private running: Promise<void> | null = null
-  private closed = false
+  private readonly loop: PeriodicPass
   private readonly timeoutMs: number
   private readonly takeoverMs: number
   /** When this peer first saw each stripe that needs repair (for the takeover order). */
@@ -99,21 +98,16 @@ export class Repairer {
   constructor (private readonly opts: RepairerOptions) {
     this.timeoutMs = opts.timeoutMs ?? 10_000
     this.takeoverMs = 3 * (opts.intervalMs ?? 60_000)
-    this.timer = setInterval(() => { void this.pass() }, opts.intervalMs ?? 60_000)
-    this.timer.unref()
+    this.loop = new PeriodicPass(() => this.run(), opts.intervalMs ?? 60_000)
   }
 
   /** One pass over the table; resolves when its repairs have settled. */
   pass (): Promise<void> {
-    if (this.closed) return Promise.resolve()
-    this.running ??= this.run().finally(() => { this.running = null })
-    return this.running
+    return this.loop.pass()
   }
 
-  async close (): Promise<void> {
-    this.closed = true
-    clearInterval(this.timer)
-    await this.running
+  close (): Promise<void> {
+    return this.loop.close()
   }
 
   private async run (): Promise<void> {
@@ -125,7 +119,7 @@ export class Repairer {
     const queue = work[Symbol.iterator]()
     const worker = async (): Promise<void> => {
       for (const item of queue) {
-        if (this.closed) return
+        if (this.loop.closed) return
         try {
           if (await this.repair(item)) this.stats.stripesRepaired++
         } catch (err) {
