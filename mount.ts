@@ -12,6 +12,8 @@ Commands:
   invite    print the key to give a new peer (--storage-only: one that cannot read)
   mount     mount the mesh's filesystem at a folder
   serve     run a storage-only peer (no FUSE needed)
+  status    show the mesh as the peer running here sees it (peers, stripes, repair)
+  drain     empty a peer before removing it (its shards move to the others)
   demo      run a whole local mesh on this machine (npm start)
 
 Options:
@@ -48,6 +50,8 @@ async function main (argv: string[]): Promise<void> {
       else if (rest[0] === 'demo') process.stdout.write((await import('./cli/demo.ts')).DEMO_HELP)
       else if (rest[0] === 'init') process.stdout.write(INIT_HELP)
       else if (rest[0] === 'invite') process.stdout.write((await import('./cli/invite.ts')).INVITE_HELP)
+      else if (rest[0] === 'status') process.stdout.write((await import('./cli/status.ts')).STATUS_HELP)
+      else if (rest[0] === 'drain') process.stdout.write((await import('./cli/drain.ts')).DRAIN_HELP)
       else process.stdout.write(HELP)
       return
     case '-v':
@@ -65,6 +69,10 @@ async function main (argv: string[]): Promise<void> {
       return (await import('./cli/serve.ts')).serveCommand(rest)
     case 'demo':
       return (await import('./cli/demo.ts')).demoCommand(rest)
+    case 'status':
+      return (await import('./cli/status.ts')).statusCommand(rest)
+    case 'drain':
+      return (await import('./cli/drain.ts')).drainCommand(rest)
     default:
       throw new UsageError(`unknown command "${command}" (see meshfs --help)`)
   }

@@ -5,7 +5,8 @@ import type { OpStore } from '../lib/meta/op-store.ts'
 import { StripeTable } from '../lib/meta/stripe-table.ts'
 import { PeerDirectory } from '../lib/repair/peer-directory.ts'
 import { Repairer } from '../lib/repair/repairer.ts'
-import type { ShardNetwork, ShardStorage } from '../lib/ports.ts'
+import type { PeerId, ShardNetwork, ShardStorage } from '../lib/ports.ts'
+import type { PeerMarkState } from '../lib/meta/location-ops.ts'
 import { UsageError } from './usage-error.ts'
 
 export interface MaintenanceOptions {
@@ -22,10 +23,17 @@ export interface MaintenanceOptions {
 
 /** The loops every peer runs beside serving shards: the stripe table and repair. */
 export interface Maintenance {
+  network: ShardNetwork
   table: StripeTable
   directory: PeerDirectory
   repairer: Repairer
   writer: LocationWriter
+  /** Bytes per second repair wrote over the last minute. */
+  repairRate (): number
+  /** Marks a peer (drain, unhealthy, back to active) for the whole mesh. */
+  mark (peer: PeerId, state: PeerMarkState): void
+  /** The one known peer whose id starts with prefix (hex), or a clear error. */
+  resolvePeer (prefix: string): PeerId
   close (): Promise<void>
 }
 
@@ -39,12 +47,39 @@ export function startMaintenance (opts: MaintenanceOptions): Maintenance {
     intervalMs: opts.repairIntervalMs,
     log: opts.log
   })
+  // Repair's written bytes, sampled every 5 s over the last minute, for its rate.
+  const samples: Array<{ at: number, bytes: number }> = []
+  const sampler = setInterval(() => {
+    samples.push({ at: Date.now(), bytes: repairer.stats.bytesWritten })
+    while (samples.length > 13) samples.shift()
+  }, 5000)
+  sampler.unref()
   return {
+    network: opts.network,
     table,
     directory,
     repairer,
     writer,
+    repairRate () {
+      const first = samples[0]
+      if (!first) return 0
+      const seconds = (Date.now() - first.at) / 1000
+      return seconds > 0 ? (repairer.stats.bytesWritten - first.bytes) / seconds : 0
+    },
+    mark (peer, state) {
+      writer.append({ marks: [{ peer: Buffer.from(peer, 'hex'), state }] })
+    },
+    resolvePeer (prefix) {
+      const text = prefix.trim().toLowerCase()
+      if (!/^[0-9a-f]{4,64}$/.test(text)) throw new UsageError(`"${prefix}" is not a peer id (4 to 64 hex digits, as meshfs status shows)`)
+      const ids = new Set<string>([opts.network.self, ...directory.known().map((p) => p.id), ...table.holders().keys()])
+      const matches = [...ids].filter((id) => id.startsWith(text))
+      if (matches.length === 0) throw new UsageError(`no known peer id starts with ${text}`)
+      if (matches.length > 1) throw new UsageError(`${text} matches ${matches.length} peers: give more digits`)
+      return matches[0] as PeerId
+    },
     async close () {
+      clearInterval(sampler)
       await repairer.close()
       table.close()
     }

@@ -19,6 +19,9 @@ import { bootstrapArg } from './serve.ts'
 import { formatSize, parseSize } from './size.ts'
 import { openStoreDir } from './store-dir.ts'
 import { UsageError } from './usage-error.ts'
+import { serveControl } from './control-socket.ts'
+import { VERSION } from './version.ts'
+import { controlCommands } from './status-report.ts'
 import { MAINTENANCE_HELP, MAINTENANCE_OPTIONS, secondsOption, startMaintenance } from './maintenance.ts'
 
 export const MOUNT_HELP = `Usage: meshfs mount <dir> --key KEY [options]
@@ -95,6 +98,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
     keys: keys.storage, network: node, store: peer.store, oplog: meta.log.ops, peerSeed: identity.peerSeed,
     downAfterMs, repairIntervalMs, log: say
   })
+  const control = await serveControl(join(storeDir, 'control.sock'), controlCommands(maintenance, VERSION))
 
   const storagePeers = () => node.peers().filter((p) => p.capacity > 0).length
   if (storagePeers() < scheme.n) {
@@ -106,7 +110,8 @@ export async function mountCommand (argv: string[]): Promise<void> {
 
   const storage = new ChunkService({
     network: node, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme,
-    locate: (chunk, scheme) => meta.shardMoves(chunk, scheme)
+    locate: (chunk, scheme) => meta.shardMoves(chunk, scheme),
+    takesShards: (peer) => maintenance.directory.takesShards(peer)
   })
   const vfs = new Vfs({ meta, storage, capacity: () => meshCapacity(node.peers(), scheme) })
   const reclaimer = new Reclaimer({ meta, network: node, guard: storage.guard, log: say })
@@ -115,6 +120,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
     fuse = FuseMount.mount(vfs, mountpoint.path, { log: say, allowOther: values['allow-other'] === true })
   } catch (err) {
     await reclaimer.close()
+    await control.close()
     await maintenance.close()
     await peer.close()
     meta.close()
@@ -135,6 +141,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
       }
       clearInterval(acknowledger)
       await reclaimer.close()
+      await control.close()
       await maintenance.close()
       await peer.close()
       meta.close()

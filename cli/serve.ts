@@ -8,6 +8,9 @@ import { storageKeysFrom } from './keys.ts'
 import { openStoreDir } from './store-dir.ts'
 import { parseSize, formatSize } from './size.ts'
 import { UsageError } from './usage-error.ts'
+import { serveControl } from './control-socket.ts'
+import { controlCommands } from './status-report.ts'
+import { VERSION } from './version.ts'
 import { MAINTENANCE_HELP, MAINTENANCE_OPTIONS, secondsOption, startMaintenance } from './maintenance.ts'
 
 export const SERVE_HELP = `Usage: meshfs serve --key KEY --store DIR --capacity SIZE [options]
@@ -62,8 +65,10 @@ export async function serveCommand (argv: string[]): Promise<void> {
     keys, network: node, store, oplog, peerSeed: identity.peerSeed, downAfterMs, repairIntervalMs,
     log: (line) => console.log(`meshfs serve: ${line}`)
   })
+  const control = await serveControl(join(dir, 'control.sock'), controlCommands(maintenance, VERSION))
   const stop = async (signal: string) => {
     console.log(`meshfs serve: ${signal}, closing`)
+    await control.close()
     await maintenance.close()
     await peer.close()
     oplog.close()

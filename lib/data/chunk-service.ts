@@ -36,6 +36,8 @@ export interface ChunkServiceOptions {
   writeQuorum?: number
   /** Shared with the reclaimer (see ChunkGuard); one is made if not given. */
   guard?: ChunkGuard
+  /** False for peers that must get no new shards (being drained, unhealthy). */
+  takesShards?: (peer: PeerId) => boolean
   /** Where shards of a stripe moved since its ref was written (records from repair and drain). */
   locate?: (chunk: ChunkId, scheme: string) => Array<{ index: number, shard: ShardId, peer: PeerId | null }>
 }

@@ -29,6 +29,8 @@ export interface ChunkWriterOptions {
   timeoutMs?: number
   /** With a guard, a successful write leaves its chunk id held: the caller releases it once recorded. */
   guard?: ChunkGuard
+  /** False for peers that must get no new shards (being drained, unhealthy). Default: all take shards. */
+  takesShards?: (peer: PeerId) => boolean
 }
 
 export interface WriteOptions {
@@ -60,6 +62,7 @@ export class ChunkWriter {
   private readonly chunkIdKey: Uint8Array
   private readonly timeoutMs: number
   private readonly guard: ChunkGuard | undefined
+  private readonly takesShards: ((peer: PeerId) => boolean) | undefined
 
   constructor (opts: ChunkWriterOptions) {
     const { k, n } = opts.scheme
@@ -75,6 +78,7 @@ export class ChunkWriter {
     this.writeQuorum = quorum
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.guard = opts.guard
+    this.takesShards = opts.takesShards
   }
 
   async write (plaintext: Uint8Array, opts: WriteOptions = {}): Promise<ChunkRef> {
@@ -101,7 +105,7 @@ export class ChunkWriter {
     const shardSize = scheme.shardSize(sealed.byteLength)
 
     // The full ranking of peers with room: the first n take the shards, the rest are spares.
-    const peers = this.network.peers()
+    const peers = this.network.peers().filter((p) => this.takesShards?.(p.id) ?? true)
     const ranked = placeStripe(stripeKey(id, scheme.name), peers, peers.length, shardSize)
     if (ranked.length < this.writeQuorum) throw this.tooFewPeers(what, peers.filter((p) => p.capacity > 0).length, ranked.length, shardSize)
     const spares = ranked.slice(scheme.n)

@@ -69,6 +69,8 @@ export class StripeTable {
       slotsOn: db.prepare<[Buffer], { n: number }>(`SELECT count(*) AS n FROM stripe_slots t JOIN stripe_set s USING (chunk, scheme) WHERE t.peer = ? AND ${LIVE}`),
       shardsOn: db.prepare<[Buffer], { shard: Buffer }>(`SELECT t.shard AS shard FROM stripe_slots t JOIN stripe_set s USING (chunk, scheme) WHERE t.peer = ? AND ${LIVE}`),
       marks: db.prepare<[], { peer: Buffer, state: number }>('SELECT peer, state FROM peer_marks'),
+      holders: db.prepare<[], { peer: Buffer, n: number }>(`SELECT t.peer AS peer, count(*) AS n FROM stripe_slots t JOIN stripe_set s USING (chunk, scheme)
+        WHERE t.peer IS NOT NULL AND ${LIVE} GROUP BY t.peer`),
       getMeta: db.prepare<[string], { value: unknown }>('SELECT value FROM stripe_table_meta WHERE key = ?'),
       setMeta: db.prepare('INSERT OR REPLACE INTO stripe_table_meta (key, value) VALUES (?, ?)')
     }
@@ -152,6 +154,11 @@ export class StripeTable {
   /** Shards that peer should hold (slots of live stripes naming it). */
   shardsOn (peer: Buffer): Buffer[] {
     return this.q.shardsOn.all(peer).map((r) => r.shard)
+  }
+
+  /** Every peer that holds shards of live stripes, with how many. */
+  holders (): Map<string, number> {
+    return new Map(this.q.holders.all().map((r) => [r.peer.toString('hex'), r.n]))
   }
 
   marks (): Map<string, PeerMarkState> {

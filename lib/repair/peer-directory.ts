@@ -63,7 +63,18 @@ export class PeerDirectory {
 
   /** Peers that may take new shards: up and not marked. */
   targets (): PeerInfo[] {
-    return this.live.filter((p) => !this.marked.has(p.id) || this.marked.get(p.id) === PeerMarkState.Active)
+    return this.live.filter((p) => this.takesShards(p.id))
+  }
+
+  /** False for a peer marked draining or unhealthy (as of the last refresh or mark seen). */
+  takesShards (peer: string): boolean {
+    const mark = this.marks().get(peer)
+    return mark === undefined || mark === PeerMarkState.Active
+  }
+
+  /** Marks as of now (the writer asks between passes; the table answers from an index). */
+  private marks (): Map<string, PeerMarkState> {
+    return this.opts.marks()
   }
 
   /** Every peer this one has heard of, with its status. */

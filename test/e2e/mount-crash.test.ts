@@ -2,10 +2,10 @@
 // and starts cleanly, every file rsync had finished is intact, and a second rsync completes the copy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { TestMesh, sh, type MountProcess } from '../helpers/mesh-mount.ts'
+import { TestMesh, stopAll, sh, type MountProcess } from '../helpers/mesh-mount.ts'
 import { makeTree } from '../helpers/source-tree.ts'
 import { manifest, without } from '../helpers/tree-manifest.ts'
 
@@ -25,11 +25,7 @@ describe('meshfs mount: kill -9 during rsync', () => {
     mesh = await TestMesh.start({ capacity: '512M' })
   }, 120_000)
 
-  afterAll(async () => {
-    await mount?.stop()
-    await mesh?.stop()
-    await rm(src, { recursive: true, force: true })
-  }, 60_000)
+  afterAll(() => stopAll(mount, mesh, src), 60_000)
 
   it('restarts cleanly and keeps every file rsync finished', async () => {
     mount = await mesh.mount('mnt')

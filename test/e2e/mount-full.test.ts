@@ -5,7 +5,7 @@ import { randomBytes, createHash } from 'node:crypto'
 import { readFile, writeFile, rm, mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { TestMesh, sh, type MountProcess } from '../helpers/mesh-mount.ts'
+import { TestMesh, stopAll, sh, type MountProcess } from '../helpers/mesh-mount.ts'
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
@@ -26,11 +26,7 @@ describe('meshfs mount: a full mesh', () => {
     mount = await mesh.mount('mnt')
   }, 120_000)
 
-  afterAll(async () => {
-    await mount?.stop()
-    await mesh?.stop()
-    await rm(src, { recursive: true, force: true })
-  }, 60_000)
+  afterAll(() => stopAll(mount, mesh, src), 60_000)
 
   it('fails writes with ENOSPC, keeps earlier files, and takes writes again after deletes', async () => {
     const keep = randomBytes(3 * 1024 * 1024 + 777)

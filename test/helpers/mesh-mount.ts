@@ -103,3 +103,10 @@ export class TestMesh {
     await rm(this.root, { recursive: true, force: true })
   }
 }
+
+/** Cleanup after a test file: the mount, then the mesh, then temp folders; each only if it exists. */
+export async function stopAll (mount: MountProcess | null | undefined, mesh: TestMesh | undefined, ...dirs: Array<string | undefined>): Promise<void> {
+  await mount?.stop()
+  await mesh?.stop()
+  for (const dir of dirs) if (dir) await rm(dir, { recursive: true, force: true })
+}

@@ -1,0 +1,64 @@
+import { parseArgs } from 'node:util'
+import { callControl } from './control-socket.ts'
+import { controlPath } from './status.ts'
+import { formatSize } from './size.ts'
+import type { StatusReport } from './status-report.ts'
+import { UsageError } from './usage-error.ts'
+
+export const DRAIN_HELP = `Usage: meshfs drain <peer> [--store DIR] [--no-wait] [--cancel]
+
+Empties a peer before it is removed: its shards are copied to the other peers (not
+rebuilt: it still serves them), reads and writes go on meanwhile, and the peer takes no
+new shards. <peer> is its id or the start of it, as meshfs status shows. Shows progress
+until the peer holds no shard, then says it is safe to remove.
+
+Options:
+  --store DIR   the store of the meshfs peer running here (default: ~/.meshfs/store)
+  --no-wait     mark the peer and return at once (follow with meshfs status)
+  --cancel      stop draining: the peer takes shards again
+  -h, --help    show this help
+`
+
+export const DRAIN_OPTIONS = {
+  store: { type: 'string' },
+  'no-wait': { type: 'boolean' },
+  cancel: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
+export async function drainCommand (argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, options: DRAIN_OPTIONS, allowPositionals: true, strict: true })
+  if (values.help) { process.stdout.write(DRAIN_HELP); return }
+  if (positionals.length !== 1) throw new UsageError('drain takes one peer id (or its start): meshfs drain <peer>')
+  const path = controlPath(values.store)
+  const { peer } = await callControl<{ peer: string }>(path, { cmd: 'mark', peer: positionals[0], state: values.cancel ? 'active' : 'draining' })
+  if (values.cancel) { console.log(`peer ${peer.slice(0, 8)} takes shards again`); return }
+  console.log(`draining peer ${peer.slice(0, 8)}: its shards are being copied to the others`)
+  if (values['no-wait']) return
+  await follow(path, peer)
+}
+
+/** Prints progress until the drained peer holds no shard (a bar on a terminal, lines otherwise). */
+async function follow (path: string, peer: string): Promise<void> {
+  const tty = process.stdout.isTTY === true
+  let total = -1
+  let lastLine = 0
+  for (;;) {
+    const report = await callControl<StatusReport>(path, { cmd: 'status' })
+    const left = report.drains.find((d) => d.id === peer)?.shardsLeft ?? 0
+    total = Math.max(total, left)
+    if (left === 0) {
+      if (tty) process.stdout.write('\n')
+      console.log(`peer ${peer.slice(0, 8)} holds no shards: it is safe to remove`)
+      return
+    }
+    const done = total - left
+    const width = 30
+    const filled = total > 0 ? Math.round(width * done / total) : 0
+    const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} shards moved, ${left} left, ` +
+      `${formatSize(report.repair.bytesPerSecond)}/s here`
+    if (tty) process.stdout.write(`\r${line}`)
+    else if (Date.now() - lastLine > 5000) { console.log(line); lastLine = Date.now() }
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+  }
+}

@@ -1,0 +1,77 @@
+import { PeerMarkState } from '../lib/meta/location-ops.ts'
+import type { PeerStatus } from '../lib/repair/peer-directory.ts'
+import type { RepairStats, StripeHealth } from '../lib/repair/repairer.ts'
+import type { Maintenance } from './maintenance.ts'
+
+/** What `meshfs status` shows (and prints with --json): the running peer's view of the mesh. */
+export interface StatusReport {
+  self: string
+  version: string
+  peers: Array<{
+    id: string
+    status: PeerStatus
+    self: boolean
+    capacity: number | null
+    used: number | null
+    free: number | null
+    rttMs: number | null
+    /** Shards of live stripes recorded on this peer. */
+    shards: number
+  }>
+  stripes: StripeHealth
+  /** This peer's repair work (see RepairStats), and the bytes it wrote per second over the last minute. */
+  repair: Omit<RepairStats, 'health'> & { bytesPerSecond: number }
+  /** Peers being drained (or marked unhealthy): shards still on them; 0 means safe to remove. */
+  drains: Array<{ id: string, state: 'draining' | 'unhealthy', shardsLeft: number }>
+}
+
+export function statusReport (m: Maintenance, version: string): StatusReport {
+  const { directory, repairer, table } = m
+  const holders = table.holders()
+  const self = m.network.self
+  const ids = new Set<string>([self, ...directory.known().map((p) => p.id), ...holders.keys()])
+  const peers = [...ids].sort().map((id) => {
+    const info = directory.known().find((p) => p.id === id)?.info ?? null
+    return {
+      id,
+      status: directory.status(id),
+      self: id === self,
+      capacity: info?.capacity ?? null,
+      used: info?.used ?? null,
+      free: info?.free ?? null,
+      rttMs: info && !info.local ? info.rttMs : null,
+      shards: holders.get(id) ?? 0
+    }
+  })
+  const drains = [...table.marks()]
+    .filter(([, state]) => state !== PeerMarkState.Active)
+    .map(([id, state]) => ({ id, state: state === PeerMarkState.Draining ? 'draining' as const : 'unhealthy' as const, shardsLeft: holders.get(id) ?? 0 }))
+  const { health, ...rest } = repairer.stats
+  return {
+    self,
+    version,
+    peers,
+    stripes: health,
+    repair: { ...rest, bytesPerSecond: m.repairRate() },
+    drains
+  }
+}
+
+const MARKS: Record<string, PeerMarkState> = { draining: PeerMarkState.Draining, unhealthy: PeerMarkState.Unhealthy, active: PeerMarkState.Active }
+
+/** The control socket's commands: status, and marking a peer (drain, unhealthy, active). */
+export function controlCommands (m: Maintenance, version: string): (request: { cmd: string, [key: string]: unknown }) => unknown {
+  return (request) => {
+    switch (request.cmd) {
+      case 'status': return statusReport(m, version)
+      case 'mark': {
+        const state = MARKS[String(request.state)]
+        if (state === undefined) throw new Error(`unknown peer state "${String(request.state)}"`)
+        const peer = m.resolvePeer(String(request.peer))
+        m.mark(peer, state)
+        return { peer }
+      }
+      default: throw new Error(`unknown control command "${request.cmd}"`)
+    }
+  }
+}

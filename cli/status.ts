@@ -1,0 +1,54 @@
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { callControl } from './control-socket.ts'
+import { formatSize } from './size.ts'
+import type { StatusReport } from './status-report.ts'
+
+export const STATUS_HELP = `Usage: meshfs status [--store DIR] [--json]
+
+Shows what the meshfs peer running on this machine (a mount or a storage peer) sees:
+every peer with its state (up, suspect, down, draining, unhealthy), capacity, use and
+shards; stripes healthy, degraded, at risk (one loss from unreadable) and lost; repair
+and drain progress. It asks the peer through its control socket (STORE/control.sock).
+
+Options:
+  --store DIR   the running peer's store (default: ~/.meshfs/store, as meshfs mount)
+  --json        print the report as JSON (for scripts)
+  -h, --help    show this help
+`
+
+export const STATUS_OPTIONS = {
+  store: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
+export function controlPath (store: string | undefined): string {
+  return join(resolve(store ?? join(homedir(), '.meshfs', 'store')), 'control.sock')
+}
+
+export async function statusCommand (argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: STATUS_OPTIONS, strict: true })
+  if (values.help) { process.stdout.write(STATUS_HELP); return }
+  const report = await callControl<StatusReport>(controlPath(values.store), { cmd: 'status' })
+  process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report))
+}
+
+export function formatStatus (r: StatusReport): string {
+  const lines = [`meshfs ${r.version}, peer ${r.self.slice(0, 8)}`, '', 'PEER      STATE      CAPACITY      USED          SHARDS  RTT']
+  for (const p of r.peers) {
+    const size = (n: number | null) => (n === null ? '-' : formatSize(n)).padEnd(12)
+    lines.push(`${p.id.slice(0, 8)}  ${(p.status + (p.self ? '*' : '')).padEnd(9)}  ${size(p.capacity)}  ${size(p.used)}  ${String(p.shards).padStart(6)}  ${p.rttMs === null ? '-' : `${p.rttMs.toFixed(1)} ms`}`)
+  }
+  const s = r.stripes
+  lines.push('', `stripes: ${s.stripes} (healthy ${s.healthy}, degraded ${s.degraded}, at risk ${s.atRisk}, lost ${s.lost})`)
+  const q = r.repair
+  lines.push(`repair here: ${q.queued} stripes queued; ${q.stripesRepaired} repaired (${q.shardsRebuilt} shards rebuilt, ` +
+    `${q.shardsCopied} copied, ${formatSize(q.bytesWritten)}), ${formatSize(q.bytesPerSecond)}/s; ${q.failures} failed attempts` +
+    (q.underProtected > 0 ? `; ${q.underProtected} shards with no peer to go to (fewer peers than the scheme needs)` : ''))
+  for (const d of r.drains) {
+    lines.push(`${d.state} ${d.id.slice(0, 8)}: ${d.shardsLeft === 0 ? 'no shards left, safe to remove' : `${d.shardsLeft} shards left`}`)
+  }
+  return lines.join('\n') + '\n'
+}
