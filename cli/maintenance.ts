@@ -5,6 +5,8 @@ import type { OpStore } from '../lib/meta/op-store.ts'
 import { StripeTable } from '../lib/meta/stripe-table.ts'
 import { PeerDirectory } from '../lib/repair/peer-directory.ts'
 import { Repairer } from '../lib/repair/repairer.ts'
+import { Scrubber } from '../lib/repair/scrubber.ts'
+import { parseSize } from './size.ts'
 import type { PeerId, ShardNetwork, ShardStorage } from '../lib/ports.ts'
 import type { PeerMarkState } from '../lib/meta/location-ops.ts'
 import { UsageError } from './usage-error.ts'
@@ -18,6 +20,8 @@ export interface MaintenanceOptions {
   peerSeed: Uint8Array
   downAfterMs?: number
   repairIntervalMs?: number
+  scrubIntervalMs?: number
+  scrubBytesPerSecond?: number
   log?: (line: string) => void
 }
 
@@ -27,6 +31,8 @@ export interface Maintenance {
   table: StripeTable
   directory: PeerDirectory
   repairer: Repairer
+  scrubber: Scrubber
+  store: ShardStorage
   writer: LocationWriter
   /** Bytes per second repair wrote over the last minute. */
   repairRate (): number
@@ -47,6 +53,7 @@ export function startMaintenance (opts: MaintenanceOptions): Maintenance {
     intervalMs: opts.repairIntervalMs,
     log: opts.log
   })
+  const scrubber = new Scrubber({ store: opts.store, intervalMs: opts.scrubIntervalMs, bytesPerSecond: opts.scrubBytesPerSecond, log: opts.log })
   // Repair's written bytes, sampled every 5 s over the last minute, for its rate.
   const samples: Array<{ at: number, bytes: number }> = []
   const sampler = setInterval(() => {
@@ -59,6 +66,8 @@ export function startMaintenance (opts: MaintenanceOptions): Maintenance {
     table,
     directory,
     repairer,
+    scrubber,
+    store: opts.store,
     writer,
     repairRate () {
       const first = samples[0]
@@ -80,6 +89,7 @@ export function startMaintenance (opts: MaintenanceOptions): Maintenance {
     },
     async close () {
       clearInterval(sampler)
+      await scrubber.close()
       await repairer.close()
       table.close()
     }
@@ -98,9 +108,25 @@ export const MAINTENANCE_HELP = `  --down-after SECONDS  a peer silent this long
                         elsewhere (default 600: a closed laptop lid is not a failure)
   --repair-interval SECONDS
                         time between repair passes (default 60)
+  --scrub-interval SECONDS
+                        time between two checks of every shard stored here
+                        (default 3600)
+  --scrub-rate SIZE     bytes per second a check reads at most (default 8M)
 `
 
 export const MAINTENANCE_OPTIONS = {
   'down-after': { type: 'string' },
-  'repair-interval': { type: 'string' }
+  'repair-interval': { type: 'string' },
+  'scrub-interval': { type: 'string' },
+  'scrub-rate': { type: 'string' }
 } as const
+
+/** The maintenance options from parsed command-line values. */
+export function maintenanceArgs (values: { 'down-after'?: string, 'repair-interval'?: string, 'scrub-interval'?: string, 'scrub-rate'?: string }): Pick<MaintenanceOptions, 'downAfterMs' | 'repairIntervalMs' | 'scrubIntervalMs' | 'scrubBytesPerSecond'> {
+  return {
+    downAfterMs: secondsOption('down-after', values['down-after']),
+    repairIntervalMs: secondsOption('repair-interval', values['repair-interval']),
+    scrubIntervalMs: secondsOption('scrub-interval', values['scrub-interval']),
+    scrubBytesPerSecond: values['scrub-rate'] === undefined ? undefined : parseSize(values['scrub-rate'])
+  }
+}

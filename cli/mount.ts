@@ -22,7 +22,7 @@ import { UsageError } from './usage-error.ts'
 import { serveControl } from './control-socket.ts'
 import { VERSION } from './version.ts'
 import { controlCommands } from './status-report.ts'
-import { MAINTENANCE_HELP, MAINTENANCE_OPTIONS, secondsOption, startMaintenance } from './maintenance.ts'
+import { MAINTENANCE_HELP, MAINTENANCE_OPTIONS, maintenanceArgs, startMaintenance } from './maintenance.ts'
 
 export const MOUNT_HELP = `Usage: meshfs mount <dir> --key KEY [options]
 
@@ -76,8 +76,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
   const waitSeconds = Number(values['wait-peers'] ?? 30)
   if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new UsageError(`--wait-peers: "${values['wait-peers']}" is not a number of seconds`)
   const storeDir = resolve(values.store ?? join(homedir(), '.meshfs', 'store'))
-  const downAfterMs = secondsOption('down-after', values['down-after'])
-  const repairIntervalMs = secondsOption('repair-interval', values['repair-interval'])
+  const maintenanceOptions = maintenanceArgs(values)
   const say = (line: string) => console.log(`meshfs mount: ${line}`)
 
   // Check the mount point before joining the mesh: a typo fails in milliseconds, not after a DHT join.
@@ -96,7 +95,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
   const { node } = peer
   const maintenance = startMaintenance({
     keys: keys.storage, network: node, store: peer.store, oplog: meta.log.ops, peerSeed: identity.peerSeed,
-    downAfterMs, repairIntervalMs, log: say
+    ...maintenanceOptions, log: say
   })
   const control = await serveControl(join(storeDir, 'control.sock'), controlCommands(maintenance, VERSION))
 

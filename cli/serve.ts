@@ -11,7 +11,7 @@ import { UsageError } from './usage-error.ts'
 import { serveControl } from './control-socket.ts'
 import { controlCommands } from './status-report.ts'
 import { VERSION } from './version.ts'
-import { MAINTENANCE_HELP, MAINTENANCE_OPTIONS, secondsOption, startMaintenance } from './maintenance.ts'
+import { MAINTENANCE_HELP, MAINTENANCE_OPTIONS, maintenanceArgs, startMaintenance } from './maintenance.ts'
 
 export const SERVE_HELP = `Usage: meshfs serve --key KEY --store DIR --capacity SIZE [options]
 
@@ -50,8 +50,7 @@ export async function serveCommand (argv: string[]): Promise<void> {
   const capacity = parseSize(values.capacity)
   const bootstrap = (values.bootstrap ?? []).map(bootstrapArg)
   const dir = resolve(values.store)
-  const downAfterMs = secondsOption('down-after', values['down-after'])
-  const repairIntervalMs = secondsOption('repair-interval', values['repair-interval'])
+  const maintenanceOptions = maintenanceArgs(values)
 
   const identity = await openStoreDir(dir, keys.topic)
   // Every peer keeps and relays the metadata op logs (sealed: a storage-only key cannot read them).
@@ -62,7 +61,7 @@ export async function serveCommand (argv: string[]): Promise<void> {
   }).catch((err: unknown) => { oplog.close(); throw err })
   const { node, store } = peer
   const maintenance = startMaintenance({
-    keys, network: node, store, oplog, peerSeed: identity.peerSeed, downAfterMs, repairIntervalMs,
+    keys, network: node, store, oplog, peerSeed: identity.peerSeed, ...maintenanceOptions,
     log: (line) => console.log(`meshfs serve: ${line}`)
   })
   const control = await serveControl(join(dir, 'control.sock'), controlCommands(maintenance, VERSION))

@@ -1,6 +1,8 @@
 import { PeerMarkState } from '../lib/meta/location-ops.ts'
 import type { PeerStatus } from '../lib/repair/peer-directory.ts'
 import type { RepairStats, StripeHealth } from '../lib/repair/repairer.ts'
+import type { ScrubStats } from '../lib/repair/scrubber.ts'
+import type { StoreUsage } from '../lib/ports.ts'
 import type { Maintenance } from './maintenance.ts'
 
 /** What `meshfs status` shows (and prints with --json): the running peer's view of the mesh. */
@@ -21,6 +23,9 @@ export interface StatusReport {
   stripes: StripeHealth
   /** This peer's repair work (see RepairStats), and the bytes it wrote per second over the last minute. */
   repair: Omit<RepairStats, 'health'> & { bytesPerSecond: number }
+  /** This peer's own store, and its scrub (every shard re-read and checked against its hash). */
+  store: { shards: number, used: number, capacity: number, corruptions: number }
+  scrub: ScrubStats
   /** Peers being drained (or marked unhealthy): shards still on them; 0 means safe to remove. */
   drains: Array<{ id: string, state: 'draining' | 'unhealthy', shardsLeft: number }>
 }
@@ -53,6 +58,8 @@ export function statusReport (m: Maintenance, version: string): StatusReport {
     peers,
     stripes: health,
     repair: { ...rest, bytesPerSecond: m.repairRate() },
+    store: { ...pick(m.store.usage()), corruptions: m.store.corruptions },
+    scrub: { ...m.scrubber.stats },
     drains
   }
 }
@@ -74,4 +81,8 @@ export function controlCommands (m: Maintenance, version: string): (request: { c
       default: throw new Error(`unknown control command "${request.cmd}"`)
     }
   }
+}
+
+function pick (u: StoreUsage): { shards: number, used: number, capacity: number } {
+  return { shards: u.shards, used: u.used, capacity: u.capacity }
 }

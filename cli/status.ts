@@ -47,6 +47,8 @@ export function formatStatus (r: StatusReport): string {
   lines.push(`repair here: ${q.queued} stripes queued; ${q.stripesRepaired} repaired (${q.shardsRebuilt} shards rebuilt, ` +
     `${q.shardsCopied} copied, ${formatSize(q.bytesWritten)}), ${formatSize(q.bytesPerSecond)}/s; ${q.failures} failed attempts` +
     (q.underProtected > 0 ? `; ${q.underProtected} shards with no peer to go to (fewer peers than the scheme needs)` : ''))
+  lines.push(`this store: ${r.store.shards} shards, ${formatSize(r.store.used)} of ${formatSize(r.store.capacity)}; ` +
+    `scrub: ${r.scrub.cycles} full checks, ${r.scrub.scanned} shards read, ${r.scrub.corrupt} corrupt found (${r.store.corruptions} corrupt in all)`)
   for (const d of r.drains) {
     lines.push(`${d.state} ${d.id.slice(0, 8)}: ${d.shardsLeft === 0 ? 'no shards left, safe to remove' : `${d.shardsLeft} shards left`}`)
   }
