@@ -6,9 +6,11 @@ import { StripeTable } from '../lib/meta/stripe-table.ts'
 import { PeerDirectory } from '../lib/repair/peer-directory.ts'
 import { Repairer } from '../lib/repair/repairer.ts'
 import { Scrubber } from '../lib/repair/scrubber.ts'
+import { Collector } from '../lib/repair/collector.ts'
 import { parseSize } from './size.ts'
 import type { PeerId, ShardNetwork, ShardStorage } from '../lib/ports.ts'
 import type { PeerMarkState } from '../lib/meta/location-ops.ts'
+import type { Hlc } from '../lib/meta/hlc.ts'
 import { UsageError } from './usage-error.ts'
 
 export interface MaintenanceOptions {
@@ -22,6 +24,8 @@ export interface MaintenanceOptions {
   repairIntervalMs?: number
   scrubIntervalMs?: number
   scrubBytesPerSecond?: number
+  /** How long a shard no live stripe names stays before it is deleted. */
+  graceMs?: number
   log?: (line: string) => void
 }
 
@@ -32,10 +36,13 @@ export interface Maintenance {
   directory: PeerDirectory
   repairer: Repairer
   scrubber: Scrubber
+  collector: Collector
   store: ShardStorage
   writer: LocationWriter
   /** Bytes per second repair wrote over the last minute. */
   repairRate (): number
+  /** Records that stripes are no longer used by any file (their holders free them after the grace time). */
+  release (stripes: Array<{ chunk: Buffer, scheme: string }>, asOf: Hlc): void
   /** Marks a peer (drain, unhealthy, back to active) for the whole mesh. */
   mark (peer: PeerId, state: PeerMarkState): void
   /** The one known peer whose id starts with prefix (hex), or a clear error. */
@@ -54,6 +61,7 @@ export function startMaintenance (opts: MaintenanceOptions): Maintenance {
     log: opts.log
   })
   const scrubber = new Scrubber({ store: opts.store, intervalMs: opts.scrubIntervalMs, bytesPerSecond: opts.scrubBytesPerSecond, log: opts.log })
+  const collector = new Collector({ table, store: opts.store, self: opts.network.self, graceMs: opts.graceMs, intervalMs: opts.repairIntervalMs, log: opts.log })
   // Repair's written bytes, sampled every 5 s over the last minute, for its rate.
   const samples: Array<{ at: number, bytes: number }> = []
   const sampler = setInterval(() => {
@@ -67,6 +75,7 @@ export function startMaintenance (opts: MaintenanceOptions): Maintenance {
     directory,
     repairer,
     scrubber,
+    collector,
     store: opts.store,
     writer,
     repairRate () {
@@ -74,6 +83,9 @@ export function startMaintenance (opts: MaintenanceOptions): Maintenance {
       if (!first) return 0
       const seconds = (Date.now() - first.at) / 1000
       return seconds > 0 ? (repairer.stats.bytesWritten - first.bytes) / seconds : 0
+    },
+    release (stripes, asOf) {
+      writer.append({ released: stripes.map((s) => ({ ...s, asOf })) })
     },
     mark (peer, state) {
       writer.append({ marks: [{ peer: Buffer.from(peer, 'hex'), state }] })
@@ -90,6 +102,7 @@ export function startMaintenance (opts: MaintenanceOptions): Maintenance {
     async close () {
       clearInterval(sampler)
       await scrubber.close()
+      await collector.close()
       await repairer.close()
       table.close()
     }
@@ -112,21 +125,25 @@ export const MAINTENANCE_HELP = `  --down-after SECONDS  a peer silent this long
                         time between two checks of every shard stored here
                         (default 3600)
   --scrub-rate SIZE     bytes per second a check reads at most (default 8M)
+  --grace SECONDS       how long a shard that no file uses any more is kept before
+                        its space returns (default 21600)
 `
 
 export const MAINTENANCE_OPTIONS = {
   'down-after': { type: 'string' },
   'repair-interval': { type: 'string' },
   'scrub-interval': { type: 'string' },
-  'scrub-rate': { type: 'string' }
+  'scrub-rate': { type: 'string' },
+  grace: { type: 'string' }
 } as const
 
 /** The maintenance options from parsed command-line values. */
-export function maintenanceArgs (values: { 'down-after'?: string, 'repair-interval'?: string, 'scrub-interval'?: string, 'scrub-rate'?: string }): Pick<MaintenanceOptions, 'downAfterMs' | 'repairIntervalMs' | 'scrubIntervalMs' | 'scrubBytesPerSecond'> {
+export function maintenanceArgs (values: { 'down-after'?: string, 'repair-interval'?: string, 'scrub-interval'?: string, 'scrub-rate'?: string, grace?: string }): Pick<MaintenanceOptions, 'downAfterMs' | 'repairIntervalMs' | 'scrubIntervalMs' | 'scrubBytesPerSecond' | 'graceMs'> {
   return {
     downAfterMs: secondsOption('down-after', values['down-after']),
     repairIntervalMs: secondsOption('repair-interval', values['repair-interval']),
     scrubIntervalMs: secondsOption('scrub-interval', values['scrub-interval']),
-    scrubBytesPerSecond: values['scrub-rate'] === undefined ? undefined : parseSize(values['scrub-rate'])
+    scrubBytesPerSecond: values['scrub-rate'] === undefined ? undefined : parseSize(values['scrub-rate']),
+    graceMs: secondsOption('grace', values.grace)
   }
 }

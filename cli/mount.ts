@@ -113,7 +113,10 @@ export async function mountCommand (argv: string[]): Promise<void> {
     takesShards: (peer) => maintenance.directory.takesShards(peer)
   })
   const vfs = new Vfs({ meta, storage, capacity: () => meshCapacity(node.peers(), scheme) })
-  const reclaimer = new Reclaimer({ meta, network: node, guard: storage.guard, log: say })
+  const reclaimer = new Reclaimer({
+    meta, network: node, guard: storage.guard, log: say,
+    release: (stripes, asOf) => maintenance.release(stripes, asOf)
+  })
   let fuse: FuseMount
   try {
     fuse = FuseMount.mount(vfs, mountpoint.path, { log: say, allowOther: values['allow-other'] === true })

@@ -2,6 +2,7 @@ import { PeerMarkState } from '../lib/meta/location-ops.ts'
 import type { PeerStatus } from '../lib/repair/peer-directory.ts'
 import type { RepairStats, StripeHealth } from '../lib/repair/repairer.ts'
 import type { ScrubStats } from '../lib/repair/scrubber.ts'
+import type { CollectorStats } from '../lib/repair/collector.ts'
 import type { StoreUsage } from '../lib/ports.ts'
 import type { Maintenance } from './maintenance.ts'
 
@@ -26,6 +27,8 @@ export interface StatusReport {
   /** This peer's own store, and its scrub (every shard re-read and checked against its hash). */
   store: { shards: number, used: number, capacity: number, corruptions: number }
   scrub: ScrubStats
+  /** Shards deleted because no live stripe names this peer as their holder any more. */
+  space: CollectorStats
   /** Peers being drained (or marked unhealthy): shards still on them; 0 means safe to remove. */
   drains: Array<{ id: string, state: 'draining' | 'unhealthy', shardsLeft: number }>
 }
@@ -60,6 +63,7 @@ export function statusReport (m: Maintenance, version: string): StatusReport {
     repair: { ...rest, bytesPerSecond: m.repairRate() },
     store: { ...pick(m.store.usage()), corruptions: m.store.corruptions },
     scrub: { ...m.scrubber.stats },
+    space: { ...m.collector.stats },
     drains
   }
 }

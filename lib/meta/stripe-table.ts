@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS stripe_slots (
   ms INTEGER NOT NULL, count INTEGER NOT NULL, writer BLOB NOT NULL,
   PRIMARY KEY (chunk, scheme, idx)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS stripe_slots_by_peer ON stripe_slots (peer);
+CREATE INDEX IF NOT EXISTS stripe_slots_by_shard ON stripe_slots (shard);
 CREATE TABLE IF NOT EXISTS peer_marks (
   peer BLOB PRIMARY KEY, state INTEGER NOT NULL, ms INTEGER NOT NULL, count INTEGER NOT NULL, writer BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stripe_table_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -69,6 +70,8 @@ export class StripeTable {
       slotsOn: db.prepare<[Buffer], { n: number }>(`SELECT count(*) AS n FROM stripe_slots t JOIN stripe_set s USING (chunk, scheme) WHERE t.peer = ? AND ${LIVE}`),
       shardsOn: db.prepare<[Buffer], { shard: Buffer }>(`SELECT t.shard AS shard FROM stripe_slots t JOIN stripe_set s USING (chunk, scheme) WHERE t.peer = ? AND ${LIVE}`),
       marks: db.prepare<[], { peer: Buffer, state: number }>('SELECT peer, state FROM peer_marks'),
+      names: db.prepare<[Buffer, Buffer], { one: number }>(`SELECT 1 AS one FROM stripe_slots t JOIN stripe_set s USING (chunk, scheme)
+        WHERE t.shard = ? AND t.peer = ? AND ${LIVE} LIMIT 1`),
       holders: db.prepare<[], { peer: Buffer, n: number }>(`SELECT t.peer AS peer, count(*) AS n FROM stripe_slots t JOIN stripe_set s USING (chunk, scheme)
         WHERE t.peer IS NOT NULL AND ${LIVE} GROUP BY t.peer`),
       getMeta: db.prepare<[string], { value: unknown }>('SELECT value FROM stripe_table_meta WHERE key = ?'),
@@ -159,6 +162,11 @@ export class StripeTable {
   /** Every peer that holds shards of live stripes, with how many. */
   holders (): Map<string, number> {
     return new Map(this.q.holders.all().map((r) => [r.peer.toString('hex'), r.n]))
+  }
+
+  /** True if a live stripe names peer as the holder of shard. */
+  names (peer: Buffer, shard: Buffer): boolean {
+    return this.q.names.get(shard, peer) !== undefined
   }
 
   marks (): Map<string, PeerMarkState> {

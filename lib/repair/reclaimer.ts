@@ -2,6 +2,7 @@ import { decodeChunkRef, type ChunkRef } from '../data/chunk-ref.ts'
 import type { ChunkGuard } from '../data/chunk-guard.ts'
 import { bounded } from '../data/bounded-call.ts'
 import type { MetaStore } from '../meta/meta-store.ts'
+import type { Hlc } from '../meta/hlc.ts'
 import type { ShardId, ShardNetwork } from '../ports.ts'
 import { PeriodicPass } from './periodic.ts'
 
@@ -11,6 +12,11 @@ export interface ReclaimerOptions {
   guard: ChunkGuard
   /** Time between passes, in ms (default 5 s): what a released chunk waits at least. */
   intervalMs?: number
+  /**
+   * Records that stripes are no longer used (location records every peer reads): their holders,
+   * including ones repair or drain moved shards to, free them after a grace time.
+   */
+  release?: (stripes: Array<{ chunk: Buffer, scheme: string }>, asOf: Hlc) => void
   /** Per delete request, in ms (default 10 s). */
   timeoutMs?: number
   log?: (line: string) => void
@@ -70,6 +76,9 @@ export class Reclaimer {
       const unlock = guard.tryLock(ref.id)
       if (unlock) work.push({ raw, ref, unlock })
     }
+    const unused = work.filter(({ ref }) => ref.shards.every((s) => !referenced.has(s.id)))
+    // Every op before the stable point is here, so no reference this peer has not seen is older.
+    if (unused.length > 0) this.opts.release?.(unused.map(({ ref }) => ({ chunk: Buffer.from(ref.id, 'hex'), scheme: ref.scheme })), meta.log.ops.stableHlc())
     await Promise.all(work.map(async ({ raw, ref, unlock }) => {
       try {
         if (await this.deleteShards(ref, referenced)) settled.push(raw)
