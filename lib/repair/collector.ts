@@ -1,6 +1,6 @@
 import type { StripeTable } from '../meta/stripe-table.ts'
 import type { ShardId, ShardStorage } from '../ports.ts'
-import { PeriodicPass } from './periodic.ts'
+import { PeriodicTask } from './periodic.ts'
 
 export interface CollectorOptions {
   table: StripeTable
@@ -24,26 +24,17 @@ export interface CollectorStats { passes: number, deleted: number, bytesFreed: n
  * (files deleted or overwritten everywhere, copies left behind by repair or drain, writes that
  * failed halfway), once they have stayed unreferenced for the grace time.
  */
-export class Collector {
+export class Collector extends PeriodicTask {
   readonly stats: CollectorStats = { passes: 0, deleted: 0, bytesFreed: 0, waiting: 0 }
-  private readonly loop: PeriodicPass
   private readonly graceMs: number
   private readonly unreferencedSince = new Map<ShardId, number>()
 
   constructor (private readonly opts: CollectorOptions) {
+    super(opts.intervalMs ?? 60_000)
     this.graceMs = opts.graceMs ?? 6 * 3_600_000
-    this.loop = new PeriodicPass(() => this.run(), opts.intervalMs ?? 60_000)
   }
 
-  pass (): Promise<void> {
-    return this.loop.pass()
-  }
-
-  close (): Promise<void> {
-    return this.loop.close()
-  }
-
-  private async run (): Promise<void> {
+  protected async run (): Promise<void> {
     const { table, store } = this.opts
     const keep = new Set(table.shardsOn(Buffer.from(this.opts.self, 'hex')).map((b) => b.toString('hex')))
     const now = Date.now()
@@ -51,7 +42,7 @@ export class Collector {
     const before = store.usage().used
     let deleted = 0
     for (const id of await store.list()) {
-      if (this.loop.closed) return
+      if (this.closed) return
       if (keep.has(id)) continue
       seen.add(id)
       const since = this.unreferencedSince.get(id) ?? now

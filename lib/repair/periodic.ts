@@ -1,17 +1,20 @@
 /**
  * A background loop: run() every intervalMs, never two at once, stopped by close() (which waits
- * for the pass under way). pass() runs one now, or joins the one under way. Repair, reclaim and
- * scrub are passes like this: idempotent, so a missed or repeated pass only costs time.
+ * for the pass under way). pass() runs one now, or joins the one under way. Repair, reclaim,
+ * scrub and space collection are passes like this: idempotent, so a missed or repeated pass
+ * only costs time.
  */
-export class PeriodicPass {
+export abstract class PeriodicTask {
   private readonly timer: NodeJS.Timeout
   private running: Promise<void> | null = null
-  closed = false
+  protected closed = false
 
-  constructor (private readonly run: () => Promise<void>, intervalMs: number) {
+  constructor (intervalMs: number) {
     this.timer = setInterval(() => { void this.pass() }, intervalMs)
     this.timer.unref()
   }
+
+  protected abstract run (): Promise<void>
 
   pass (): Promise<void> {
     if (this.closed) return Promise.resolve()

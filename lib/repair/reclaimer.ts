@@ -4,7 +4,7 @@ import { bounded } from '../data/bounded-call.ts'
 import type { MetaStore } from '../meta/meta-store.ts'
 import type { Hlc } from '../meta/hlc.ts'
 import type { ShardId, ShardNetwork } from '../ports.ts'
-import { PeriodicPass } from './periodic.ts'
+import { PeriodicTask } from './periodic.ts'
 
 export interface ReclaimerOptions {
   meta: MetaStore
@@ -39,24 +39,14 @@ const BATCH = 1000
  * or not yet recorded are skipped (ChunkGuard), so a new file that reuses the same content never
  * loses its shards. Work is idempotent: a crash or a down peer only means another pass.
  */
-export class Reclaimer {
+export class Reclaimer extends PeriodicTask {
   readonly stats: ReclaimStats = { passes: 0, shardsDeleted: 0, stillReferenced: 0, failures: 0 }
-  private readonly loop: PeriodicPass
 
   constructor (private readonly opts: ReclaimerOptions) {
-    this.loop = new PeriodicPass(() => this.run(), opts.intervalMs ?? 5000)
+    super(opts.intervalMs ?? 5000)
   }
 
-  /** One pass over up to 1000 released references; resolves when its deletes have settled. */
-  pass (): Promise<void> {
-    return this.loop.pass()
-  }
-
-  close (): Promise<void> {
-    return this.loop.close()
-  }
-
-  private async run (): Promise<void> {
+  protected async run (): Promise<void> {
     const { meta, guard } = this.opts
     const released = meta.released(BATCH)
     if (released.length === 0) return

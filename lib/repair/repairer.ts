@@ -9,7 +9,7 @@ import type { Slot, Stripe, StripeTable } from '../meta/stripe-table.ts'
 import { placeStripe, rankPeers } from '../placement/rendezvous.ts'
 import type { ChunkId, PeerId, PeerInfo, ShardId, ShardNetwork, ShardStorage } from '../ports.ts'
 import type { PeerDirectory } from './peer-directory.ts'
-import { PeriodicPass } from './periodic.ts'
+import { PeriodicTask } from './periodic.ts'
 
 export interface RepairerOptions {
   table: StripeTable
@@ -83,34 +83,24 @@ const hex = (b: Buffer): string => b.toString('hex')
  * leaves the old record and the next leader does it again (work is idempotent: a shard's id is
  * its hash). Stripes closest to loss go first.
  */
-export class Repairer {
+export class Repairer extends PeriodicTask {
   readonly stats: RepairStats = {
     passes: 0, queued: 0, stripesRepaired: 0, shardsRebuilt: 0, shardsCopied: 0, bytesWritten: 0,
     failures: 0, underProtected: 0, health: { stripes: 0, healthy: 0, degraded: 0, atRisk: 0, lost: 0 }
   }
 
-  private readonly loop: PeriodicPass
   private readonly timeoutMs: number
   private readonly takeoverMs: number
   /** When this peer first saw each stripe that needs repair (for the takeover order). */
   private readonly badSince = new Map<string, number>()
 
   constructor (private readonly opts: RepairerOptions) {
+    super(opts.intervalMs ?? 60_000)
     this.timeoutMs = opts.timeoutMs ?? 10_000
     this.takeoverMs = 3 * (opts.intervalMs ?? 60_000)
-    this.loop = new PeriodicPass(() => this.run(), opts.intervalMs ?? 60_000)
   }
 
-  /** One pass over the table; resolves when its repairs have settled. */
-  pass (): Promise<void> {
-    return this.loop.pass()
-  }
-
-  close (): Promise<void> {
-    return this.loop.close()
-  }
-
-  private async run (): Promise<void> {
+  protected async run (): Promise<void> {
     const { directory } = this.opts
     directory.refresh()
     const work = await this.survey()
@@ -119,7 +109,7 @@ export class Repairer {
     const queue = work[Symbol.iterator]()
     const worker = async (): Promise<void> => {
       for (const item of queue) {
-        if (this.loop.closed) return
+        if (this.closed) return
         try {
           if (await this.repair(item)) this.stats.stripesRepaired++
         } catch (err) {

@@ -1,6 +1,6 @@
 import { isMeshError } from '../errors.ts'
 import type { ShardStorage } from '../ports.ts'
-import { PeriodicPass } from './periodic.ts'
+import { PeriodicTask } from './periodic.ts'
 
 export interface ScrubberOptions {
   /** This peer's store: get() verifies a shard against its hash and takes a corrupt one out of service. */
@@ -26,31 +26,21 @@ export interface ScrubStats {
  * its hash (bit rot, a bad sector, a stray write) is quarantined by the store, and since this
  * peer is recorded as its holder, its repair rebuilds it from the other shards of its stripe.
  */
-export class Scrubber {
+export class Scrubber extends PeriodicTask {
   readonly stats: ScrubStats = { cycles: 0, scanned: 0, bytes: 0, corrupt: 0 }
-  private readonly loop: PeriodicPass
   private readonly rate: number
 
   constructor (private readonly opts: ScrubberOptions) {
+    super(opts.intervalMs ?? 3_600_000)
     this.rate = opts.bytesPerSecond ?? 8 * 1024 * 1024
-    this.loop = new PeriodicPass(() => this.cycle(), opts.intervalMs ?? 3_600_000)
   }
 
-  /** One whole pass now (or the one under way). */
-  pass (): Promise<void> {
-    return this.loop.pass()
-  }
-
-  close (): Promise<void> {
-    return this.loop.close()
-  }
-
-  private async cycle (): Promise<void> {
+  protected async run (): Promise<void> {
     const started = Date.now()
     let bytes = 0
     let corrupt = 0
     for (const id of await this.opts.store.list()) {
-      if (this.loop.closed) return
+      if (this.closed) return
       try {
         bytes += (await this.opts.store.get(id)).byteLength
       } catch (err) {
