@@ -44,6 +44,8 @@ Options:
                         anyway (default: 30)
   --allow-other         let other users use the mount (root, or user_allow_other in
                         /etc/fuse.conf)
+  --cache SIZE          memory for file contents read or written recently
+                        (default: 256M)
 ${MAINTENANCE_HELP}  -h, --help            show this help
 `
 
@@ -56,6 +58,7 @@ export const MOUNT_OPTIONS = {
   bootstrap: { type: 'string', multiple: true },
   'wait-peers': { type: 'string' },
   'allow-other': { type: 'boolean' },
+  cache: { type: 'string' },
   ...MAINTENANCE_OPTIONS,
   help: { type: 'boolean', short: 'h' }
 } as const
@@ -77,6 +80,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
   if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new UsageError(`--wait-peers: "${values['wait-peers']}" is not a number of seconds`)
   const storeDir = resolve(values.store ?? join(homedir(), '.meshfs', 'store'))
   const maintenanceOptions = maintenanceArgs(values)
+  const cacheBytes = values.cache ? parseSize(values.cache) : undefined
   const say = (line: string) => console.log(`meshfs mount: ${line}`)
 
   // Check the mount point before joining the mesh: a typo fails in milliseconds, not after a DHT join.
@@ -112,7 +116,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
     locate: (chunk, scheme) => meta.shardMoves(chunk, scheme),
     takesShards: (peer) => maintenance.directory.takesShards(peer)
   })
-  const vfs = new Vfs({ meta, storage, capacity: () => meshCapacity(node.peers(), scheme) })
+  const vfs = new Vfs({ meta, storage, capacity: () => meshCapacity(node.peers(), scheme), cacheBytes })
   const reclaimer = new Reclaimer({
     meta, network: node, guard: storage.guard, log: say,
     release: (stripes, asOf) => maintenance.release(stripes, asOf)

@@ -21,6 +21,8 @@ export interface RepairerOptions {
   record: (moves: ShardMove[]) => void
   /** Time between passes, in ms (default 60 s). */
   intervalMs?: number
+  /** Stripes whose shards rebalance moves per pass (default 16); 0 turns rebalance off. */
+  rebalancePerPass?: number
   /** Stripes repaired at once (default 4): bounds the repair traffic beside the users'. */
   concurrency?: number
   /** Per shard request, in ms (default 10 s). */
@@ -91,6 +93,7 @@ export class Repairer extends PeriodicTask {
 
   private readonly timeoutMs: number
   private readonly takeoverMs: number
+  private readonly rebalancePerPass: number
   /** When this peer first saw each stripe that needs repair (for the takeover order). */
   private readonly badSince = new Map<string, number>()
 
@@ -98,6 +101,7 @@ export class Repairer extends PeriodicTask {
     super(opts.intervalMs ?? 60_000)
     this.timeoutMs = opts.timeoutMs ?? 10_000
     this.takeoverMs = 3 * (opts.intervalMs ?? 60_000)
+    this.rebalancePerPass = opts.rebalancePerPass ?? 16
   }
 
   protected async run (): Promise<void> {
@@ -137,6 +141,7 @@ export class Repairer extends PeriodicTask {
     const health: StripeHealth = { stripes: 0, healthy: 0, degraded: 0, atRisk: 0, lost: 0 }
     const work: Work[] = []
     const stillBad = new Set<string>()
+    let rebalanced = 0
     for (const stripe of table.stripes()) {
       const scheme = schemeOf(stripe.scheme)
       if (!scheme) continue
@@ -170,8 +175,12 @@ export class Repairer extends PeriodicTask {
       else if (available > scheme.k) health.degraded++
       else if (available === scheme.k) health.atRisk++
       else health.lost++
-      if (bad.length === 0) continue
       const key = stripeKey(hex(stripe.chunk) as ChunkId, stripe.scheme)
+      if (bad.length === 0) {
+        const move = rebalanced < this.rebalancePerPass ? this.misplaced(key, stripe, targets) : null
+        if (move) { rebalanced++; work.push({ stripe, scheme, key, bad: [move], available: Infinity }) }
+        continue
+      }
       stillBad.add(key)
       const mine = this.leads(key, targets) ? bad : bad.filter((b) => b.lostHere)
       if (mine.length > 0) work.push({ stripe, scheme, key, bad: mine, available })
@@ -179,6 +188,28 @@ export class Repairer extends PeriodicTask {
     this.stats.health = health
     for (const key of this.badSince.keys()) if (!stillBad.has(key)) this.badSince.delete(key)
     return work
+  }
+
+  /**
+   * Rebalance: a shard of a healthy stripe held by a peer outside the stripe's placement
+   * (its top peers in rendezvous order among those that take shards, which a new or bigger peer
+   * joins) is copied to the best placed peer holding none, by the stripe's leader. One shard per
+   * stripe and pass, at most rebalancePerPass stripes per pass: new capacity fills at a bounded rate.
+   */
+  private misplaced (key: string, stripe: Stripe, targets: PeerInfo[]): BadSlot | null {
+    const { directory } = this.opts
+    const ranked = rankPeers(key, targets)
+    if (ranked[0] !== this.opts.network.self) return null
+    // By capacity, not free space: a full peer keeps its shards (new ones go elsewhere), or shards
+    // would move off and back as its free space crosses a shard's size.
+    const placement = new Set<string>(rankPeers(key, targets.filter((p) => p.capacity > 0)).slice(0, stripe.slots.length))
+    const holders = stripe.slots.map((s) => hex(s.peer!))
+    if (placement.size < stripe.slots.length || holders.every((p) => placement.has(p))) return null
+    // The holder ranked last leaves first.
+    const outside = stripe.slots.filter((s) => !placement.has(hex(s.peer!)))
+    outside.sort((a, b) => rankOf(ranked, hex(b.peer!)) - rankOf(ranked, hex(a.peer!)))
+    const slot = outside[0]!
+    return directory.reachable(hex(slot.peer!)) ? { slot, copyFrom: hex(slot.peer!) as PeerId } : null
   }
 
   /**
@@ -262,6 +293,11 @@ export class Repairer extends PeriodicTask {
       return null
     }
   }
+}
+
+function rankOf (ranked: PeerId[], peer: string): number {
+  const i = ranked.indexOf(peer as PeerId)
+  return i < 0 ? Number.MAX_SAFE_INTEGER : i
 }
 
 function schemeOf (name: string): RedundancyScheme | null {

@@ -40,6 +40,11 @@ export class PeerGrid {
     return grid
   }
 
+  /** One more storage peer (new capacity joining a running mesh). */
+  add (): Promise<GridPeer> {
+    return this.spawn(this.peers.length)
+  }
+
   private async spawn (index: number): Promise<GridPeer> {
     const store = join(this.root, `peer-${index}`)
     const child = spawnMeshfs([
