@@ -26,6 +26,8 @@ export interface MaintenanceOptions {
   scrubBytesPerSecond?: number
   /** How long a shard no live stripe names stays before it is deleted. */
   graceMs?: number
+  /** Stripes this peer repairs at once. */
+  repairConcurrency?: number
   log?: (line: string) => void
 }
 
@@ -58,6 +60,7 @@ export function startMaintenance (opts: MaintenanceOptions): Maintenance {
     table, directory, network: opts.network, local: opts.store,
     record: (moves) => writer.append({ moves }),
     intervalMs: opts.repairIntervalMs,
+    concurrency: opts.repairConcurrency,
     log: opts.log
   })
   const scrubber = new Scrubber({ store: opts.store, intervalMs: opts.scrubIntervalMs, bytesPerSecond: opts.scrubBytesPerSecond, log: opts.log })
@@ -125,6 +128,9 @@ export const MAINTENANCE_HELP = `  --down-after SECONDS  a peer silent this long
                         time between two checks of every shard stored here
                         (default 3600)
   --scrub-rate SIZE     bytes per second a check reads at most (default 8M)
+  --repair-concurrency N
+                        stripes this peer repairs at once (default 4): bounds the
+                        repair traffic beside the users'
   --grace SECONDS       how long a shard that no file uses any more is kept before
                         its space returns (default 21600)
 `
@@ -134,16 +140,21 @@ export const MAINTENANCE_OPTIONS = {
   'repair-interval': { type: 'string' },
   'scrub-interval': { type: 'string' },
   'scrub-rate': { type: 'string' },
-  grace: { type: 'string' }
+  grace: { type: 'string' },
+  'repair-concurrency': { type: 'string' }
 } as const
 
 /** The maintenance options from parsed command-line values. */
-export function maintenanceArgs (values: { 'down-after'?: string, 'repair-interval'?: string, 'scrub-interval'?: string, 'scrub-rate'?: string, grace?: string }): Pick<MaintenanceOptions, 'downAfterMs' | 'repairIntervalMs' | 'scrubIntervalMs' | 'scrubBytesPerSecond' | 'graceMs'> {
+export function maintenanceArgs (values: { 'down-after'?: string, 'repair-interval'?: string, 'scrub-interval'?: string, 'scrub-rate'?: string, grace?: string, 'repair-concurrency'?: string }):
+  Pick<MaintenanceOptions, 'downAfterMs' | 'repairIntervalMs' | 'scrubIntervalMs' | 'scrubBytesPerSecond' | 'graceMs' | 'repairConcurrency'> {
+  const concurrency = values['repair-concurrency']
+  if (concurrency !== undefined && !/^[1-9][0-9]{0,2}$/.test(concurrency)) throw new UsageError(`--repair-concurrency: "${concurrency}" is not a whole number from 1 to 999`)
   return {
     downAfterMs: secondsOption('down-after', values['down-after']),
     repairIntervalMs: secondsOption('repair-interval', values['repair-interval']),
     scrubIntervalMs: secondsOption('scrub-interval', values['scrub-interval']),
     scrubBytesPerSecond: values['scrub-rate'] === undefined ? undefined : parseSize(values['scrub-rate']),
-    graceMs: secondsOption('grace', values.grace)
+    graceMs: secondsOption('grace', values.grace),
+    repairConcurrency: concurrency === undefined ? undefined : Number(concurrency)
   }
 }
