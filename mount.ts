@@ -14,6 +14,7 @@ Commands:
   serve     run a storage-only peer (no FUSE needed)
   status    show the mesh as the peer running here sees it (peers, stripes, repair)
   drain     empty a peer before removing it (its shards move to the others)
+  peer      mark a peer unhealthy (suspect) or trust it again
   demo      run a whole local mesh on this machine (npm start)
 
 Options:
@@ -52,6 +53,7 @@ async function main (argv: string[]): Promise<void> {
       else if (rest[0] === 'invite') process.stdout.write((await import('./cli/invite.ts')).INVITE_HELP)
       else if (rest[0] === 'status') process.stdout.write((await import('./cli/status.ts')).STATUS_HELP)
       else if (rest[0] === 'drain') process.stdout.write((await import('./cli/drain.ts')).DRAIN_HELP)
+      else if (rest[0] === 'peer') process.stdout.write((await import('./cli/drain.ts')).PEER_HELP)
       else process.stdout.write(HELP)
       return
     case '-v':
@@ -73,6 +75,8 @@ async function main (argv: string[]): Promise<void> {
       return (await import('./cli/status.ts')).statusCommand(rest)
     case 'drain':
       return (await import('./cli/drain.ts')).drainCommand(rest)
+    case 'peer':
+      return (await import('./cli/drain.ts')).peerCommand(rest)
     default:
       throw new UsageError(`unknown command "${command}" (see meshfs --help)`)
   }

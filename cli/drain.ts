@@ -62,3 +62,32 @@ async function follow (path: string, peer: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 1000))
   }
 }
+
+export const PEER_HELP = `Usage: meshfs peer suspect <peer> [--store DIR]
+       meshfs peer trust <peer> [--store DIR]
+
+suspect: marks a peer unhealthy (a disk you expect to fail): like drain, its shards are
+copied to the others while it still serves them, and it takes no new shards. Peers also
+mark themselves unhealthy when their disk keeps returning corrupt shards.
+trust: takes the mark back; the peer takes shards again (and rebalance refills it).
+
+Options:
+  --store DIR   the store of the meshfs peer running here (default: ~/.meshfs/store)
+  -h, --help    show this help
+`
+
+export const PEER_OPTIONS = {
+  store: { type: 'string' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
+export async function peerCommand (argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, options: PEER_OPTIONS, allowPositionals: true, strict: true })
+  if (values.help) { process.stdout.write(PEER_HELP); return }
+  const [action, id] = positionals
+  if (positionals.length !== 2 || (action !== 'suspect' && action !== 'trust')) throw new UsageError('use: meshfs peer suspect <peer> or meshfs peer trust <peer>')
+  const { peer } = await callControl<{ peer: string }>(controlPath(values.store), { cmd: 'mark', peer: id, state: action === 'suspect' ? 'unhealthy' : 'active' })
+  console.log(action === 'suspect'
+    ? `peer ${peer.slice(0, 8)} marked unhealthy: its shards are being copied to the others (see meshfs status)`
+    : `peer ${peer.slice(0, 8)} trusted again: it takes shards`)
+}

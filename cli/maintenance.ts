@@ -7,9 +7,10 @@ import { PeerDirectory } from '../lib/repair/peer-directory.ts'
 import { Repairer } from '../lib/repair/repairer.ts'
 import { Scrubber } from '../lib/repair/scrubber.ts'
 import { Collector } from '../lib/repair/collector.ts'
+import { HealthMonitor } from '../lib/repair/health.ts'
 import { parseSize } from './size.ts'
 import type { PeerId, ShardNetwork, ShardStorage } from '../lib/ports.ts'
-import type { PeerMarkState } from '../lib/meta/location-ops.ts'
+import { PeerMarkState } from '../lib/meta/location-ops.ts'
 import type { Hlc } from '../lib/meta/hlc.ts'
 import { UsageError } from './usage-error.ts'
 
@@ -28,6 +29,8 @@ export interface MaintenanceOptions {
   graceMs?: number
   /** Stripes this peer repairs at once. */
   repairConcurrency?: number
+  /** Corrupt shards found here before this peer marks itself unhealthy (its shards move off). */
+  corruptLimit?: number
   log?: (line: string) => void
 }
 
@@ -39,6 +42,7 @@ export interface Maintenance {
   repairer: Repairer
   scrubber: Scrubber
   collector: Collector
+  health: HealthMonitor
   store: ShardStorage
   writer: LocationWriter
   /** Bytes per second repair wrote over the last minute. */
@@ -65,6 +69,15 @@ export function startMaintenance (opts: MaintenanceOptions): Maintenance {
   })
   const scrubber = new Scrubber({ store: opts.store, intervalMs: opts.scrubIntervalMs, bytesPerSecond: opts.scrubBytesPerSecond, log: opts.log })
   const collector = new Collector({ table, store: opts.store, self: opts.network.self, graceMs: opts.graceMs, intervalMs: opts.repairIntervalMs, log: opts.log })
+  const health = new HealthMonitor({
+    store: opts.store,
+    corruptLimit: opts.corruptLimit,
+    intervalMs: opts.repairIntervalMs,
+    markUnhealthy: (reason) => {
+      opts.log?.(`this peer is failing (${reason}): marked unhealthy, its shards are being copied to the others`)
+      writer.append({ marks: [{ peer: Buffer.from(opts.network.self, 'hex'), state: PeerMarkState.Unhealthy }] })
+    }
+  })
   // Repair's written bytes, sampled every 5 s over the last minute, for its rate.
   const samples: Array<{ at: number, bytes: number }> = []
   const sampler = setInterval(() => {
@@ -79,6 +92,7 @@ export function startMaintenance (opts: MaintenanceOptions): Maintenance {
     repairer,
     scrubber,
     collector,
+    health,
     store: opts.store,
     writer,
     repairRate () {
@@ -106,6 +120,7 @@ export function startMaintenance (opts: MaintenanceOptions): Maintenance {
       clearInterval(sampler)
       await scrubber.close()
       await collector.close()
+      await health.close()
       await repairer.close()
       table.close()
     }
@@ -131,6 +146,8 @@ export const MAINTENANCE_HELP = `  --down-after SECONDS  a peer silent this long
   --repair-concurrency N
                         stripes this peer repairs at once (default 4): bounds the
                         repair traffic beside the users'
+  --corrupt-limit N     corrupt shards found on this peer's disk before it marks itself
+                        unhealthy and its shards are copied off (default 16)
   --grace SECONDS       how long a shard that no file uses any more is kept before
                         its space returns (default 21600)
 `
@@ -141,20 +158,26 @@ export const MAINTENANCE_OPTIONS = {
   'scrub-interval': { type: 'string' },
   'scrub-rate': { type: 'string' },
   grace: { type: 'string' },
-  'repair-concurrency': { type: 'string' }
+  'repair-concurrency': { type: 'string' },
+  'corrupt-limit': { type: 'string' }
 } as const
 
 /** The maintenance options from parsed command-line values. */
-export function maintenanceArgs (values: { 'down-after'?: string, 'repair-interval'?: string, 'scrub-interval'?: string, 'scrub-rate'?: string, grace?: string, 'repair-concurrency'?: string }):
-  Pick<MaintenanceOptions, 'downAfterMs' | 'repairIntervalMs' | 'scrubIntervalMs' | 'scrubBytesPerSecond' | 'graceMs' | 'repairConcurrency'> {
-  const concurrency = values['repair-concurrency']
-  if (concurrency !== undefined && !/^[1-9][0-9]{0,2}$/.test(concurrency)) throw new UsageError(`--repair-concurrency: "${concurrency}" is not a whole number from 1 to 999`)
+export function maintenanceArgs (values: { 'down-after'?: string, 'repair-interval'?: string, 'scrub-interval'?: string, 'scrub-rate'?: string, grace?: string, 'repair-concurrency'?: string, 'corrupt-limit'?: string }):
+  Pick<MaintenanceOptions, 'downAfterMs' | 'repairIntervalMs' | 'scrubIntervalMs' | 'scrubBytesPerSecond' | 'graceMs' | 'repairConcurrency' | 'corruptLimit'> {
   return {
     downAfterMs: secondsOption('down-after', values['down-after']),
     repairIntervalMs: secondsOption('repair-interval', values['repair-interval']),
     scrubIntervalMs: secondsOption('scrub-interval', values['scrub-interval']),
     scrubBytesPerSecond: values['scrub-rate'] === undefined ? undefined : parseSize(values['scrub-rate']),
     graceMs: secondsOption('grace', values.grace),
-    repairConcurrency: concurrency === undefined ? undefined : Number(concurrency)
+    repairConcurrency: countOption('repair-concurrency', values['repair-concurrency']),
+    corruptLimit: countOption('corrupt-limit', values['corrupt-limit'])
   }
+}
+
+function countOption (name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  if (!/^[1-9][0-9]{0,5}$/.test(text)) throw new UsageError(`--${name}: "${text}" is not a whole number from 1 to 999999`)
+  return Number(text)
 }

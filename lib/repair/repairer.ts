@@ -273,12 +273,18 @@ export class Repairer extends PeriodicTask {
     const bad = new Set(w.bad.map((b) => b.slot.index))
     const shards: Array<Uint8Array | null> = new Array(w.stripe.width).fill(null)
     const self = this.opts.network.self
-    // k sources are enough: this peer's own shard first (no network), then data shards.
+    // k sources are enough: healthy holders before marked ones (whose disk may be failing),
+    // this peer's own shard first (no network), then data shards; more only if some fail.
     const sources = w.stripe.slots
       .filter((s) => s.peer && (!bad.has(s.index) || w.bad.find((b) => b.slot.index === s.index)?.copyFrom) && directory.reachable(hex(s.peer)))
-      .sort((a, b) => Number(hex(b.peer!) === self) - Number(hex(a.peer!) === self) || a.index - b.index)
-      .slice(0, w.scheme.k)
-    await Promise.all(sources.map(async (s) => { shards[s.index] = await this.fetch(hex(s.peer!) as PeerId, hex(s.shard) as ShardId) }))
+      .sort((a, b) => Number(bad.has(a.index)) - Number(bad.has(b.index)) ||
+        Number(hex(b.peer!) === self) - Number(hex(a.peer!) === self) || a.index - b.index)
+    let next = 0
+    while (shards.filter((s) => s !== null).length < w.scheme.k && next < sources.length) {
+      const batch = sources.slice(next, next + w.scheme.k - shards.filter((s) => s !== null).length)
+      next += batch.length
+      await Promise.all(batch.map(async (s) => { shards[s.index] = await this.fetch(hex(s.peer!) as PeerId, hex(s.shard) as ShardId) }))
+    }
     const found = shards.filter((s) => s !== null).length
     if (found < w.scheme.k) throw errors.unavailable(`stripe ${w.key}: ${found} of the ${w.scheme.k} shards needed answer`)
     return w.scheme.encode(await w.scheme.decode(shards, w.stripe.size))

@@ -14,7 +14,7 @@ import { manifest } from '../helpers/tree-manifest.ts'
 import { readStripes } from '../helpers/stripe-view.ts'
 import { within } from '../helpers/within.ts'
 
-const FAST = ['--down-after', '3', '--repair-interval', '1']
+const FAST = ['--down-after', '3', '--repair-interval', '1', '--grace', '2']
 const MOUNT_ARGS = ['--redundancy', 'rs:3+2', ...FAST]
 
 describe('drain: a peer emptied while the mount is in use', () => {
