@@ -3,47 +3,31 @@
 // are emptied (their shards copied while they still serve them) before they fail, and every
 // stripe ends with 5 shards on the other 5 peers. Copies a superseded repair left on them go
 // after the grace time.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createHash, randomBytes } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
+import { describe, expect, it } from 'vitest'
 import { join } from 'node:path'
-import { TestMesh, stopAll, type MountProcess } from '../helpers/mesh-mount.ts'
+import { expectFilesIntact, writeRandomFiles } from '../helpers/random-files.ts'
+import { FAST_REPAIR, meshFixture } from '../helpers/mesh-mount.ts'
 import { corruptShard, shardFiles } from '../helpers/faults.ts'
 import { runMeshfs } from '../helpers/peer-process.ts'
 import { expectFullyPlaced, readStripes } from '../helpers/stripe-view.ts'
 import { within } from '../helpers/within.ts'
 
-const FAST = ['--down-after', '3', '--repair-interval', '1', '--grace', '2', '--scrub-interval', '2', '--scrub-rate', '200M', '--corrupt-limit', '4']
-const MOUNT_ARGS = ['--redundancy', 'rs:3+2', '--down-after', '3', '--repair-interval', '1']
 const MIB = 1024 * 1024
 
 describe('failing peers are emptied before they fail', () => {
-  let mesh: TestMesh
-  let mount: MountProcess
-
-  beforeAll(async () => {
-    mesh = await TestMesh.start({ peers: 7, capacity: '1G', args: () => FAST })
-    mount = await mesh.mount('mnt', MOUNT_ARGS)
-  }, 120_000)
-
-  afterAll(() => stopAll(mount, mesh), 60_000)
+  const fx = meshFixture({ peers: 7, peerArgs: [...FAST_REPAIR, '--grace', '2', '--scrub-interval', '2', '--scrub-rate', '200M', '--corrupt-limit', '4'] })
 
   it('copies every shard off a peer with a failing disk and off a suspected one', async () => {
-    const sums = new Map<string, string>()
-    for (let i = 0; i < 20; i++) {
-      const data = randomBytes(2 * MIB + 1 + i)
-      sums.set(`f${i}`, createHash('sha256').update(data).digest('hex'))
-      await writeFile(join(mount.path, `f${i}`), data)
-    }
-    const failing = mesh.grid.peers[2]!
-    const suspected = mesh.grid.peers[3]!
+    const sums = await writeRandomFiles(fx.mount.path, 20, (i) => 2 * MIB + 1 + i)
+    const failing = fx.mesh.grid.peers[2]!
+    const suspected = fx.mesh.grid.peers[3]!
     await within(30_000, async () => { expect((await shardFiles(failing.store)).length).toBeGreaterThan(20) })
     for (const file of (await shardFiles(failing.store)).slice(0, 6)) await corruptShard(file)
-    const suspect = await runMeshfs(['peer', 'suspect', suspected.id.slice(0, 10), '--store', join(mesh.root, 'mnt-store')])
+    const suspect = await runMeshfs(['peer', 'suspect', suspected.id.slice(0, 10), '--store', join(fx.mesh.root, 'mnt-store')])
     expect(suspect.stdout).toContain(`peer ${suspected.id.slice(0, 8)} marked unhealthy`)
 
-    const others = new Map(mesh.grid.peers.filter((p) => p !== failing && p !== suspected).map((p) => [p.id, p.store]))
-    const observer = mesh.grid.peers[0]!.store
+    const others = new Map(fx.mesh.grid.peers.filter((p) => p !== failing && p !== suspected).map((p) => [p.id, p.store]))
+    const observer = fx.mesh.grid.peers[0]!.store
     const emptied = await within(120_000, async () => {
       await expectFullyPlaced(readStripes(observer), 5, others)
       expect(await shardFiles(failing.store)).toEqual([])
@@ -53,12 +37,9 @@ describe('failing peers are emptied before they fail', () => {
     expect(status.peers.filter((p) => p.status === 'unhealthy').map((p) => p.id).sort()).toEqual([failing.id, suspected.id].sort())
     console.log(`failing peers: both emptied ${(emptied.ms / 1000).toFixed(1)} s after the corruption and the suspect mark`)
 
-    await mesh.grid.kill(failing.index)
-    await mesh.grid.kill(suspected.index)
-    await mount.stop()
-    mount = await mesh.mount('mnt', [...MOUNT_ARGS, '--wait-peers', '8'])
-    for (const [name, sum] of sums) {
-      expect(createHash('sha256').update(await readFile(join(mount.path, name))).digest('hex'), name).toBe(sum)
-    }
+    await fx.mesh.grid.kill(failing.index)
+    await fx.mesh.grid.kill(suspected.index)
+    await fx.remount(['--wait-peers', '8'])
+    await expectFilesIntact(fx.mount.path, sums)
   }, 300_000)
 })

@@ -2,9 +2,10 @@
 // share of shards at a bounded rate (between half and twice its fair share by capacity), while
 // a reader goes over every file in a loop and never fails.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createHash, randomBytes } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { writeRandomFiles } from '../helpers/random-files.ts'
 import { TestMesh, stopAll, type MountProcess } from '../helpers/mesh-mount.ts'
 import { readStripes } from '../helpers/stripe-view.ts'
 import { within } from '../helpers/within.ts'
@@ -25,12 +26,7 @@ describe('rebalance: a new peer gets its fair share', () => {
   afterAll(() => stopAll(mount, mesh), 60_000)
 
   it('fills a seventh peer to between half and twice its fair share, with every read succeeding meanwhile', async () => {
-    const sums = new Map<string, string>()
-    for (let i = 0; i < 40; i++) {
-      const data = randomBytes(2 * MIB + i)
-      sums.set(`f${i}`, createHash('sha256').update(data).digest('hex'))
-      await writeFile(join(mount.path, `f${i}`), data)
-    }
+    const sums = await writeRandomFiles(mount.path, 40, (i) => 2 * MIB + i)
     let reading = true
     let reads = 0
     const reader = (async () => {

@@ -2,39 +2,23 @@
 // peer leading the most repairs has recorded its first move, it is killed too (repairing one
 // stripe at a time, it is then mid-way). The stripes it led are finished by the next peers in
 // rendezvous order, and every stripe ends with 5 shards on the 5 live peers.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createHash, randomBytes } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
+import { describe, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { rankPeers } from '../../lib/placement/rendezvous.ts'
 import type { PeerId, PeerInfo } from '../../lib/ports.ts'
-import { TestMesh, stopAll, type MountProcess } from '../helpers/mesh-mount.ts'
+import { expectFilesIntact, writeRandomFiles } from '../helpers/random-files.ts'
+import { FAST_REPAIR, meshFixture } from '../helpers/mesh-mount.ts'
 import { expectFullyPlaced, readStripes } from '../helpers/stripe-view.ts'
 import { within } from '../helpers/within.ts'
 
-const FAST = ['--down-after', '3', '--repair-interval', '1', '--repair-concurrency', '1']
-const MOUNT_ARGS = ['--redundancy', 'rs:3+2', '--down-after', '3', '--repair-interval', '1']
 const MIB = 1024 * 1024
 
 describe('repair survives the death of a stripe leader mid-repair', () => {
-  let mesh: TestMesh
-  let mount: MountProcess
-
-  beforeAll(async () => {
-    mesh = await TestMesh.start({ peers: 7, capacity: '1G', args: () => FAST })
-    mount = await mesh.mount('mnt', MOUNT_ARGS)
-  }, 120_000)
-
-  afterAll(() => stopAll(mount, mesh), 60_000)
+  const fx = meshFixture({ peers: 7, peerArgs: [...FAST_REPAIR, '--repair-concurrency', '1'] })
 
   it('finishes every stripe the dead leader had left', async () => {
-    const sums = new Map<string, string>()
-    for (let i = 0; i < 30; i++) {
-      const data = randomBytes(2 * MIB + 1 + i) // three chunks each
-      sums.set(`f${i}`, createHash('sha256').update(data).digest('hex'))
-      await writeFile(join(mount.path, `f${i}`), data)
-    }
-    const [victim, ...rest] = mesh.grid.peers
+    const sums = await writeRandomFiles(fx.mount.path, 30, (i) => 2 * MIB + 1 + i)
+    const [victim, ...rest] = fx.mesh.grid.peers
     const observer = rest[rest.length - 1]!
     await within(30_000, async () => { expect(readStripes(observer.store)).toHaveLength(30 * 3) })
     // Who leads each stripe the victim held: the first of the live storage peers in rendezvous order.
@@ -48,24 +32,21 @@ describe('repair survives the death of a stripe leader mid-repair', () => {
     const led = onVictim.filter((s) => leaderOf(s.stripe) === leaderId).map((s) => s.stripe)
     expect(led.length).toBeGreaterThan(2)
 
-    await mesh.grid.kill(victim!.index)
+    await fx.mesh.grid.kill(victim!.index)
     // The leader's first recorded move: it is repairing, one stripe at a time.
     await within(60_000, async () => {
       const now = readStripes(observer.store).filter((s) => led.includes(s.stripe))
       expect(now.some((s) => !s.peers.includes(victim!.id))).toBe(true)
     }, 20)
-    await mesh.grid.kill(leader.index)
+    await fx.mesh.grid.kill(leader.index)
     const unfinished = readStripes(observer.store).filter((s) => led.includes(s.stripe) && s.peers.includes(victim!.id)).length
     expect(unfinished).toBeGreaterThan(0) // it died mid-repair
 
-    const liveStores = new Map(mesh.grid.peers.filter((p) => p.alive).map((p) => [p.id, p.store]))
+    const liveStores = new Map(fx.mesh.grid.peers.filter((p) => p.alive).map((p) => [p.id, p.store]))
     const healed = await within(120_000, async () => { await expectFullyPlaced(readStripes(observer.store), 5, liveStores) }, 500)
     console.log(`repair leader: killed with ${unfinished} of its ${led.length} stripes unrepaired; all stripes back to 5 shards on the 5 live peers ${(healed.ms / 1000).toFixed(1)} s later`)
 
-    await mount.stop()
-    mount = await mesh.mount('mnt', [...MOUNT_ARGS, '--wait-peers', '8'])
-    for (const [name, sum] of sums) {
-      expect(createHash('sha256').update(await readFile(join(mount.path, name))).digest('hex'), name).toBe(sum)
-    }
+    await fx.remount(['--wait-peers', '8'])
+    await expectFilesIntact(fx.mount.path, sums)
   }, 300_000)
 })
