@@ -26,6 +26,8 @@ export interface ChunkReaderOptions {
   hedgeMs?: number
   /** Whole read, in ms. Default 3 x timeoutMs. */
   readTimeoutMs?: number
+  /** Peers to ask last (marked unhealthy or being drained): their disks may be failing or busy. */
+  avoid?: (peer: PeerId) => boolean
 }
 
 export interface ReadOptions {
@@ -73,6 +75,7 @@ export class ChunkReader {
   private readonly timeoutMs: number
   private readonly hedgeMs: number | null
   private readonly readTimeoutMs: number
+  private readonly avoid: ((peer: PeerId) => boolean) | undefined
 
   constructor (opts: ChunkReaderOptions) {
     this.network = opts.network
@@ -80,6 +83,7 @@ export class ChunkReader {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.hedgeMs = opts.hedgeMs ?? null
     this.readTimeoutMs = opts.readTimeoutMs ?? 3 * this.timeoutMs
+    this.avoid = opts.avoid
   }
 
   /** Shorthand for stats.corruptShards. */
@@ -237,6 +241,7 @@ export class ChunkReader {
     })
     out.sort((a, b) =>
       (Number(a.down) - Number(b.down)) ||
+      (Number(this.avoid?.(a.peer) ?? false) - Number(this.avoid?.(b.peer) ?? false)) ||
       (Number(b.local) - Number(a.local)) ||
       (bucket(a.rttMs) - bucket(b.rttMs)) ||
       (Number(a.index >= k) - Number(b.index >= k)) ||

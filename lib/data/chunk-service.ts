@@ -53,7 +53,7 @@ export class ChunkService implements ChunkStorage {
     this.locate = opts.locate
     this.guard = opts.guard ?? new ChunkGuard()
     this.writer = new ChunkWriter({ ...opts, guard: this.guard })
-    this.reader = new ChunkReader({ network: opts.network, contentKey: opts.contentKey })
+    this.reader = new ChunkReader({ network: opts.network, contentKey: opts.contentKey, avoid: opts.takesShards && ((peer) => !opts.takesShards!(peer)) })
   }
 
   async write (plaintext: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer> {
