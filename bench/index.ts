@@ -1,9 +1,10 @@
-// npm run bench [-- codec|mesh|mount]: every benchmark (or the ones named), each case beside a
+// npm run bench [-- codec|mesh|mount|repair]: every benchmark (or the ones named), each case beside a
 // baseline measured in the same run.
 import { printTable } from './table.ts'
 import { benchCodec } from './codec.ts'
 import { benchMesh } from './mesh.ts'
 import { benchMount } from './mount.ts'
+import { benchRepair } from './repair.ts'
 
 const only = new Set(process.argv.slice(2))
 const wanted = (name: string) => only.size === 0 || only.has(name)
@@ -15,4 +16,9 @@ if (wanted('mount')) {
   printTable('Through the mount: 5 storage peers, rs:3+2, FUSE (baseline: the local disk)', mount.throughput)
   printTable('Small files through the mount (baseline: the local disk)', mount.files, 'files/s')
   for (const note of mount.notes) console.log(`  ${note}`)
+}
+if (wanted('repair')) {
+  const repair = await benchRepair()
+  printTable('Self-healing: 6 storage peers, rs:3+2, a mount', repair.rows)
+  for (const note of repair.notes) console.log(`  ${note}`)
 }

@@ -19,7 +19,7 @@ export interface MeshNodeOptions {
   version?: string
   requestTimeoutMs?: number
   stateIntervalMs?: number
-  /** A peer silent this long (no answer to pings) counts as down. Default: 3 state intervals. */
+  /** A peer silent this long (no answer to pings) counts as down. Default: 5 state intervals. */
   downAfterMs?: number
   /** The metadata op logs this peer keeps and relays; without it, no op replication. */
   oplog?: OpLog
@@ -60,7 +60,9 @@ export class MeshNode implements ShardNetwork {
     this.self = this.keyPair.publicKey.toString('hex') as PeerId
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000
     this.stateIntervalMs = opts.stateIntervalMs ?? 2000
-    this.downAfterMs = opts.downAfterMs ?? 3 * this.stateIntervalMs
+    // 5 intervals: a loaded machine can delay a state message by seconds (a flicker in the view
+    // would fail writes); repair waits far longer anyway (its down interval).
+    this.downAfterMs = opts.downAfterMs ?? 5 * this.stateIntervalMs
     this.version = opts.version ?? 'meshfs'
     this.log = opts.log ?? (() => {})
   }

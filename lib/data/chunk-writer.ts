@@ -31,6 +31,8 @@ export interface ChunkWriterOptions {
   guard?: ChunkGuard
   /** False for peers that must get no new shards (being drained, unhealthy). Default: all take shards. */
   takesShards?: (peer: PeerId) => boolean
+  /** How long a write waits for enough storage peers to be in view before failing (default 5 s). */
+  peerWaitMs?: number
 }
 
 export interface WriteOptions {
@@ -63,6 +65,7 @@ export class ChunkWriter {
   private readonly timeoutMs: number
   private readonly guard: ChunkGuard | undefined
   private readonly takesShards: ((peer: PeerId) => boolean) | undefined
+  private readonly peerWaitMs: number
 
   constructor (opts: ChunkWriterOptions) {
     const { k, n } = opts.scheme
@@ -79,6 +82,7 @@ export class ChunkWriter {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.guard = opts.guard
     this.takesShards = opts.takesShards
+    this.peerWaitMs = opts.peerWaitMs ?? 5000
   }
 
   async write (plaintext: Uint8Array, opts: WriteOptions = {}): Promise<ChunkRef> {
@@ -105,7 +109,14 @@ export class ChunkWriter {
     const shardSize = scheme.shardSize(sealed.byteLength)
 
     // The full ranking of peers with room: the first n take the shards, the rest are spares.
-    const peers = this.network.peers().filter((p) => this.takesShards?.(p.id) ?? true)
+    let peers = this.network.peers().filter((p) => this.takesShards?.(p.id) ?? true)
+    // Too few storage peers in view (not too little space): a peer may be between two state
+    // messages on a loaded machine, or reconnecting. Wait for it a little before failing.
+    for (const deadline = Date.now() + this.peerWaitMs; peers.filter((p) => p.capacity > 0).length < this.writeQuorum && Date.now() < deadline;) {
+      if (signal?.aborted) throw errors.aborted(`writing ${what}`)
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      peers = this.network.peers().filter((p) => this.takesShards?.(p.id) ?? true)
+    }
     const ranked = placeStripe(stripeKey(id, scheme.name), peers, peers.length, shardSize)
     if (ranked.length < this.writeQuorum) throw this.tooFewPeers(what, peers.filter((p) => p.capacity > 0).length, ranked.length, shardSize)
     const spares = ranked.slice(scheme.n)

@@ -98,8 +98,11 @@ export class StripeTable {
   }
 
   private rebuild (): void {
+    // Read first: SQLite cannot write on a connection while one of its queries iterates.
+    const locations: Envelope[] = []
+    for (const envelope of this.ops.ordered()) if (envelope.kind === EnvelopeKind.Locations) locations.push(envelope)
     this.db.transaction(() => {
-      for (const envelope of this.ops.ordered()) if (envelope.kind === EnvelopeKind.Locations) this.applyEnvelope(envelope)
+      for (const envelope of locations) this.applyEnvelope(envelope)
       this.q.setMeta.run('built', 1)
     })()
   }
