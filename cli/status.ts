@@ -44,7 +44,7 @@ export function formatStatus (r: StatusReport): string {
   const s = r.stripes
   lines.push('', `stripes: ${s.stripes} (healthy ${s.healthy}, degraded ${s.degraded}, at risk ${s.atRisk}, lost ${s.lost})`)
   const q = r.repair
-  lines.push(`repair here: ${q.queued} stripes queued; ${q.stripesRepaired} repaired (${q.shardsRebuilt} shards rebuilt, ` +
+  lines.push(`repair here: ${q.queued} stripes queued${q.queued > 0 ? ` (about ${q.etaSeconds} s left)` : ''}; ${q.stripesRepaired} repaired (${q.shardsRebuilt} shards rebuilt, ` +
     `${q.shardsCopied} copied, ${formatSize(q.bytesWritten)}), ${formatSize(q.bytesPerSecond)}/s; ${q.failures} failed attempts` +
     (q.underProtected > 0 ? `; ${q.underProtected} shards with no peer to go to (fewer peers than the scheme needs)` : ''))
   lines.push(`this store: ${r.store.shards} shards, ${formatSize(r.store.used)} of ${formatSize(r.store.capacity)}; ` +

@@ -55,6 +55,8 @@ export interface RepairStats {
   failures: number
   /** Shards that found no peer to go to (fewer peers than the scheme needs). */
   underProtected: number
+  /** Seconds the stripes still queued here should take, at this pass's pace (0 when none). */
+  etaSeconds: number
   health: StripeHealth
 }
 
@@ -88,7 +90,7 @@ const hex = (b: Buffer): string => b.toString('hex')
 export class Repairer extends PeriodicTask {
   readonly stats: RepairStats = {
     passes: 0, queued: 0, stripesRepaired: 0, shardsRebuilt: 0, shardsCopied: 0, bytesWritten: 0,
-    failures: 0, underProtected: 0, health: { stripes: 0, healthy: 0, degraded: 0, atRisk: 0, lost: 0 }
+    failures: 0, underProtected: 0, etaSeconds: 0, health: { stripes: 0, healthy: 0, degraded: 0, atRisk: 0, lost: 0 }
   }
 
   private readonly timeoutMs: number
@@ -111,6 +113,8 @@ export class Repairer extends PeriodicTask {
     this.stats.queued = work.length
     work.sort((a, b) => a.available - b.available)
     const queue = work[Symbol.iterator]()
+    const started = Date.now()
+    let done = 0
     const worker = async (): Promise<void> => {
       for (const item of queue) {
         if (this.closed) return
@@ -121,10 +125,12 @@ export class Repairer extends PeriodicTask {
           this.opts.log?.(`repair of stripe ${hex(item.stripe.chunk).slice(0, 12)}/${item.stripe.scheme} failed: ${(err as Error).message}`)
         } finally {
           this.stats.queued--
+          done++
+          const perStripe = (Date.now() - started) / done
+          this.stats.etaSeconds = Math.round(this.stats.queued * perStripe / 1000)
         }
       }
     }
-    const started = Date.now()
     const before = { repaired: this.stats.stripesRepaired, failed: this.stats.failures }
     await Promise.all(Array.from({ length: this.opts.concurrency ?? 4 }, worker))
     this.stats.passes++
