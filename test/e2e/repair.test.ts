@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { expectFilesIntact, writeRandomFiles } from '../helpers/random-files.ts'
-import { FAST_REPAIR, meshFixture } from '../helpers/mesh-mount.ts'
+import { FAST_REPAIR } from '../helpers/mesh-mount.ts'
+import { meshFixture } from '../helpers/mesh-fixture.ts'
 import { expectFullyPlaced, readStripes } from '../helpers/stripe-view.ts'
 import { within } from '../helpers/within.ts'
 
