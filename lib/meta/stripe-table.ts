@@ -9,6 +9,9 @@ import { decodeLocations, PeerMarkState, type LocationRecord } from './location-
 // location records (location-ops.ts) applied with rules that do not depend on their order, so
 // peers that received them in any order agree: a slot or a mark takes the record with the
 // latest (HLC, writer); a stripe lives while its latest placement is after its latest release.
+// A move applies to a slot only if it names the slot's shard: the shards of a stripe follow from
+// the chunk's content, so honest records always agree on them (a move naming another shard that
+// arrived before the placement would hold the slot: only a member with the key can make one).
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS stripe_set (
