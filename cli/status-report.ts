@@ -37,9 +37,10 @@ export function statusReport (m: Maintenance, version: string): StatusReport {
   const { directory, repairer, table } = m
   const holders = table.holders()
   const self = m.network.self
-  const ids = new Set<string>([self, ...directory.known().map((p) => p.id), ...holders.keys()])
+  const known = new Map(directory.known().map((p) => [p.id as string, p.info]))
+  const ids = new Set<string>([self, ...known.keys(), ...holders.keys()])
   const peers = [...ids].sort().map((id) => {
-    const info = directory.known().find((p) => p.id === id)?.info ?? null
+    const info = known.get(id) ?? null
     return {
       id,
       status: directory.status(id),

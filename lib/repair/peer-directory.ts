@@ -61,20 +61,14 @@ export class PeerDirectory {
     return this.live.some((p) => p.id === peer)
   }
 
-  /** Peers that may take new shards: up and not marked. */
+  /** Peers that may take new shards: up and not marked (as of the last refresh, like status()). */
   targets (): PeerInfo[] {
-    return this.live.filter((p) => this.takesShards(p.id))
+    return this.live.filter((p) => takesShards(this.marked.get(p.id)))
   }
 
-  /** False for a peer marked draining or unhealthy (as of the last refresh or mark seen). */
+  /** False for a peer marked draining or unhealthy, as of now (writers ask between repair passes). */
   takesShards (peer: string): boolean {
-    const mark = this.marks().get(peer)
-    return mark === undefined || mark === PeerMarkState.Active
-  }
-
-  /** Marks as of now (the writer asks between passes; the table answers from an index). */
-  private marks (): Map<string, PeerMarkState> {
-    return this.opts.marks()
+    return takesShards(this.opts.marks().get(peer))
   }
 
   /** Every peer this one has heard of, with its status. */
@@ -82,4 +76,8 @@ export class PeerDirectory {
     const ids = new Set<string>([...this.lastHeard.keys(), ...this.marked.keys()])
     return [...ids].sort().map((id) => ({ id: id as PeerId, status: this.status(id), info: this.live.find((p) => p.id === id) ?? null }))
   }
+}
+
+function takesShards (mark: PeerMarkState | undefined): boolean {
+  return mark === undefined || mark === PeerMarkState.Active
 }

@@ -143,6 +143,8 @@ export class Repairer extends PeriodicTask {
   /** Every stripe's health, and the stripes this peer should repair now. */
   private async survey (): Promise<Work[]> {
     const { table, directory, network, local } = this.opts
+    // What this peer holds, listed once per pass (not one file check per slot naming it).
+    const held = new Set<string>(await local.list())
     const targets = directory.targets()
     const health: StripeHealth = { stripes: 0, healthy: 0, degraded: 0, atRisk: 0, lost: 0 }
     const work: Work[] = []
@@ -165,7 +167,7 @@ export class Repairer extends PeriodicTask {
           // one loss would cost two shards. Move this one elsewhere.
           bad.push({ slot, copyFrom: directory.reachable(peer) ? peer : null })
           if (status === 'up' || status === 'suspect') available++
-        } else if (peer === network.self && !(await local.has(hex(slot.shard) as ShardId))) {
+        } else if (peer === network.self && !held.has(hex(slot.shard))) {
           bad.push({ slot, copyFrom: null, lostHere: true }) // corrupt or deleted here: rebuild it
         } else if (status === 'up' || status === 'suspect') {
           available++
@@ -240,12 +242,13 @@ export class Repairer extends PeriodicTask {
     const copiedFrom: Array<{ peer: PeerId, id: ShardId }> = []
     let rebuilt: Buffer[] | null = null
     let placed = 0
+    const targets = directory.targets()
     for (const { slot, copyFrom } of w.bad) {
       const id = hex(slot.shard) as ShardId
       const old = slot.peer ? hex(slot.peer) : null
       // A shard lost on a peer that still takes shards goes back there; else to the best new peer.
-      const stays = old !== null && !copyFrom && directory.targets().some((p) => p.id === old)
-      const candidates = directory.targets().filter((p) => !holders.has(p.id))
+      const stays = old !== null && !copyFrom && targets.some((p) => p.id === old)
+      const candidates = targets.filter((p) => !holders.has(p.id))
       const target = stays ? old as PeerId : placeStripe(w.key, candidates, 1, w.scheme.shardSize(w.stripe.size))[0]
       if (!target) {
         this.stats.underProtected++ // fewer peers than the scheme's width: nothing to rebuild onto
