@@ -1,8 +1,9 @@
-// npm run bench [-- codec|mesh|mount|repair]: every benchmark (or the ones named), each case beside a
+// npm run bench [-- codec|mesh|meta|mount|repair]: every benchmark (or the ones named), each case beside a
 // baseline measured in the same run.
 import { printTable } from './table.ts'
 import { benchCodec } from './codec.ts'
 import { benchMesh } from './mesh.ts'
+import { benchMeta } from './meta.ts'
 import { benchMount } from './mount.ts'
 import { benchRepair } from './repair.ts'
 
@@ -11,6 +12,13 @@ const wanted = (name: string) => only.size === 0 || only.has(name)
 
 if (wanted('codec')) printTable('Codec: encode/decode of 1 MiB chunks (baseline: memcpy of the same bytes)', await benchCodec())
 if (wanted('mesh')) printTable('Chunks through a 5-peer mesh, rs:3+2 (baseline: one-peer local store)', await benchMesh())
+if (wanted('meta')) {
+  const meta = await benchMeta()
+  printTable('Metadata through the mount, no network (baseline: the local disk)', meta.latency, 'µs/op')
+  printTable('Metadata on disk (baseline: the bytes of the signed, sealed ops)', meta.size, 'bytes')
+  printTable('Catch-up of a fresh peer (baseline: the same ops applied from a local copy)', meta.catchUp, 's')
+  for (const note of meta.notes) console.log(`  ${note}`)
+}
 if (wanted('mount')) {
   const mount = await benchMount()
   printTable('Through the mount: 5 storage peers, rs:3+2, FUSE (baseline: the local disk)', mount.throughput)

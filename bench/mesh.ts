@@ -12,6 +12,7 @@ import { startTestnet } from '../test/helpers/testnet.ts'
 import { PeerGrid } from '../test/helpers/peer-grid.ts'
 import { startInProcessPeer } from '../test/helpers/client-node.ts'
 import type { Row } from './table.ts'
+import { timed } from './measure.ts'
 
 const CHUNK = 1024 * 1024
 const CHUNKS = Number(process.env.MESHFS_BENCH_CHUNKS ?? 128)
@@ -66,12 +67,6 @@ export async function benchMesh (): Promise<Row[]> {
   } finally {
     for (const step of cleanup) await step().catch(() => {})
   }
-}
-
-async function timed (fn: () => Promise<void>): Promise<number> {
-  const started = performance.now()
-  await fn()
-  return (performance.now() - started) / 1000
 }
 
 async function inParallel (count: number, width: number, fn: (i: number) => Promise<void>): Promise<void> {

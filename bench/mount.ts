@@ -3,10 +3,10 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, open, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { performance } from 'node:perf_hooks'
 import { TestMesh, sh, type MountProcess } from '../test/helpers/mesh-mount.ts'
 import { REPO_ROOT } from '../test/helpers/peer-process.ts'
 import type { Row } from './table.ts'
+import { dropCaches, timed } from './measure.ts'
 
 const MIB = 1024 * 1024
 const SIZE_MIB = Number(process.env.MESHFS_BENCH_MOUNT_MIB ?? 1024)
@@ -80,12 +80,6 @@ export async function benchMount (): Promise<MountBench> {
   }
 }
 
-async function timed (fn: () => Promise<unknown>): Promise<number> {
-  const start = performance.now()
-  await fn()
-  return (performance.now() - start) / 1000
-}
-
 async function randomFile (path: string, mib: number): Promise<void> {
   const file = await open(path, 'w')
   try {
@@ -105,14 +99,6 @@ async function smallFileTarball (root: string): Promise<string> {
   const tarball = join(root, 'tree.tar')
   await sh('tar', ['-cf', tarball, '-C', tree, '.'])
   return tarball
-}
-
-async function dropCaches (notes: string[]): Promise<void> {
-  try {
-    await writeFile('/proc/sys/vm/drop_caches', '3')
-  } catch {
-    if (!notes.includes('page cache not dropped (needs root)')) notes.push('page cache not dropped (needs root)')
-  }
 }
 
 function stats (mount: MountProcess): void {

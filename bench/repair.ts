@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks'
 import { FAST_REPAIR, TestMesh, type MountProcess } from '../test/helpers/mesh-mount.ts'
 import { readStripes, type StripeSlots } from '../test/helpers/stripe-view.ts'
 import type { Row } from './table.ts'
+import { timed } from './measure.ts'
 
 const MIB = 1024 * 1024
 const SIZE_MIB = Number(process.env.MESHFS_BENCH_REPAIR_MIB ?? 128)
@@ -67,10 +68,4 @@ export async function benchRepair (): Promise<{ rows: Row[], notes: string[] }> 
     await mount?.stop()
     await mesh.stop()
   }
-}
-
-async function timed (fn: () => Promise<void>): Promise<number> {
-  const started = performance.now()
-  await fn()
-  return (performance.now() - started) / 1000
 }

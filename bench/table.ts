@@ -15,8 +15,8 @@ export function printTable (title: string, rows: Row[], unit = 'MB/s'): void {
   const header = ['case', unit, `baseline ${unit}`, 'ratio', ...(withNotes ? ['note'] : [])]
   const cells = rows.map((row) => [
     row.name,
-    row.mbps.toFixed(0),
-    row.baselineMbps.toFixed(0),
+    figure(row.mbps),
+    figure(row.baselineMbps),
     row.ratio.toFixed(2),
     ...(withNotes ? [row.note ?? ''] : [])
   ])
@@ -27,4 +27,10 @@ export function printTable (title: string, rows: Row[], unit = 'MB/s'): void {
   console.log(line(header))
   console.log(widths.map((w) => '-'.repeat(w)).join('  '))
   for (const c of cells) console.log(line(c))
+}
+
+/** Three significant digits for small figures (µs, seconds), whole numbers above 100. */
+function figure (value: number): string {
+  if (value >= 100) return value.toFixed(0)
+  return value >= 10 ? value.toFixed(1) : value.toFixed(2)
 }
