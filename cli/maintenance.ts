@@ -31,6 +31,10 @@ export interface MaintenanceOptions {
   repairConcurrency?: number
   /** Corrupt shards found here before this peer marks itself unhealthy (its shards move off). */
   corruptLimit?: number
+  /** Failed disk operations here before this peer marks itself unhealthy. */
+  ioErrorLimit?: number
+  /** How many times slower than usual durable writes may get before this peer marks itself unhealthy. */
+  slowSyncFactor?: number
   log?: (line: string) => void
 }
 
@@ -72,6 +76,8 @@ export function startMaintenance (opts: MaintenanceOptions): Maintenance {
   const health = new HealthMonitor({
     store: opts.store,
     corruptLimit: opts.corruptLimit,
+    ioErrorLimit: opts.ioErrorLimit,
+    slowSyncFactor: opts.slowSyncFactor,
     intervalMs: opts.repairIntervalMs,
     markUnhealthy: (reason) => {
       opts.log?.(`this peer is failing (${reason}): marked unhealthy, its shards are being copied to the others`)
@@ -148,6 +154,11 @@ export const MAINTENANCE_HELP = `  --down-after SECONDS  a peer silent this long
                         repair traffic beside the users'
   --corrupt-limit N     corrupt shards found on this peer's disk before it marks itself
                         unhealthy and its shards are copied off (default 16)
+  --io-error-limit N    failed disk operations (EIO, EROFS, ...) before the same
+                        (default 8)
+  --slow-sync-factor N  the same when making shards durable takes N times longer
+                        than this disk usually takes, for 3 checks in a row
+                        (default 20; never below 100 ms)
   --grace SECONDS       how long a shard that no file uses any more is kept before
                         its space returns (default 21600)
 `
@@ -159,12 +170,14 @@ export const MAINTENANCE_OPTIONS = {
   'scrub-rate': { type: 'string' },
   grace: { type: 'string' },
   'repair-concurrency': { type: 'string' },
-  'corrupt-limit': { type: 'string' }
+  'corrupt-limit': { type: 'string' },
+  'io-error-limit': { type: 'string' },
+  'slow-sync-factor': { type: 'string' }
 } as const
 
 /** The maintenance options from parsed command-line values. */
-export function maintenanceArgs (values: { 'down-after'?: string, 'repair-interval'?: string, 'scrub-interval'?: string, 'scrub-rate'?: string, grace?: string, 'repair-concurrency'?: string, 'corrupt-limit'?: string }):
-  Pick<MaintenanceOptions, 'downAfterMs' | 'repairIntervalMs' | 'scrubIntervalMs' | 'scrubBytesPerSecond' | 'graceMs' | 'repairConcurrency' | 'corruptLimit'> {
+export function maintenanceArgs (values: { 'down-after'?: string, 'repair-interval'?: string, 'scrub-interval'?: string, 'scrub-rate'?: string, grace?: string, 'repair-concurrency'?: string, 'corrupt-limit'?: string, 'io-error-limit'?: string, 'slow-sync-factor'?: string }):
+  Pick<MaintenanceOptions, 'downAfterMs' | 'repairIntervalMs' | 'scrubIntervalMs' | 'scrubBytesPerSecond' | 'graceMs' | 'repairConcurrency' | 'corruptLimit' | 'ioErrorLimit' | 'slowSyncFactor'> {
   return {
     downAfterMs: secondsOption('down-after', values['down-after']),
     repairIntervalMs: secondsOption('repair-interval', values['repair-interval']),
@@ -172,7 +185,9 @@ export function maintenanceArgs (values: { 'down-after'?: string, 'repair-interv
     scrubBytesPerSecond: values['scrub-rate'] === undefined ? undefined : parseSize(values['scrub-rate']),
     graceMs: secondsOption('grace', values.grace),
     repairConcurrency: countOption('repair-concurrency', values['repair-concurrency']),
-    corruptLimit: countOption('corrupt-limit', values['corrupt-limit'])
+    corruptLimit: countOption('corrupt-limit', values['corrupt-limit']),
+    ioErrorLimit: countOption('io-error-limit', values['io-error-limit']),
+    slowSyncFactor: countOption('slow-sync-factor', values['slow-sync-factor'])
   }
 }
 

@@ -3,7 +3,7 @@ import type { PeerStatus } from '../lib/repair/peer-directory.ts'
 import type { RepairStats, StripeHealth } from '../lib/repair/repairer.ts'
 import type { ScrubStats } from '../lib/repair/scrubber.ts'
 import type { CollectorStats } from '../lib/repair/collector.ts'
-import type { StoreUsage } from '../lib/ports.ts'
+import type { DiskReport, StoreUsage } from '../lib/ports.ts'
 import type { Maintenance } from './maintenance.ts'
 
 /** What `meshfs status` shows (and prints with --json): the running peer's view of the mesh. */
@@ -25,7 +25,7 @@ export interface StatusReport {
   /** This peer's repair work (see RepairStats), and the bytes it wrote per second over the last minute. */
   repair: Omit<RepairStats, 'health'> & { bytesPerSecond: number }
   /** This peer's own store, and its scrub (every shard re-read and checked against its hash). */
-  store: { shards: number, used: number, capacity: number, corruptions: number }
+  store: { shards: number, used: number, capacity: number, corruptions: number, disk: DiskReport | null }
   scrub: ScrubStats
   /** Shards deleted because no live stripe names this peer as their holder any more. */
   space: CollectorStats
@@ -62,7 +62,7 @@ export function statusReport (m: Maintenance, version: string): StatusReport {
     peers,
     stripes: health,
     repair: { ...rest, bytesPerSecond: m.repairRate() },
-    store: { ...pick(m.store.usage()), corruptions: m.store.corruptions },
+    store: { ...pick(m.store.usage()), corruptions: m.store.corruptions, disk: m.store.disk?.report() ?? null },
     scrub: { ...m.scrubber.stats },
     space: { ...m.collector.stats },
     drains

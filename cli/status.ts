@@ -49,6 +49,12 @@ export function formatStatus (r: StatusReport): string {
     (q.underProtected > 0 ? `; ${q.underProtected} shards with no peer to go to (fewer peers than the scheme needs)` : ''))
   lines.push(`this store: ${r.store.shards} shards, ${formatSize(r.store.used)} of ${formatSize(r.store.capacity)}; ` +
     `scrub: ${r.scrub.cycles} full checks, ${r.scrub.scanned} shards read, ${r.scrub.corrupt} corrupt found (${r.store.corruptions} corrupt in all)`)
+  const disk = r.store.disk
+  if (disk) {
+    const ms = (v: number | null) => (v === null ? '-' : `${v.toFixed(1)} ms`)
+    lines.push(`this disk: shard writes take ${ms(disk.recentSyncMs)} lately, ${ms(disk.usualSyncMs)} usually; ${disk.ioErrors} failed operations` +
+      (disk.lastIoError ? ` (last: ${disk.lastIoError})` : ''))
+  }
   for (const d of r.drains) {
     lines.push(`${d.state} ${d.id.slice(0, 8)}: ${d.shardsLeft === 0 ? 'no shards left, safe to remove' : `${d.shardsLeft} shards left`}`)
   }

@@ -36,6 +36,20 @@ export interface ShardStorage {
   usage (): StoreUsage
   /** How many corrupt shards reads have found (and removed from service). */
   readonly corruptions: number
+  /** The disk's failed operations and fsync times, where the store watches them. */
+  readonly disk?: { report (): DiskReport }
+}
+
+/** What a store's disk has shown lately: the signs of a disk that is about to fail. */
+export interface DiskReport {
+  /** Failed disk operations (EIO, EROFS, ...) since start: not "not found", not "disk full". */
+  ioErrors: number
+  /** The last of them, as "EIO: writing shard ...". */
+  lastIoError: string | null
+  /** Median time of the last 16 durable writes (write, fsync, folder fsync), ms. */
+  recentSyncMs: number | null
+  /** Median time of up to 512 durable writes before those, ms: what this disk usually takes. */
+  usualSyncMs: number | null
 }
 
 /** What a peer announces about itself (gossiped in the state message). */

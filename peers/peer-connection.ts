@@ -178,7 +178,8 @@ export class PeerConnection {
 
   private onstate (msg: m.StateMessage): void {
     if (!this.authenticated) return this.violation('state before authentication')
-    if (msg.used > msg.capacity + msg.free + 1 || msg.version.length > 64 || msg.sees.length > m.MAX_SEES) return this.violation('implausible state message')
+    // used may exceed capacity (a peer restarted with less than it holds); free never can.
+    if (msg.free > msg.capacity || msg.version.length > 64 || msg.sees.length > m.MAX_SEES) return this.violation('implausible state message')
     this.sees = msg.sees.map((id) => Buffer.from(id).toString('hex') as PeerId)
     this.state = { capacity: msg.capacity, used: msg.used, free: msg.free, version: msg.version }
     this.lastSeen = Date.now()

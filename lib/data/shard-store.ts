@@ -1,9 +1,12 @@
-import { access, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { shardHash } from '../../crypto/hash.ts'
 import { errors, toMeshError, type MeshError } from '../errors.ts'
 import type { ShardId, ShardStorage, StoreUsage } from '../ports.ts'
 import { PREFIXES, ShardLayout } from './shard-path.ts'
+import { DiskHealth } from './disk-health.ts'
+import { errno, present, readShard, short, sizeOf, syncDir, writeSynced } from './shard-files.ts'
 
 const DISK_FULL = new Set(['ENOSPC', 'EDQUOT'])
 
@@ -26,6 +29,8 @@ export class ShardStore implements ShardStorage {
   readonly dir: string
   readonly capacity: number
   readonly layout: ShardLayout
+  /** I/O errors and fsync times of this store's disk (pre-emptive migration watches them). */
+  readonly disk = new DiskHealth()
   private corrupt = 0
   private used = 0
   private reserved = 0
@@ -162,6 +167,9 @@ export class ShardStore implements ShardStorage {
     this.inflight.add(call)
     try {
       return await call
+    } catch (err) {
+      this.disk.noteError(err, (err as Error).message)
+      throw err
     } finally {
       this.inflight.delete(call)
     }
@@ -192,10 +200,12 @@ export class ShardStore implements ShardStorage {
     const tmp = this.layout.tmpFile()
     let renamed = false
     try {
+      const started = performance.now()
       await writeSynced(tmp, data)
       await rename(tmp, file)
       renamed = true
       await syncDir(dirname(file))
+      this.disk.noteSync(performance.now() - started)
     } catch (err) {
       this.reserved -= size
       // Not durable, so not acknowledged: leave no trace, and a retry writes it again.
@@ -244,63 +254,5 @@ export class ShardStore implements ShardStorage {
     const code = errno(err)
     if (DISK_FULL.has(code)) return errors.noSpace(`shard store ${this.dir} (disk full, ${code}, writing shard ${short(id)})`)
     return toMeshError(err, `writing shard ${short(id)} to ${this.dir}`)
-  }
-}
-
-function short (id: ShardId): string {
-  return id.slice(0, 16)
-}
-
-function errno (err: unknown): string {
-  return (err as NodeJS.ErrnoException | null)?.code ?? ''
-}
-
-/** The file's bytes, or null if there is no such file. */
-async function readShard (file: string, id: ShardId): Promise<Buffer | null> {
-  try {
-    return await readFile(file)
-  } catch (err) {
-    if (errno(err) === 'ENOENT') return null
-    throw errors.io(`reading shard ${short(id)}`, err)
-  }
-}
-
-async function present (file: string): Promise<boolean> {
-  try {
-    await access(file)
-    return true
-  } catch (err) {
-    if (errno(err) === 'ENOENT') return false
-    throw errors.io(`checking ${file}`, err)
-  }
-}
-
-/** Size of a regular file, or null if there is none. */
-async function sizeOf (file: string): Promise<number | null> {
-  try {
-    const st = await stat(file)
-    return st.isFile() ? st.size : null
-  } catch (err) {
-    if (errno(err) === 'ENOENT') return null
-    throw errors.io(`checking ${file}`, err)
-  }
-}
-
-async function writeSynced (file: string, data: Uint8Array): Promise<void> {
-  const handle = await open(file, 'wx')
-  try {
-    await handle.writeFile(data)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
-
-async function syncDir (dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
   }
 }

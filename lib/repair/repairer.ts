@@ -201,7 +201,7 @@ export class Repairer extends PeriodicTask {
   /**
    * Rebalance: a shard of a healthy stripe held by a peer outside the stripe's placement
    * (its top peers in rendezvous order among those that take shards, which a new or bigger peer
-   * joins) is copied to the best placed peer holding none, by the stripe's leader. One shard per
+   * joins and a smaller or over-full one leaves) is copied to the best placed peer holding none, by the stripe's leader. One shard per
    * stripe and pass, at most rebalancePerPass stripes per pass: new capacity fills at a bounded rate.
    */
   private misplaced (key: string, stripe: Stripe, targets: PeerInfo[]): BadSlot | null {
@@ -209,8 +209,10 @@ export class Repairer extends PeriodicTask {
     const ranked = rankPeers(key, targets)
     if (ranked[0] !== this.opts.network.self) return null
     // By capacity, not free space: a full peer keeps its shards (new ones go elsewhere), or shards
-    // would move off and back as its free space crosses a shard's size.
-    const placement = new Set<string>(rankPeers(key, targets.filter((p) => p.capacity > 0)).slice(0, stripe.slots.length))
+    // would move off and back as its free space crosses a shard's size. A peer holding more than
+    // its capacity (restarted with less) is outside every placement until what it holds fits.
+    const fits = targets.filter((p) => p.capacity > 0 && p.used <= p.capacity)
+    const placement = new Set<string>(rankPeers(key, fits).slice(0, stripe.slots.length))
     const holders = stripe.slots.map((s) => hex(s.peer!))
     if (placement.size < stripe.slots.length || holders.every((p) => placement.has(p))) return null
     // The holder ranked last leaves first.

@@ -45,10 +45,20 @@ export class PeerGrid {
     return this.spawn(this.peers.length)
   }
 
-  private async spawn (index: number): Promise<GridPeer> {
+  /** Stops a peer (SIGTERM, as its user would) and starts it again on the same store, with a new capacity. */
+  async restart (index: number, capacity: string): Promise<GridPeer> {
+    const peer = this.peers[index]
+    if (peer?.alive) {
+      peer.process.kill('SIGTERM')
+      await exited(peer.process)
+    }
+    return this.spawn(index, capacity)
+  }
+
+  private async spawn (index: number, capacity = this.opts.capacity ?? '1G'): Promise<GridPeer> {
     const store = join(this.root, `peer-${index}`)
     const child = spawnMeshfs([
-      'serve', '--key', this.opts.key, '--store', store, '--capacity', this.opts.capacity ?? '1G',
+      'serve', '--key', this.opts.key, '--store', store, '--capacity', capacity,
       ...this.opts.bootstrap.flatMap((b) => ['--bootstrap', b]),
       ...(this.opts.args?.(index) ?? [])
     ])

@@ -1,0 +1,64 @@
+import { access, open, readFile, stat } from 'node:fs/promises'
+import { errors } from '../errors.ts'
+import type { ShardId } from '../ports.ts'
+
+// The file steps of the shard store, each turning "no such file" into a value and any other
+// failure into an IO error that keeps its cause (the disk health watch reads its errno).
+
+export function short (id: ShardId): string {
+  return id.slice(0, 16)
+}
+
+export function errno (err: unknown): string {
+  return (err as NodeJS.ErrnoException | null)?.code ?? ''
+}
+
+/** The file's bytes, or null if there is no such file. */
+export async function readShard (file: string, id: ShardId): Promise<Buffer | null> {
+  try {
+    return await readFile(file)
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return null
+    throw errors.io(`reading shard ${short(id)}`, err)
+  }
+}
+
+export async function present (file: string): Promise<boolean> {
+  try {
+    await access(file)
+    return true
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return false
+    throw errors.io(`checking ${file}`, err)
+  }
+}
+
+/** Size of a regular file, or null if there is none. */
+export async function sizeOf (file: string): Promise<number | null> {
+  try {
+    const st = await stat(file)
+    return st.isFile() ? st.size : null
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return null
+    throw errors.io(`checking ${file}`, err)
+  }
+}
+
+export async function writeSynced (file: string, data: Uint8Array): Promise<void> {
+  const handle = await open(file, 'wx')
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+export async function syncDir (dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
