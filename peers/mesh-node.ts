@@ -6,6 +6,7 @@ import { OpSync } from './op-sync.ts'
 import { createDht } from './dht.ts'
 import * as m from './messages.ts'
 import { PeerConnection, short, statusError, type CallResult } from './peer-connection.ts'
+import { ViolationBackoff } from './violation-backoff.ts'
 
 export interface MeshNodeOptions {
   /** The swarm topic and auth key, from the storage capability. */
@@ -41,6 +42,8 @@ export class MeshNode implements ShardNetwork {
   readonly keyPair: KeyPair
   private readonly connections = new Map<PeerId, PeerConnection>()
   private readonly waiters = new Set<() => void>()
+  /** Peers that broke the protocol, kept away for a growing while. */
+  readonly violators = new ViolationBackoff()
   private swarm: Hyperswarm | null = null
   /** Op replication, when this node keeps op logs. */
   opSync: OpSync | null = null
@@ -167,7 +170,8 @@ export class MeshNode implements ShardNetwork {
   }
 
   private onconnection (conn: SecretStream): void {
-    if (this.opts.refuse?.(conn.remotePublicKey.toString('hex') as PeerId)) {
+    const remote = conn.remotePublicKey.toString('hex') as PeerId
+    if (this.opts.refuse?.(remote) || this.violators.blocked(remote)) {
       conn.on('error', () => {})
       conn.destroy()
       return
@@ -188,8 +192,15 @@ export class MeshNode implements ShardNetwork {
         if (p.authenticated) this.log(`peer ${short(p.id)} left: ${reason}`)
         else this.log(`connection from ${short(p.id)} dropped: ${reason}`)
         // Keep dialing a peer we lost (Hyperswarm alone may wait minutes for the next lookup);
-        // one that cannot prove the key is refused again at every attempt, at Hyperswarm's backoff.
-        if (!this.closing && !this.connections.has(p.id)) this.swarm?.joinPeer(Buffer.from(p.id, 'hex'))
+        // one that cannot prove the key is refused again at every attempt, at Hyperswarm's backoff;
+        // one that broke the protocol only after a growing delay (or the two redial each other
+        // in a tight loop).
+        const redial = () => { if (!this.closing && !this.connections.has(p.id)) this.swarm?.joinPeer(Buffer.from(p.id, 'hex')) }
+        if (reason.startsWith('protocol violation')) {
+          const delay = this.violators.strike(p.id)
+          this.log(`peer ${short(p.id)} is kept away for ${delay / 1000} s`)
+          setTimeout(redial, delay).unref()
+        } else redial()
         this.notify()
       },
       onstate: () => this.notify()

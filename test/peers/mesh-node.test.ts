@@ -174,6 +174,30 @@ describe('mesh node', () => {
       expect(await b.node.has(b.node.self, s.id)).toBe(true)
     }
   }, 60_000)
+
+  it('keeps a peer that broke the protocol away for a growing while instead of reconnecting at once', async () => {
+    // A member whose state messages are impossible (more free space than capacity). Both sides
+    // redial a lost peer at once, so without a backoff the two reconnect and drop in a tight loop.
+    const joins: number[] = []
+    const liar = await startInProcessPeer(keys, testnet.bootstrap, 1 << 20, {
+      log: (line) => { if (line === `peer ${a.node.self.slice(0, 8)} joined`) joins.push(Date.now()) }
+    })
+    liar.store.usage = () => ({ capacity: 1, used: 0, free: 5, shards: 0 })
+    try {
+      await waitFor(() => a.node.violators.violations > 0, 20_000)
+      const first = Date.now()
+      await new Promise((resolve) => setTimeout(resolve, 4000))
+      // Kept away 1 s, then 2 s: at most 3 connections in those 4 s (with no backoff, hundreds).
+      const during = joins.filter((t) => t >= first - 100).length
+      expect(during).toBeLessThanOrEqual(3)
+      console.log(`violation backoff: ${during} connections between a node and a peer breaking the protocol in the 4 s after its first violation`)
+    } finally {
+      await liar.close()
+    }
+    const s = shard()
+    await b.node.put(a.node.self, s.id, s.data)
+    expect(await a.node.has(a.node.self, s.id)).toBe(true)
+  }, 60_000)
 })
 
 async function waitFor (condition: () => boolean, timeoutMs: number): Promise<void> {
