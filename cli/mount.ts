@@ -15,7 +15,7 @@ import { Vfs } from '../lib/vfs/vfs.ts'
 import { meshKeysFrom } from './keys.ts'
 import type { MeshKeys } from '../crypto/key-hierarchy.ts'
 import { startPeer } from './peer.ts'
-import { bootstrapArg } from './serve.ts'
+import { ZONE_HELP, bootstrapArg, zoneArg } from './serve.ts'
 import { formatSize, parseSize } from './size.ts'
 import { openStoreDir } from './store-dir.ts'
 import { UsageError } from './usage-error.ts'
@@ -46,7 +46,7 @@ Options:
                         /etc/fuse.conf)
   --cache SIZE          memory for file contents read or written recently
                         (default: 256M)
-${MAINTENANCE_HELP}  -h, --help            show this help
+${ZONE_HELP}${MAINTENANCE_HELP}  -h, --help            show this help
 `
 
 /** Every option mount takes (the help text describes each; a test holds them together). */
@@ -59,6 +59,7 @@ export const MOUNT_OPTIONS = {
   'wait-peers': { type: 'string' },
   'allow-other': { type: 'boolean' },
   cache: { type: 'string' },
+  zone: { type: 'string' },
   ...MAINTENANCE_OPTIONS,
   help: { type: 'boolean', short: 'h' }
 } as const
@@ -76,6 +77,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
   const scheme = schemeArg(values.redundancy ?? DEFAULT_SCHEME)
   const capacity = values.capacity ? parseSize(values.capacity) : 0
   const bootstrap = (values.bootstrap ?? []).map(bootstrapArg)
+  const zone = zoneArg(values.zone)
   const waitSeconds = Number(values['wait-peers'] ?? 30)
   if (!Number.isFinite(waitSeconds) || waitSeconds < 0) throw new UsageError(`--wait-peers: "${values['wait-peers']}" is not a number of seconds`)
   const storeDir = resolve(values.store ?? join(homedir(), '.meshfs', 'store'))
@@ -90,7 +92,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
   const identity = await openStoreDir(storeDir, keys.storage.topic)
   const meta = openMeta(join(storeDir, 'meta.db'), keys)
   const peer = await startPeer({
-    keys: keys.storage, dir: join(storeDir, 'shards'), capacity, bootstrap, keySeed: identity.peerSeed,
+    keys: keys.storage, dir: join(storeDir, 'shards'), capacity, bootstrap, keySeed: identity.peerSeed, zone,
     oplog: meta.log.ops, log: (line) => say(line)
   }).catch((err: unknown) => { meta.close(); throw err })
   // Removals by other writers wait until this one has seen them: say so now and then.

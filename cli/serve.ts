@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import { OpStore } from '../lib/meta/op-store.ts'
 import { startPeer } from './peer.ts'
@@ -13,6 +14,18 @@ import { controlCommands } from './status-report.ts'
 import { VERSION } from './version.ts'
 import { MAINTENANCE_HELP, MAINTENANCE_OPTIONS, maintenanceArgs, startMaintenance } from './maintenance.ts'
 
+export const ZONE_HELP = `  --zone NAME           the failure domain this peer shares a fate with (machine,
+                        rack, site): shards of a stripe go to distinct zones first
+                        (default: this machine's host name)
+`
+
+/** --zone: a short name (default: the host name). */
+export function zoneArg (text: string | undefined): string {
+  const zone = text ?? hostname()
+  if (zone.length > 64 || /[\x00-\x1f]/.test(zone)) throw new UsageError(`--zone: "${zone}" is not a name of at most 64 printable characters`)
+  return zone
+}
+
 export const SERVE_HELP = `Usage: meshfs serve --key KEY --store DIR --capacity SIZE [options]
 
 Runs a storage-only peer: it stores, serves and verifies shards (ciphertext only;
@@ -24,7 +37,7 @@ Options:
   --capacity SIZE       space this peer offers, e.g. 500M, 20G, 2T
   --bootstrap HOST:PORT DHT bootstrap node; repeatable. Only these are contacted.
                         Default: the public HyperDHT.
-${MAINTENANCE_HELP}  -h, --help            show this help
+${ZONE_HELP}${MAINTENANCE_HELP}  -h, --help            show this help
 `
 
 /** Every option serve takes (the help text describes each; a test holds them together). */
@@ -33,6 +46,7 @@ export const SERVE_OPTIONS = {
   store: { type: 'string' },
   capacity: { type: 'string' },
   bootstrap: { type: 'string', multiple: true },
+  zone: { type: 'string' },
   ...MAINTENANCE_OPTIONS,
   help: { type: 'boolean', short: 'h' }
 } as const
@@ -49,6 +63,7 @@ export async function serveCommand (argv: string[]): Promise<void> {
   if (!values.capacity) throw new UsageError('--capacity SIZE is required (e.g. 20G)')
   const capacity = parseSize(values.capacity)
   const bootstrap = (values.bootstrap ?? []).map(bootstrapArg)
+  const zone = zoneArg(values.zone)
   const dir = resolve(values.store)
   const maintenanceOptions = maintenanceArgs(values)
 
@@ -56,7 +71,7 @@ export async function serveCommand (argv: string[]): Promise<void> {
   // Every peer keeps and relays the metadata op logs (sealed: a storage-only key cannot read them).
   const oplog = OpStore.open(join(dir, 'ops.db'), { durability: 'process' })
   const peer = await startPeer({
-    keys, dir, capacity, bootstrap, keySeed: identity.peerSeed, oplog,
+    keys, dir, capacity, bootstrap, keySeed: identity.peerSeed, oplog, zone,
     log: (line) => console.log(`meshfs serve: ${line}`)
   }).catch((err: unknown) => { oplog.close(); throw err })
   const { node, store } = peer

@@ -18,6 +18,8 @@ export interface StatusReport {
     used: number | null
     free: number | null
     rttMs: number | null
+    /** Its failure domain, as it announces it ('' for none). */
+    zone: string | null
     /** Shards of live stripes recorded on this peer. */
     shards: number
   }>
@@ -49,6 +51,7 @@ export function statusReport (m: Maintenance, version: string): StatusReport {
       used: info?.used ?? null,
       free: info?.free ?? null,
       rttMs: info && !info.local ? info.rttMs : null,
+      zone: info?.zone ?? null,
       shards: holders.get(id) ?? 0
     }
   })

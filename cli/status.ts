@@ -36,10 +36,10 @@ export async function statusCommand (argv: string[]): Promise<void> {
 }
 
 export function formatStatus (r: StatusReport): string {
-  const lines = [`meshfs ${r.version}, peer ${r.self.slice(0, 8)}`, '', 'PEER      STATE      CAPACITY      USED          SHARDS  RTT']
+  const lines = [`meshfs ${r.version}, peer ${r.self.slice(0, 8)}`, '', 'PEER      STATE      CAPACITY      USED          SHARDS  RTT       ZONE']
   for (const p of r.peers) {
     const size = (n: number | null) => (n === null ? '-' : formatSize(n)).padEnd(12)
-    lines.push(`${p.id.slice(0, 8)}  ${(p.status + (p.self ? '*' : '')).padEnd(9)}  ${size(p.capacity)}  ${size(p.used)}  ${String(p.shards).padStart(6)}  ${p.rttMs === null ? '-' : `${p.rttMs.toFixed(1)} ms`}`)
+    lines.push(`${p.id.slice(0, 8)}  ${(p.status + (p.self ? '*' : '')).padEnd(9)}  ${size(p.capacity)}  ${size(p.used)}  ${String(p.shards).padStart(6)}  ${(p.rttMs === null ? '-' : `${p.rttMs.toFixed(1)} ms`).padEnd(8)}  ${p.zone || '-'}`.trimEnd())
   }
   const s = r.stripes
   lines.push('', `stripes: ${s.stripes} (healthy ${s.healthy}, degraded ${s.degraded}, at risk ${s.atRisk}, lost ${s.lost})`)

@@ -58,6 +58,11 @@ export interface PeerState {
   used: number
   free: number
   version: string
+  /**
+   * The failure domain the peer shares a fate with (a machine, rack or site): shards of one
+   * stripe go to distinct zones first. Empty or absent: a zone of its own.
+   */
+  zone?: string
 }
 
 export interface PeerInfo extends PeerState {

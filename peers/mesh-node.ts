@@ -18,6 +18,8 @@ export interface MeshNodeOptions {
   keySeed?: Uint8Array
   bootstrap?: NodeAddress[]
   version?: string
+  /** This peer's failure domain (see PeerState.zone). */
+  zone?: string
   requestTimeoutMs?: number
   stateIntervalMs?: number
   /** A peer silent this long (no answer to pings) counts as down. Default: 5 state intervals. */
@@ -114,7 +116,7 @@ export class MeshNode implements ShardNetwork {
     const usage = this.opts.storage.usage()
     const self: PeerInfo = {
       id: this.self, local: true, rttMs: 0, lastSeen: Date.now(), version: this.version,
-      capacity: usage.capacity, used: usage.used, free: usage.free
+      capacity: usage.capacity, used: usage.used, free: usage.free, zone: this.opts.zone ?? ''
     }
     const remote: PeerInfo[] = []
     const silentSince = Date.now() - this.downAfterMs
@@ -239,7 +241,7 @@ export class MeshNode implements ShardNetwork {
   private localState (): m.StateMessage {
     const usage = this.opts.storage.usage()
     const sees = this.peers().filter((p) => !p.local).map((p) => Buffer.from(p.id, 'hex'))
-    return { capacity: usage.capacity, used: usage.used, free: usage.free, version: this.version, sees }
+    return { capacity: usage.capacity, used: usage.used, free: usage.free, version: this.version, sees, zone: this.opts.zone ?? '' }
   }
 
   /**

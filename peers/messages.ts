@@ -15,7 +15,7 @@ export interface Request { id: number, op: Op, shard: Uint8Array, data: Uint8Arr
 export interface Response { id: number, status: Status, data: Uint8Array | null, message: string }
 export interface Cancel { id: number }
 /** sees: the peers the sender hears from now (gossip for failure detection: down means nobody hears it). */
-export interface StateMessage { capacity: number, used: number, free: number, version: string, sees: Uint8Array[] }
+export interface StateMessage { capacity: number, used: number, free: number, version: string, sees: Uint8Array[], zone: string }
 
 /** Most peers a state message may list. */
 export const MAX_SEES = 4096
@@ -89,11 +89,11 @@ export const cancel = bounded<Cancel>({
 export const stateMessage = bounded<StateMessage>({
   preencode (state, m) {
     c.uint.preencode(state, m.capacity); c.uint.preencode(state, m.used)
-    c.uint.preencode(state, m.free); c.string.preencode(state, m.version); peerIds.preencode(state, m.sees)
+    c.uint.preencode(state, m.free); c.string.preencode(state, m.version); peerIds.preencode(state, m.sees); c.string.preencode(state, m.zone)
   },
   encode (state, m) {
     c.uint.encode(state, m.capacity); c.uint.encode(state, m.used)
-    c.uint.encode(state, m.free); c.string.encode(state, m.version); peerIds.encode(state, m.sees)
+    c.uint.encode(state, m.free); c.string.encode(state, m.version); peerIds.encode(state, m.sees); c.string.encode(state, m.zone)
   },
   decode: (state) => ({
     capacity: c.uint.decode(state),
@@ -101,6 +101,8 @@ export const stateMessage = bounded<StateMessage>({
     free: c.uint.decode(state),
     version: c.string.decode(state),
     // Absent in messages of peers from before the list (same protocol version otherwise).
-    sees: state.start < state.end ? peerIds.decode(state) : []
+    sees: state.start < state.end ? peerIds.decode(state) : [],
+    // Absent in messages of peers from before zones.
+    zone: state.start < state.end ? c.string.decode(state) : ''
   })
 })

@@ -179,9 +179,9 @@ export class PeerConnection {
   private onstate (msg: m.StateMessage): void {
     if (!this.authenticated) return this.violation('state before authentication')
     // used may exceed capacity (a peer restarted with less than it holds); free never can.
-    if (msg.free > msg.capacity || msg.version.length > 64 || msg.sees.length > m.MAX_SEES) return this.violation('implausible state message')
+    if (msg.free > msg.capacity || msg.version.length > 64 || msg.zone.length > 64 || msg.sees.length > m.MAX_SEES) return this.violation('implausible state message')
     this.sees = msg.sees.map((id) => Buffer.from(id).toString('hex') as PeerId)
-    this.state = { capacity: msg.capacity, used: msg.used, free: msg.free, version: msg.version }
+    this.state = { capacity: msg.capacity, used: msg.used, free: msg.free, version: msg.version, zone: msg.zone }
     this.lastSeen = Date.now()
     this.events.onstate(this)
   }

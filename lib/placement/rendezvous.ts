@@ -44,12 +44,43 @@ export function rankPeers (stripeKey: string, peers: readonly PeerInfo[]): PeerI
 /**
  * Up to count distinct peers for the shards of one stripe, best first. Only peers with room
  * for a shard (free >= shardSize) and some capacity are candidates: fewer than count come
- * back when fewer qualify.
+ * back when fewer qualify. Peers of zones not yet used (nor in usedZones: those of the
+ * stripe's other holders, for a repair) come first, so a stripe survives the loss of a whole
+ * zone where there are enough zones.
  */
-export function placeStripe (stripeKey: string, peers: readonly PeerInfo[], count: number, shardSize: number): PeerId[] {
+export function placeStripe (stripeKey: string, peers: readonly PeerInfo[], count: number, shardSize: number, usedZones: ReadonlySet<string> = new Set()): PeerId[] {
   if (!Number.isInteger(count) || count < 0) throw new RangeError(`stripe width must be a whole number >= 0, got ${count}`)
   const candidates = distinct(peers).filter((p) => p.free >= shardSize && weightOf(p) > 0)
-  return scoreAll(stripeKey, candidates).slice(0, count).map((s) => s.peer.id)
+  return spreadOverZones(scoreAll(stripeKey, candidates).map((s) => s.peer), count, usedZones)
+}
+
+/**
+ * Where a stripe's count shards belong when every peer has room: the same order as placeStripe,
+ * by capacity alone (rebalance moves shards held elsewhere, so it must agree with writers).
+ */
+export function idealPlacement (stripeKey: string, peers: readonly PeerInfo[], count: number): PeerId[] {
+  return spreadOverZones(scoreAll(stripeKey, distinct(peers).filter((p) => weightOf(p) > 0)).map((s) => s.peer), count, new Set())
+}
+
+/** The zone of a peer; a peer with none is a zone of its own. */
+export function zoneOf (peer: PeerInfo): string {
+  return peer.zone ? `zone:${peer.zone}` : `peer:${peer.id}`
+}
+
+/** The first count of ranked, one per zone in rank order first, then the rest in rank order. */
+function spreadOverZones (ranked: PeerInfo[], count: number, usedZones: ReadonlySet<string>): PeerId[] {
+  const zones = new Set(usedZones)
+  const first: PeerInfo[] = []
+  const rest: PeerInfo[] = []
+  for (const peer of ranked) {
+    const zone = zoneOf(peer)
+    if (zones.has(zone)) rest.push(peer)
+    else {
+      zones.add(zone)
+      first.push(peer)
+    }
+  }
+  return [...first, ...rest].slice(0, count).map((p) => p.id)
 }
 
 function scoreAll (stripeKey: string, peers: PeerInfo[]): Scored[] {

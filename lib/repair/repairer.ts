@@ -6,7 +6,7 @@ import { stripeKey } from '../data/chunk-ref.ts'
 import { errors } from '../errors.ts'
 import type { ShardMove } from '../meta/location-ops.ts'
 import type { Slot, Stripe, StripeTable } from '../meta/stripe-table.ts'
-import { placeStripe, rankPeers } from '../placement/rendezvous.ts'
+import { idealPlacement, placeStripe, rankPeers, zoneOf } from '../placement/rendezvous.ts'
 import type { ChunkId, PeerId, PeerInfo, ShardId, ShardNetwork, ShardStorage } from '../ports.ts'
 import type { PeerDirectory } from './peer-directory.ts'
 import { PeriodicTask } from './periodic.ts'
@@ -212,7 +212,7 @@ export class Repairer extends PeriodicTask {
     // would move off and back as its free space crosses a shard's size. A peer holding more than
     // its capacity (restarted with less) is outside every placement until what it holds fits.
     const fits = targets.filter((p) => p.capacity > 0 && p.used <= p.capacity)
-    const placement = new Set<string>(rankPeers(key, fits).slice(0, stripe.slots.length))
+    const placement = new Set<string>(idealPlacement(key, fits, stripe.slots.length))
     const holders = stripe.slots.map((s) => hex(s.peer!))
     if (placement.size < stripe.slots.length || holders.every((p) => placement.has(p))) return null
     // The holder ranked last leaves first.
@@ -245,13 +245,16 @@ export class Repairer extends PeriodicTask {
     let rebuilt: Buffer[] | null = null
     let placed = 0
     const targets = directory.targets()
+    const known = network.peers()
     for (const { slot, copyFrom } of w.bad) {
       const id = hex(slot.shard) as ShardId
       const old = slot.peer ? hex(slot.peer) : null
       // A shard lost on a peer that still takes shards goes back there; else to the best new peer.
       const stays = old !== null && !copyFrom && targets.some((p) => p.id === old)
       const candidates = targets.filter((p) => !holders.has(p.id))
-      const target = stays ? old as PeerId : placeStripe(w.key, candidates, 1, w.scheme.shardSize(w.stripe.size))[0]
+      // Another zone than the stripe's other holders first (the peer being replaced aside).
+      const zones = new Set(known.filter((p) => holders.has(p.id) && p.id !== old).map(zoneOf))
+      const target = stays ? old as PeerId : placeStripe(w.key, candidates, 1, w.scheme.shardSize(w.stripe.size), zones)[0]
       if (!target) {
         this.stats.underProtected++ // fewer peers than the scheme's width: nothing to rebuild onto
         continue

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createHash } from 'node:crypto'
-import { placeStripe, rankPeers, rendezvousUnit } from '../../lib/placement/rendezvous.ts'
+import { idealPlacement, placeStripe, rankPeers, rendezvousUnit, zoneOf } from '../../lib/placement/rendezvous.ts'
 import type { PeerId, PeerInfo } from '../../lib/ports.ts'
 
 const GB = 1e9
@@ -96,5 +96,32 @@ describe('rendezvous placement', () => {
       kept += a.filter((id) => b.has(id)).length
     }
     expect(kept / (2000 * 5)).toBeGreaterThan(1 - 1 / 9 - 0.03)
+  })
+
+  it('puts the shards of a stripe in distinct zones first, then fills by rank, the same for writers and rebalance', () => {
+    // Six peers in three zones of two: five shards take all three zones before any zone twice.
+    const zoned = Array.from({ length: 6 }, (_, i) => ({ ...peer(`z${i}`), zone: `rack-${i % 3}` }))
+    for (const key of keys(200)) {
+      const placed = placeStripe(key, zoned, 5, 1000)
+      const zones = placed.map((id) => zoned.find((p) => p.id === id)!.zone)
+      expect(new Set(zones.slice(0, 3)).size).toBe(3)
+      expect(new Set(placed).size).toBe(5)
+      expect(idealPlacement(key, zoned, 5)).toEqual(placed)
+      // The full ranking a writer takes spares from starts the same way.
+      expect(placeStripe(key, zoned, zoned.length, 1000).slice(0, 5)).toEqual(placed)
+    }
+    // Peers without a zone are each a zone of their own: plain rendezvous order.
+    for (const key of keys(50)) expect(placeStripe(key, mesh, 5, 1000)).toEqual(rankPeers(key, mesh).slice(0, 5))
+  })
+
+  it('repairs onto a zone the stripe\'s other holders are not in, where there is one', () => {
+    const zoned = Array.from({ length: 6 }, (_, i) => ({ ...peer(`y${i}`), zone: i < 4 ? 'site-a' : `site-${i}` }))
+    const byId = new Map(zoned.map((p) => [p.id, p]))
+    for (const key of keys(100)) {
+      const used = new Set([zoneOf(zoned[0]!), zoneOf(zoned[4]!)])
+      const candidates = zoned.filter((p) => p !== zoned[0] && p !== zoned[4])
+      const [target] = placeStripe(key, candidates, 1, 1000, used)
+      expect(byId.get(target!)!.zone).toBe('site-5') // the one zone not holding the stripe yet
+    }
   })
 })
