@@ -73,6 +73,8 @@ export interface PeerInfo extends PeerState {
   rttMs: number
   /** Date.now() of the last message from this peer. */
   lastSeen: number
+  /** Requests this process sent the peer that it has not answered yet: a busy peer or link. */
+  waiting?: number
 }
 
 /** The mesh as the data layer sees it: who is live, and shard calls on any of them (self included). */

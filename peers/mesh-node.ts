@@ -123,7 +123,7 @@ export class MeshNode implements ShardNetwork {
     for (const peer of this.connections.values()) {
       // A killed peer's UDX stream can look open for a long time: silence is what marks it down.
       if (peer.state === null || peer.lastSeen < silentSince) continue
-      remote.push({ id: peer.id, local: false, rttMs: peer.rttMs, lastSeen: peer.lastSeen, ...peer.state })
+      remote.push({ id: peer.id, local: false, rttMs: peer.rttMs, lastSeen: peer.lastSeen, waiting: peer.waiting, ...peer.state })
     }
     return [self, ...remote]
   }

@@ -119,6 +119,11 @@ export class PeerConnection {
     })
   }
 
+  /** Requests sent and not answered yet. */
+  get waiting (): number {
+    return this.pending.size
+  }
+
   announce (state: m.StateMessage): void {
     if (this.authenticated && !this.closed) this.sendState.send(state)
   }

@@ -12,8 +12,10 @@ import type { ChunkRef } from './chunk-ref.ts'
 // slow request, abort the rest once k are in, decode, open.
 //
 // Order: live before down (a peer missing from peers() may still answer: views lag, so it is
-// tried last rather than never), the local store first, then by round-trip time in 5 ms
-// buckets, and data shards before parity inside a bucket (decoding from data shards is a copy).
+// tried last rather than never), marked peers (draining, unhealthy) after the others, the local
+// store first, congested peers (many of our requests unanswered) after the rest, then by
+// round-trip time in 5 ms buckets, and data shards before parity inside a bucket (decoding from
+// data shards is a copy).
 // Bounds: every request has timeoutMs, and the whole read readTimeoutMs, so a read always
 // answers, with the data or an UNAVAILABLE error that says how many shards were found.
 
@@ -53,6 +55,8 @@ interface Candidate {
   down: boolean
   local: boolean
   rttMs: number
+  /** Many of this process's requests to the peer are still unanswered: ask others first. */
+  congested: boolean
   /** Not a recorded holder: asked because the recorded one is down (its move may not have reached us). */
   search?: boolean
 }
@@ -67,6 +71,8 @@ interface Outcome {
 const DEFAULT_TIMEOUT_MS = 5000
 const MIN_HEDGE_MS = 200
 const RTT_BUCKET_MS = 5
+// Requests in flight to one peer past which it counts as congested (a read asks up to n).
+const CONGESTED_WAITING = 8
 
 export class ChunkReader {
   readonly stats: ReaderStats = { chunksRead: 0, shardsFetched: 0, corruptShards: 0, failedShards: 0, hedges: 0 }
@@ -237,12 +243,14 @@ export class ChunkReader {
       if (location.peer === null) return
       const info = live.get(location.peer)
       const local = location.peer === this.network.self || info?.local === true
-      out.push({ index, id: location.id, peer: location.peer, down: !info, local, rttMs: local ? 0 : info?.rttMs ?? Infinity })
+      const congested = !local && (info?.waiting ?? 0) >= CONGESTED_WAITING
+      out.push({ index, id: location.id, peer: location.peer, down: !info, local, rttMs: local ? 0 : info?.rttMs ?? Infinity, congested })
     })
     out.sort((a, b) =>
       (Number(a.down) - Number(b.down)) ||
       (Number(this.avoid?.(a.peer) ?? false) - Number(this.avoid?.(b.peer) ?? false)) ||
       (Number(b.local) - Number(a.local)) ||
+      (Number(a.congested) - Number(b.congested)) ||
       (bucket(a.rttMs) - bucket(b.rttMs)) ||
       (Number(a.index >= k) - Number(b.index >= k)) ||
       (a.rttMs - b.rttMs) ||
@@ -253,7 +261,7 @@ export class ChunkReader {
     for (const [index, location] of ref.shards.entries()) {
       if (location.peer !== null && live.has(location.peer)) continue
       for (const peer of live.values()) {
-        if (peer.id !== location.peer) out.push({ index, id: location.id, peer: peer.id, down: false, local: peer.local, rttMs: peer.rttMs, search: true })
+        if (peer.id !== location.peer) out.push({ index, id: location.id, peer: peer.id, down: false, local: peer.local, rttMs: peer.rttMs, congested: false, search: true })
       }
     }
     return out

@@ -152,6 +152,27 @@ describe('rs:3+2 faults', () => {
     expect(back.stats.failedShards).toBe(0)
   })
 
+  it('asks a congested peer (many requests unanswered) only after the others', async () => {
+    const { ref, data } = await writeOne()
+    const busy = ref.shards.slice(0, 3).map((s) => s.peer!).find((p) => p !== net.self)!
+    net.slow(busy, 10_000)
+    // Eight requests of someone else's, stuck in its queue.
+    const stuck = new AbortController()
+    const queued = Array.from({ length: 8 }, () => net.get(busy, ref.shards[0]!.id, { signal: stuck.signal, timeoutMs: 20_000 }).catch(() => {}))
+    try {
+      const before = net.calls(busy)
+      const back = reader({ hedgeMs: 5000 })
+      const started = Date.now()
+      expect((await back.read(ref)).equals(data)).toBe(true)
+      expect(net.calls(busy)).toBe(before) // not asked: the other holders were enough
+      expect(back.stats.hedges).toBe(0)
+      expect(Date.now() - started).toBeLessThan(4000) // no wait for a hedge
+    } finally {
+      stuck.abort()
+      await Promise.all(queued)
+    }
+  })
+
   it('reads data shards from the local store and the fastest peers first', async () => {
     const { ref } = await writeOne()
     const before = net.ids.map((id) => net.calls(id))

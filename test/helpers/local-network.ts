@@ -34,6 +34,8 @@ interface LocalPeer {
   tamper: Tamper | null
   report: Partial<PeerState> | null
   calls: number
+  /** Calls held in the peer's delay right now (reported as waiting, like a real connection's). */
+  waiting: number
 }
 
 type PeerRef = PeerId | number
@@ -62,7 +64,7 @@ export class LocalShardNetwork implements ShardNetwork {
         const store = new ShardStore({ dir, capacity })
         await store.ready()
         const id = createHash('sha256').update(`meshfs-local-peer/${opts.seed ?? 'meshfs'}/${index}`).digest('hex') as PeerId
-        nodes.push({ index, id, dir, store, down: false, delayMs: 0, rttMs: index === 0 ? 0 : 1, tamper: null, report: null, calls: 0 })
+        nodes.push({ index, id, dir, store, down: false, delayMs: 0, rttMs: index === 0 ? 0 : 1, tamper: null, report: null, calls: 0, waiting: 0 })
       }
     } catch (err) {
       for (const node of nodes.reverse()) await node.store.close()
@@ -95,7 +97,8 @@ export class LocalShardNetwork implements ShardNetwork {
         ...node.report,
         local: node.id === this.self,
         rttMs: node.rttMs,
-        lastSeen: Date.now()
+        lastSeen: Date.now(),
+        waiting: node.waiting
       })
     }
     return out
@@ -185,7 +188,14 @@ export class LocalShardNetwork implements ShardNetwork {
     node.calls++
     if (opts.signal?.aborted) throw errors.aborted(what)
     if (node.down) throw errors.unavailable(`${what} (down)`)
-    if (node.delayMs > 0) await wait(node.delayMs, what, opts)
+    if (node.delayMs > 0) {
+      node.waiting++
+      try {
+        await wait(node.delayMs, what, opts)
+      } finally {
+        node.waiting--
+      }
+    }
     if (node.down) throw errors.unavailable(`${what} (down)`)
     return node
   }
