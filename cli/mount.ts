@@ -10,6 +10,7 @@ import { isMeshError } from '../lib/errors.ts'
 import { FuseMount } from '../lib/fuse/fuse-mount.ts'
 import { prepareMountpoint } from '../lib/fuse/mountpoint.ts'
 import { MetaStore } from '../lib/meta/meta-store.ts'
+import { backfillStripes } from '../lib/repair/stripe-backfill.ts'
 import { Reclaimer } from '../lib/repair/reclaimer.ts'
 import { Vfs } from '../lib/vfs/vfs.ts'
 import { meshKeysFrom } from './keys.ts'
@@ -119,6 +120,14 @@ export async function mountCommand (argv: string[]): Promise<void> {
     takesShards: (peer) => maintenance.directory.takesShards(peer)
   })
   const vfs = new Vfs({ meta, storage, capacity: () => meshCapacity(node.peers(), scheme), cacheBytes })
+  // Stripes of data written before stripe records existed, recorded in the background.
+  void backfillStripes({
+    refs: () => meta.allRefs(),
+    moves: (chunk, scheme) => meta.shardMoves(chunk, scheme),
+    table: maintenance.table,
+    record: (adopted) => maintenance.writer.append({ adopted }),
+    log: say
+  }).catch((err: unknown) => say(`could not record older stripes: ${(err as Error).message}`))
   const reclaimer = new Reclaimer({
     meta, network: node, guard: storage.guard, log: say,
     release: (stripes, asOf) => maintenance.release(stripes, asOf)

@@ -6,6 +6,9 @@ import c, { type Encoder, type State } from 'compact-encoding'
 // same records to find shards. Versioned by LOCATION_FORMAT (format 1 held moves only).
 
 export const LOCATION_FORMAT = 2
+// Format 3 adds adopted stripes; a record without any is still written as format 2, so peers
+// of the version before read every other record.
+const LOCATION_FORMAT_ADOPTED = 3
 
 export interface ShardMove {
   /** The chunk id (32 bytes) and its scheme name: the stripe. */
@@ -49,10 +52,16 @@ export interface LocationRecord {
   placed: StripePlaced[]
   released: StripeReleased[]
   marks: PeerMark[]
+  /**
+   * Stripes of data written before stripe records existed, found in a member's tree: the weakest
+   * claim (applied as if made at the start of time), so any placement, move or release of the
+   * same stripe, whenever it arrives, wins over it.
+   */
+  adopted: StripePlaced[]
 }
 
 export function locationRecord (parts: Partial<LocationRecord>): LocationRecord {
-  return { moves: parts.moves ?? [], placed: parts.placed ?? [], released: parts.released ?? [], marks: parts.marks ?? [] }
+  return { moves: parts.moves ?? [], placed: parts.placed ?? [], released: parts.released ?? [], marks: parts.marks ?? [], adopted: parts.adopted ?? [] }
 }
 
 const optionalBuffer = (c as unknown as { optionalBuffer: Encoder<Buffer | null> }).optionalBuffer
@@ -108,18 +117,23 @@ const markList = c.array(mark)
 
 const record: Encoder<LocationRecord> = {
   preencode (state, r) {
-    c.uint.preencode(state, LOCATION_FORMAT); moveList.preencode(state, r.moves); placedList.preencode(state, r.placed)
+    const adopted = r.adopted.length > 0
+    c.uint.preencode(state, adopted ? LOCATION_FORMAT_ADOPTED : LOCATION_FORMAT); moveList.preencode(state, r.moves); placedList.preencode(state, r.placed)
     releasedList.preencode(state, r.released); markList.preencode(state, r.marks)
+    if (adopted) placedList.preencode(state, r.adopted)
   },
   encode (state, r) {
-    c.uint.encode(state, LOCATION_FORMAT); moveList.encode(state, r.moves); placedList.encode(state, r.placed)
+    const adopted = r.adopted.length > 0
+    c.uint.encode(state, adopted ? LOCATION_FORMAT_ADOPTED : LOCATION_FORMAT); moveList.encode(state, r.moves); placedList.encode(state, r.placed)
     releasedList.encode(state, r.released); markList.encode(state, r.marks)
+    if (adopted) placedList.encode(state, r.adopted)
   },
   decode (state: State) {
     const format = c.uint.decode(state)
     if (format === 1) return locationRecord({ moves: moveList.decode(state) })
-    if (format !== LOCATION_FORMAT) throw new Error(`location record format ${format} is not supported`)
-    return { moves: moveList.decode(state), placed: placedList.decode(state), released: releasedList.decode(state), marks: markList.decode(state) }
+    if (format !== LOCATION_FORMAT && format !== LOCATION_FORMAT_ADOPTED) throw new Error(`location record format ${format} is not supported`)
+    const parts = { moves: moveList.decode(state), placed: placedList.decode(state), released: releasedList.decode(state), marks: markList.decode(state) }
+    return locationRecord({ ...parts, adopted: format === LOCATION_FORMAT_ADOPTED ? placedList.decode(state) : [] })
   }
 }
 

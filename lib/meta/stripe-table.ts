@@ -131,6 +131,12 @@ export class StripeTable {
     for (const m of record.moves) this.q.setSlot.run({ chunk: m.chunk, scheme: m.scheme, idx: m.index, shard: m.shard, peer: m.peer, ...at })
     for (const r of record.released) this.q.releaseStripe.run({ chunk: r.chunk, scheme: r.scheme, ms: r.asOf.ms, count: r.asOf.count })
     for (const m of record.marks) this.q.setMark.run({ peer: m.peer, state: m.state, ...at })
+    // The weakest claim there is: live, and every real record of the stripe outranks it.
+    const floor = { ms: 0, count: 1, writer }
+    for (const p of record.adopted) {
+      this.q.placeStripe.run({ chunk: p.chunk, scheme: p.scheme, size: p.size, width: p.shards.length, ...floor })
+      p.shards.forEach((s, idx) => this.q.setSlot.run({ chunk: p.chunk, scheme: p.scheme, idx, shard: s.shard, peer: s.peer, ...floor }))
+    }
     this.stats.applied++
   }
 

@@ -22,6 +22,7 @@ const placed = (peers: Buffer[]) => locationRecord({ placed: [{ chunk, scheme: '
 const move = (index: number, peer: Buffer, shard = shards[index]!) => locationRecord({ moves: [{ chunk, scheme: 'rs:3+2', index, shard, peer }] })
 const release = (asOf: Hlc) => locationRecord({ released: [{ chunk, scheme: 'rs:3+2', asOf }] })
 const mark = (peer: Buffer, state: PeerMarkState) => locationRecord({ marks: [{ peer, state }] })
+const adopted = (peers: Buffer[]) => locationRecord({ adopted: [{ chunk, scheme: 'rs:3+2', size: 1000, shards: shards.map((shard, i) => ({ shard, peer: peers[i]! })) }] })
 
 function tableOf (entries: Entry[]): { stripes: unknown, marks: unknown } {
   const table = StripeTable.follow(new OpStore(new Database(':memory:')), randomBytes(32))
@@ -73,5 +74,24 @@ describe('stripe table', () => {
     const placedAgain: Entry[] = [...releasedLater, [placed([p1!, p2!, p3!, p4!, p5!]), { ms: 550, count: 0 }, writerB]]
     expect(tableOf(placedAgain).stripes).toHaveLength(1)
     expect(tableOf(shuffled(placedAgain, 3)).stripes).toHaveLength(1)
+  })
+  it('lets every real record outrank an adopted stripe (older data), in any order', () => {
+    // A member adopts the stripe with the holders its tree names (made late, at 900)...
+    const stale = adopted([p1!, p2!, p3!, p4!, p5!])
+    const alone: Entry[] = [[stale, { ms: 900, count: 0 }, writerB]]
+    const [only] = tableOf(alone).stripes as Array<{ slots: Array<{ peer: Buffer }> }>
+    expect(only!.slots.map((s) => s.peer)).toEqual([p1, p2, p3, p4, p5])
+    // ...yet the moves and placements made before it still win, whatever arrives first.
+    const withHistory: Entry[] = [...history, [stale, { ms: 900, count: 0 }, writerB]]
+    for (let seed = 1; seed <= 20; seed++) expect(tableOf(shuffled(withHistory, seed))).toEqual(tableOf(history))
+    // A move alone (no placement record ever arrived) outranks it too.
+    const moved: Entry[] = [[stale, { ms: 900, count: 0 }, writerB], [move(1, p6!), { ms: 200, count: 0 }, writerA]]
+    for (let seed = 1; seed <= 5; seed++) {
+      const [stripe] = tableOf(shuffled(moved, seed)).stripes as Array<{ slots: Array<{ peer: Buffer }> }>
+      expect(stripe!.slots.map((s) => s.peer)).toEqual([p1, p6, p3, p4, p5])
+    }
+    // And a release outranks it: the stripe stays released.
+    const released: Entry[] = [...history, [release({ ms: 500, count: 0 }), { ms: 600, count: 0 }, writerA], [stale, { ms: 900, count: 0 }, writerB]]
+    expect(tableOf(shuffled(released, 4)).stripes).toEqual([])
   })
 })
