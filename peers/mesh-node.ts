@@ -5,7 +5,8 @@ import type { CallOptions, OpLog, PeerId, PeerInfo, ShardId, ShardNetwork, Shard
 import { OpSync } from './op-sync.ts'
 import { createDht } from './dht.ts'
 import * as m from './messages.ts'
-import { PeerConnection, short, statusError, type CallResult } from './peer-connection.ts'
+import { PeerConnection, short, statusError } from './peer-connection.ts'
+import { serveShardRequest } from './shard-requests.ts'
 import { ViolationBackoff } from './violation-backoff.ts'
 
 export interface MeshNodeOptions {
@@ -34,6 +35,7 @@ export interface MeshNodeOptions {
 }
 
 const SHARD_BYTES = 32
+const DIAL_GIVE_UP_MS = 60_000
 
 /**
  * A member of the mesh: joins the topic on Hyperswarm, authenticates every connection,
@@ -44,6 +46,8 @@ export class MeshNode implements ShardNetwork {
   readonly keyPair: KeyPair
   private readonly connections = new Map<PeerId, PeerConnection>()
   private readonly waiters = new Set<() => void>()
+  /** Peers heard of through others' state messages and dialed directly, since when. */
+  private readonly dialing = new Map<PeerId, number>()
   /** Peers that broke the protocol, kept away for a growing while. */
   readonly violators = new ViolationBackoff()
   private swarm: Hyperswarm | null = null
@@ -87,7 +91,19 @@ export class MeshNode implements ShardNetwork {
     this.swarm.on('connection', (conn: SecretStream) => this.onconnection(conn))
     const discovery = this.swarm.join(Buffer.from(this.opts.topic), { server: true, client: true })
     await discovery.flushed()
-    this.timer = setInterval(() => this.announce(), this.stateIntervalMs)
+    // Alone (peers that joined at the same moment missed each other): look again soon, then
+    // less and less often, up to the regular lookup interval.
+    let lonelyDelay = this.stateIntervalMs
+    let lonelyAt = Date.now() + lonelyDelay
+    this.timer = setInterval(() => {
+      this.announce()
+      if (this.connections.size > 0) lonelyDelay = this.stateIntervalMs
+      else if (Date.now() >= lonelyAt) {
+        discovery.refresh({ client: true, server: true }).catch(() => {})
+        lonelyAt = Date.now() + lonelyDelay
+        lonelyDelay = Math.min(2 * lonelyDelay, this.opts.rediscoverMs ?? 60_000)
+      }
+    }, this.stateIntervalMs)
     this.timer.unref()
     // Peers missed by the first lookup, or reachable again after a network split, are found here.
     this.rediscover = setInterval(() => {
@@ -179,13 +195,14 @@ export class MeshNode implements ShardNetwork {
       return
     }
     // The connection registers itself through onready once the remote has proved the mesh key.
-    new PeerConnection(conn, this.opts.authKey, (req) => this.serve(req), {
+    new PeerConnection(conn, this.opts.authKey, (req) => serveShardRequest(this.opts.storage, req), {
       onready: (p) => {
         this.connections.get(p.id)?.close() // a reconnect replaces the old connection
         this.connections.set(p.id, p)
         p.announce(this.localState())
         p.call({ op: m.Op.Ping, shard: new Uint8Array(SHARD_BYTES), data: null }, { timeoutMs: this.requestTimeoutMs }).catch(() => {})
         this.swarm?.leavePeer(Buffer.from(p.id, 'hex'))
+        this.dialing.delete(p.id)
         this.opSync?.attach(p.mux, p.id)
         this.log(`peer ${short(p.id)} joined`)
       },
@@ -205,36 +222,33 @@ export class MeshNode implements ShardNetwork {
         } else redial()
         this.notify()
       },
-      onstate: () => this.notify()
+      onstate: (p) => {
+        this.dialSeen(p)
+        this.notify()
+      }
     })
   }
 
-  private async serve (req: m.Request): Promise<CallResult> {
-    const id = Buffer.from(req.shard).toString('hex') as ShardId
-    const store = this.opts.storage
-    try {
-      switch (req.op) {
-        case m.Op.Put:
-          if (req.data === null) return fail(m.Status.BadRequest, 'put without data')
-          await store.put(id, req.data)
-          return ok(null)
-        case m.Op.Get:
-          return ok(await store.get(id))
-        case m.Op.Has:
-          return (await store.has(id)) ? ok(null) : fail(m.Status.NotFound, 'not found')
-        case m.Op.Delete:
-          return (await store.delete(id)) ? ok(null) : fail(m.Status.NotFound, 'not found')
-        case m.Op.Ping:
-          return ok(null)
-        default:
-          return fail(m.Status.BadRequest, `unknown op ${req.op as number}`)
-      }
-    } catch (err) {
-      if (isMeshError(err, 'NOT_FOUND')) return fail(m.Status.NotFound, err.message)
-      if (isMeshError(err, 'NO_SPACE')) return fail(m.Status.NoSpace, err.message)
-      if (isMeshError(err, 'CORRUPT')) return fail(m.Status.Corrupt, err.message)
-      if (isMeshError(err, 'BAD_ARGUMENT')) return fail(m.Status.BadRequest, err.message)
-      return fail(m.Status.Failed, (err as Error)?.message ?? 'failed')
+  /**
+   * Peers that joined at the same moment miss each other in the DHT until the next lookup (a
+   * minute): a peer a neighbour sees but this one is not connected to is dialed directly, so the
+   * mesh is fully connected within a state interval. A dial that has not connected within a
+   * minute is dropped (tried again if the peer is still seen).
+   */
+  private dialSeen (from: PeerConnection): void {
+    const swarm = this.swarm
+    if (!swarm || this.closing) return
+    const now = Date.now()
+    for (const [id, since] of this.dialing) {
+      if (now - since < DIAL_GIVE_UP_MS) continue
+      this.dialing.delete(id)
+      swarm.leavePeer(Buffer.from(id, 'hex'))
+    }
+    for (const id of from.sees) {
+      if (id === this.self || this.connections.has(id) || this.dialing.has(id)) continue
+      if (this.opts.refuse?.(id) || this.violators.blocked(id)) continue
+      this.dialing.set(id, now)
+      swarm.joinPeer(Buffer.from(id, 'hex'))
     }
   }
 
@@ -283,12 +297,4 @@ async function found (call: Promise<unknown>): Promise<boolean> {
     if (isMeshError(err, 'NOT_FOUND')) return false
     throw err
   }
-}
-
-function ok (data: Uint8Array | null): CallResult {
-  return { status: m.Status.Ok, data, message: '' }
-}
-
-function fail (status: m.Status, message: string): CallResult {
-  return { status, data: null, message }
 }

@@ -6,7 +6,8 @@ import { stripeKey } from '../data/chunk-ref.ts'
 import { errors } from '../errors.ts'
 import type { ShardMove } from '../meta/location-ops.ts'
 import type { Slot, Stripe, StripeTable } from '../meta/stripe-table.ts'
-import { idealPlacement, placeStripe, rankPeers, zoneOf } from '../placement/rendezvous.ts'
+import { placeStripe, rankPeers, zoneOf } from '../placement/rendezvous.ts'
+import { misplaced } from './rebalance.ts'
 import type { ChunkId, PeerId, PeerInfo, ShardId, ShardNetwork, ShardStorage } from '../ports.ts'
 import type { PeerDirectory } from './peer-directory.ts'
 import { PeriodicTask } from './periodic.ts'
@@ -60,12 +61,14 @@ export interface RepairStats {
   health: StripeHealth
 }
 
-interface BadSlot {
+export interface BadSlot {
   slot: Slot
   /** A holder that still answers (draining, unhealthy): copy from it instead of rebuilding. */
   copyFrom: PeerId | null
   /** This peer's own shard, gone: only this peer knows, so it repairs it whoever leads. */
   lostHere?: boolean
+  /** Rebalance: the placement's peer that should hold it (if it still has room when the move runs). */
+  target?: PeerId
 }
 
 interface Work {
@@ -185,8 +188,8 @@ export class Repairer extends PeriodicTask {
       else health.lost++
       const key = stripeKey(hex(stripe.chunk) as ChunkId, stripe.scheme)
       if (bad.length === 0) {
-        const move = rebalanced < this.rebalancePerPass ? this.misplaced(key, stripe, targets) : null
-        if (move) { rebalanced++; work.push({ stripe, scheme, key, bad: [move], available: Infinity }) }
+        const move = rebalanced < this.rebalancePerPass ? misplaced(key, stripe, targets, network.self) : null
+        if (move && directory.reachable(move.copyFrom)) { rebalanced++; work.push({ stripe, scheme, key, bad: [move], available: Infinity }) }
         continue
       }
       stillBad.add(key)
@@ -196,30 +199,6 @@ export class Repairer extends PeriodicTask {
     this.stats.health = health
     for (const key of this.badSince.keys()) if (!stillBad.has(key)) this.badSince.delete(key)
     return work
-  }
-
-  /**
-   * Rebalance: a shard of a healthy stripe held by a peer outside the stripe's placement
-   * (its top peers in rendezvous order among those that take shards, which a new or bigger peer
-   * joins and a smaller or over-full one leaves) is copied to the best placed peer holding none, by the stripe's leader. One shard per
-   * stripe and pass, at most rebalancePerPass stripes per pass: new capacity fills at a bounded rate.
-   */
-  private misplaced (key: string, stripe: Stripe, targets: PeerInfo[]): BadSlot | null {
-    const { directory } = this.opts
-    const ranked = rankPeers(key, targets)
-    if (ranked[0] !== this.opts.network.self) return null
-    // By capacity, not free space: a full peer keeps its shards (new ones go elsewhere), or shards
-    // would move off and back as its free space crosses a shard's size. A peer holding more than
-    // its capacity (restarted with less) is outside every placement until what it holds fits.
-    const fits = targets.filter((p) => p.capacity > 0 && p.used <= p.capacity)
-    const placement = new Set<string>(idealPlacement(key, fits, stripe.slots.length))
-    const holders = stripe.slots.map((s) => hex(s.peer!))
-    if (placement.size < stripe.slots.length || holders.every((p) => placement.has(p))) return null
-    // The holder ranked last leaves first.
-    const outside = stripe.slots.filter((s) => !placement.has(hex(s.peer!)))
-    outside.sort((a, b) => rankOf(ranked, hex(b.peer!)) - rankOf(ranked, hex(a.peer!)))
-    const slot = outside[0]!
-    return directory.reachable(hex(slot.peer!)) ? { slot, copyFrom: hex(slot.peer!) as PeerId } : null
   }
 
   /**
@@ -246,7 +225,7 @@ export class Repairer extends PeriodicTask {
     let placed = 0
     const targets = directory.targets()
     const known = network.peers()
-    for (const { slot, copyFrom } of w.bad) {
+    for (const { slot, copyFrom, target: planned } of w.bad) {
       const id = hex(slot.shard) as ShardId
       const old = slot.peer ? hex(slot.peer) : null
       // A shard lost on a peer that still takes shards goes back there; else to the best new peer.
@@ -254,7 +233,9 @@ export class Repairer extends PeriodicTask {
       const candidates = targets.filter((p) => !holders.has(p.id))
       // Another zone than the stripe's other holders first (the peer being replaced aside).
       const zones = new Set(known.filter((p) => holders.has(p.id) && p.id !== old).map(zoneOf))
-      const target = stays ? old as PeerId : placeStripe(w.key, candidates, 1, w.scheme.shardSize(w.stripe.size), zones)[0]
+      const shardSize = w.scheme.shardSize(w.stripe.size)
+      const fitting = planned && candidates.some((p) => p.id === planned && p.free >= shardSize) ? planned : null
+      const target = stays ? old as PeerId : fitting ?? placeStripe(w.key, candidates, 1, shardSize, zones)[0]
       if (!target) {
         this.stats.underProtected++ // fewer peers than the scheme's width: nothing to rebuild onto
         continue
@@ -315,10 +296,6 @@ export class Repairer extends PeriodicTask {
   }
 }
 
-function rankOf (ranked: PeerId[], peer: string): number {
-  const i = ranked.indexOf(peer as PeerId)
-  return i < 0 ? Number.MAX_SAFE_INTEGER : i
-}
 
 function schemeOf (name: string): RedundancyScheme | null {
   try {
