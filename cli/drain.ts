@@ -43,6 +43,8 @@ async function follow (path: string, peer: string): Promise<void> {
   const tty = process.stdout.isTTY === true
   let total = -1
   let lastLine = 0
+  const started = Date.now()
+  let firstLeft = -1
   for (;;) {
     const report = await callControl<StatusReport>(path, { cmd: 'status' })
     const left = report.drains.find((d) => d.id === peer)?.shardsLeft ?? 0
@@ -55,12 +57,23 @@ async function follow (path: string, peer: string): Promise<void> {
     const done = total - left
     const width = 30
     const filled = total > 0 ? Math.round(width * done / total) : 0
+    // The pace since this command started following: shards per second, and the time left at it.
+    if (firstLeft < 0) firstLeft = left
+    const seconds = (Date.now() - started) / 1000
+    const rate = seconds > 0 ? (firstLeft - left) / seconds : 0
+    const eta = rate > 0 ? `, about ${formatDuration(left / rate)} left` : ''
     const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} shards moved, ${left} left, ` +
-      `${formatSize(report.repair.bytesPerSecond)}/s here`
-    if (tty) process.stdout.write(`\r${line}`)
+      `${rate.toFixed(1)} shards/s${eta} (${formatSize(report.repair.bytesPerSecond)}/s written by this peer)`
+    if (tty) process.stdout.write(`\r${line}\x1b[K`)
     else if (Date.now() - lastLine > 5000) { console.log(line); lastLine = Date.now() }
     await new Promise((resolve) => setTimeout(resolve, 1000))
   }
+}
+
+function formatDuration (seconds: number): string {
+  if (seconds < 90) return `${Math.ceil(seconds)} s`
+  if (seconds < 90 * 60) return `${Math.ceil(seconds / 60)} min`
+  return `${(seconds / 3600).toFixed(1)} h`
 }
 
 export const PEER_HELP = `Usage: meshfs peer suspect <peer> [--store DIR]
@@ -68,7 +81,8 @@ export const PEER_HELP = `Usage: meshfs peer suspect <peer> [--store DIR]
 
 suspect: marks a peer unhealthy (a disk you expect to fail): like drain, its shards are
 copied to the others while it still serves them, and it takes no new shards. Peers also
-mark themselves unhealthy when their disk keeps returning corrupt shards.
+mark themselves unhealthy when their disk keeps returning corrupt shards, fails operations
+or makes shards durable far slower than it usually does.
 trust: takes the mark back; the peer takes shards again (and rebalance refills it).
 
 Options:

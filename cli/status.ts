@@ -47,6 +47,7 @@ export function formatStatus (r: StatusReport): string {
   lines.push(`repair here: ${q.queued} stripes queued${q.queued > 0 ? ` (about ${q.etaSeconds} s left)` : ''}; ${q.stripesRepaired} repaired (${q.shardsRebuilt} shards rebuilt, ` +
     `${q.shardsCopied} copied, ${formatSize(q.bytesWritten)}), ${formatSize(q.bytesPerSecond)}/s; ${q.failures} failed attempts` +
     (q.underProtected > 0 ? `; ${q.underProtected} shards with no peer to go to (fewer peers than the scheme needs)` : ''))
+  lines.push(`rebalance here: ${q.misplaced} stripes with a shard outside their placement (at most 16 moved per pass), ${q.shardsRebalanced} shards moved`)
   lines.push(`this store: ${r.store.shards} shards, ${formatSize(r.store.used)} of ${formatSize(r.store.capacity)}; ` +
     `scrub: ${r.scrub.cycles} full checks, ${r.scrub.scanned} shards read, ${r.scrub.corrupt} corrupt found (${r.store.corruptions} corrupt in all)`)
   const disk = r.store.disk

@@ -58,6 +58,10 @@ export interface RepairStats {
   underProtected: number
   /** Seconds the stripes still queued here should take, at this pass's pace (0 when none). */
   etaSeconds: number
+  /** Healthy stripes led here with a shard outside their placement (rebalance work), at the last pass. */
+  misplaced: number
+  /** Shards moved by rebalance (included in shardsCopied). */
+  shardsRebalanced: number
   health: StripeHealth
 }
 
@@ -93,7 +97,7 @@ const hex = (b: Buffer): string => b.toString('hex')
 export class Repairer extends PeriodicTask {
   readonly stats: RepairStats = {
     passes: 0, queued: 0, stripesRepaired: 0, shardsRebuilt: 0, shardsCopied: 0, bytesWritten: 0,
-    failures: 0, underProtected: 0, etaSeconds: 0, health: { stripes: 0, healthy: 0, degraded: 0, atRisk: 0, lost: 0 }
+    failures: 0, underProtected: 0, etaSeconds: 0, misplaced: 0, shardsRebalanced: 0, health: { stripes: 0, healthy: 0, degraded: 0, atRisk: 0, lost: 0 }
   }
 
   private readonly timeoutMs: number
@@ -153,6 +157,7 @@ export class Repairer extends PeriodicTask {
     const work: Work[] = []
     const stillBad = new Set<string>()
     let rebalanced = 0
+    let misplacedHere = 0
     for (const stripe of table.stripes()) {
       const scheme = schemeOf(stripe.scheme)
       if (!scheme) continue
@@ -188,8 +193,12 @@ export class Repairer extends PeriodicTask {
       else health.lost++
       const key = stripeKey(hex(stripe.chunk) as ChunkId, stripe.scheme)
       if (bad.length === 0) {
-        const move = rebalanced < this.rebalancePerPass ? misplaced(key, stripe, targets, network.self) : null
-        if (move && directory.reachable(move.copyFrom)) { rebalanced++; work.push({ stripe, scheme, key, bad: [move], available: Infinity }) }
+        const move = misplaced(key, stripe, targets, network.self)
+        if (move) misplacedHere++
+        if (move && rebalanced < this.rebalancePerPass && directory.reachable(move.copyFrom)) {
+          rebalanced++
+          work.push({ stripe, scheme, key, bad: [move], available: Infinity })
+        }
         continue
       }
       stillBad.add(key)
@@ -197,6 +206,7 @@ export class Repairer extends PeriodicTask {
       if (mine.length > 0) work.push({ stripe, scheme, key, bad: mine, available })
     }
     this.stats.health = health
+    this.stats.misplaced = misplacedHere
     for (const key of this.badSince.keys()) if (!stillBad.has(key)) this.badSince.delete(key)
     return work
   }
@@ -254,6 +264,7 @@ export class Repairer extends PeriodicTask {
       holders.add(target)
       if (target !== old) moves.push({ chunk: w.stripe.chunk, scheme: w.stripe.scheme, index: slot.index, shard: slot.shard, peer: Buffer.from(target, 'hex') })
       if (copyFrom && copyFrom !== target) copiedFrom.push({ peer: copyFrom, id })
+      if (w.available === Infinity) this.stats.shardsRebalanced++
     }
     if (moves.length > 0) this.opts.record(moves)
     // Only once the new places are recorded: the drained copies go.

@@ -14,6 +14,7 @@ import { expectFilesIntact, writeRandomFiles } from '../helpers/random-files.ts'
 import { TestMesh, stopAll, type MountProcess } from '../helpers/mesh-mount.ts'
 import { expectFullyPlaced, readStripes } from '../helpers/stripe-view.ts'
 import { shardFiles } from '../helpers/faults.ts'
+import { runMeshfs } from '../helpers/peer-process.ts'
 import { idealPlacement } from '../../lib/placement/rendezvous.ts'
 import type { PeerId } from '../../lib/ports.ts'
 import { within } from '../helpers/within.ts'
@@ -72,6 +73,9 @@ describe('rebalance: a new peer gets its fair share, a shrunk one sheds its exce
     }, 3000)
     expect(result.value.held).toBeGreaterThanOrEqual(result.value.fair / 2)
     expect(result.value.held).toBeLessThanOrEqual(result.value.fair * 2)
+    // Status counts the moves: every shard the newcomer holds came by rebalance.
+    const reports = await Promise.all(mesh.grid.peers.map(async (p) => JSON.parse((await runMeshfs(['status', '--store', p.store, '--json'])).stdout) as { repair: { shardsRebalanced: number, misplaced: number } }))
+    expect(reports.reduce((n, r) => n + r.repair.shardsRebalanced, 0)).toBeGreaterThanOrEqual(result.value.held)
     // Writers and rebalance agree on the order (or moves would never stop): zones first.
     const zone = new Map(mesh.grid.peers.map((p) => [p.id, zoneOf(p.index)]))
     for (const stripe of readStripes(mesh.grid.peers[1]!.store)) {
