@@ -8,6 +8,7 @@ import { Repairer } from '../lib/repair/repairer.ts'
 import { Scrubber } from '../lib/repair/scrubber.ts'
 import { Collector } from '../lib/repair/collector.ts'
 import { HealthMonitor } from '../lib/repair/health.ts'
+import { RateWindow } from '../lib/repair/rate-window.ts'
 import { parseSize } from './size.ts'
 import type { PeerId, ShardNetwork, ShardStorage } from '../lib/ports.ts'
 import { PeerMarkState } from '../lib/meta/location-ops.ts'
@@ -49,6 +50,8 @@ export interface Maintenance {
   health: HealthMonitor
   store: ShardStorage
   writer: LocationWriter
+  /** Progress counters over the last minute (see the sampler). */
+  rates: RateWindow
   /** Bytes per second repair wrote over the last minute. */
   repairRate (): number
   /** Records that stripes are no longer used by any file (their holders free them after the grace time). */
@@ -84,12 +87,20 @@ export function startMaintenance (opts: MaintenanceOptions): Maintenance {
       writer.append({ marks: [{ peer: Buffer.from(opts.network.self, 'hex'), state: PeerMarkState.Unhealthy }] })
     }
   })
-  // Repair's written bytes, sampled every 5 s over the last minute, for its rate.
-  const samples: Array<{ at: number, bytes: number }> = []
-  const sampler = setInterval(() => {
-    samples.push({ at: Date.now(), bytes: repairer.stats.bytesWritten })
-    while (samples.length > 13) samples.shift()
-  }, 5000)
+  // Progress counters, sampled every 5 s over the last minute, for rates and times left:
+  // repair's bytes, rebalance moves, and the shards left on each marked peer.
+  const rates = new RateWindow()
+  const sample = () => {
+    const values = new Map([['repairBytes', repairer.stats.bytesWritten], ['rebalanced', repairer.stats.shardsRebalanced]])
+    const marked = [...table.marks()].filter(([, state]) => state !== PeerMarkState.Active)
+    if (marked.length > 0) {
+      const holders = table.holders()
+      for (const [peer] of marked) values.set(`left:${peer}`, holders.get(peer) ?? 0)
+    }
+    rates.add(values)
+  }
+  sample()
+  const sampler = setInterval(sample, 5000)
   sampler.unref()
   return {
     network: opts.network,
@@ -101,11 +112,9 @@ export function startMaintenance (opts: MaintenanceOptions): Maintenance {
     health,
     store: opts.store,
     writer,
+    rates,
     repairRate () {
-      const first = samples[0]
-      if (!first) return 0
-      const seconds = (Date.now() - first.at) / 1000
-      return seconds > 0 ? (repairer.stats.bytesWritten - first.bytes) / seconds : 0
+      return Math.max(0, rates.rate('repairBytes') ?? 0)
     },
     release (stripes, asOf) {
       writer.append({ released: stripes.map((s) => ({ ...s, asOf })) })

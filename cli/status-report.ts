@@ -24,15 +24,21 @@ export interface StatusReport {
     shards: number
   }>
   stripes: StripeHealth
-  /** This peer's repair work (see RepairStats), and the bytes it wrote per second over the last minute. */
-  repair: Omit<RepairStats, 'health'> & { bytesPerSecond: number }
+  /**
+   * This peer's repair work (see RepairStats), the bytes it wrote per second over the last
+   * minute, its rebalance moves per second and the seconds its rebalance work should take.
+   */
+  repair: Omit<RepairStats, 'health'> & { bytesPerSecond: number, rebalancePerSecond: number, rebalanceEtaSeconds: number | null }
   /** This peer's own store, and its scrub (every shard re-read and checked against its hash). */
   store: { shards: number, used: number, capacity: number, corruptions: number, disk: DiskReport | null }
   scrub: ScrubStats
   /** Shards deleted because no live stripe names this peer as their holder any more. */
   space: CollectorStats
-  /** Peers being drained (or marked unhealthy): shards still on them; 0 means safe to remove. */
-  drains: Array<{ id: string, state: 'draining' | 'unhealthy', shardsLeft: number }>
+  /**
+   * Peers being drained (or marked unhealthy): shards still on them (0 means safe to remove),
+   * shards moved off per second over the last minute, and the seconds left at that pace.
+   */
+  drains: Array<{ id: string, state: 'draining' | 'unhealthy', shardsLeft: number, shardsPerSecond: number, etaSeconds: number | null }>
 }
 
 export function statusReport (m: Maintenance, version: string): StatusReport {
@@ -57,14 +63,19 @@ export function statusReport (m: Maintenance, version: string): StatusReport {
   })
   const drains = [...table.marks()]
     .filter(([, state]) => state !== PeerMarkState.Active)
-    .map(([id, state]) => ({ id, state: state === PeerMarkState.Draining ? 'draining' as const : 'unhealthy' as const, shardsLeft: holders.get(id) ?? 0 }))
+    .map(([id, state]) => {
+      const shardsLeft = holders.get(id) ?? 0
+      const shardsPerSecond = Math.max(0, -(m.rates.rate(`left:${id}`) ?? 0))
+      return { id, state: state === PeerMarkState.Draining ? 'draining' as const : 'unhealthy' as const, shardsLeft, shardsPerSecond, etaSeconds: timeLeft(shardsLeft, shardsPerSecond) }
+    })
   const { health, ...rest } = repairer.stats
+  const rebalancePerSecond = Math.max(0, m.rates.rate('rebalanced') ?? 0)
   return {
     self,
     version,
     peers,
     stripes: health,
-    repair: { ...rest, bytesPerSecond: m.repairRate() },
+    repair: { ...rest, bytesPerSecond: m.repairRate(), rebalancePerSecond, rebalanceEtaSeconds: timeLeft(rest.misplaced, rebalancePerSecond) },
     store: { ...pick(m.store.usage()), corruptions: m.store.corruptions, disk: m.store.disk?.report() ?? null },
     scrub: { ...m.scrubber.stats },
     space: { ...m.collector.stats },
@@ -89,6 +100,12 @@ export function controlCommands (m: Maintenance, version: string): (request: { c
       default: throw new Error(`unknown control command "${request.cmd}"`)
     }
   }
+}
+
+/** Seconds to do count at perSecond; null when there is no pace to go by (or nothing to do: 0). */
+function timeLeft (count: number, perSecond: number): number | null {
+  if (count === 0) return 0
+  return perSecond > 0 ? Math.round(count / perSecond) : null
 }
 
 function pick (u: StoreUsage): { shards: number, used: number, capacity: number } {

@@ -47,7 +47,8 @@ export function formatStatus (r: StatusReport): string {
   lines.push(`repair here: ${q.queued} stripes queued${q.queued > 0 ? ` (about ${q.etaSeconds} s left)` : ''}; ${q.stripesRepaired} repaired (${q.shardsRebuilt} shards rebuilt, ` +
     `${q.shardsCopied} copied, ${formatSize(q.bytesWritten)}), ${formatSize(q.bytesPerSecond)}/s; ${q.failures} failed attempts` +
     (q.underProtected > 0 ? `; ${q.underProtected} shards with no peer to go to (fewer peers than the scheme needs)` : ''))
-  lines.push(`rebalance here: ${q.misplaced} stripes with a shard outside their placement (at most 16 moved per pass), ${q.shardsRebalanced} shards moved`)
+  lines.push(`rebalance here: ${q.misplaced} stripes with a shard outside their placement, ${q.shardsRebalanced} shards moved, ` +
+    `${q.rebalancePerSecond.toFixed(1)}/s${q.misplaced > 0 && q.rebalanceEtaSeconds !== null ? ` (about ${q.rebalanceEtaSeconds} s left)` : ''}`)
   lines.push(`this store: ${r.store.shards} shards, ${formatSize(r.store.used)} of ${formatSize(r.store.capacity)}; ` +
     `scrub: ${r.scrub.cycles} full checks, ${r.scrub.scanned} shards read, ${r.scrub.corrupt} corrupt found (${r.store.corruptions} corrupt in all)`)
   const disk = r.store.disk
@@ -57,7 +58,8 @@ export function formatStatus (r: StatusReport): string {
       (disk.lastIoError ? ` (last: ${disk.lastIoError})` : ''))
   }
   for (const d of r.drains) {
-    lines.push(`${d.state} ${d.id.slice(0, 8)}: ${d.shardsLeft === 0 ? 'no shards left, safe to remove' : `${d.shardsLeft} shards left`}`)
+    const pace = d.shardsPerSecond > 0 ? `, ${d.shardsPerSecond.toFixed(1)} moved per second${d.etaSeconds !== null ? `, about ${d.etaSeconds} s left` : ''}` : ''
+    lines.push(`${d.state} ${d.id.slice(0, 8)}: ${d.shardsLeft === 0 ? 'no shards left, safe to remove' : `${d.shardsLeft} shards left${pace}`}`)
   }
   return lines.join('\n') + '\n'
 }

@@ -101,7 +101,7 @@ export class MergeLog {
           // With the ops, in the same transaction: a stripe is never written without its record.
           const envelope = sealEnvelope(this.locationKey, this.signer, ++this.seq, this.clock.tick(), encodeLocations(locations), EnvelopeKind.Locations)
           this.ops.insert(envelope)
-          this.tree.applyMoves(locations.moves)
+          this.tree.applyMoves(locations.moves, envelope.hlc, this.writer)
           this.advance({ hlc: envelope.hlc, writer: this.writer })
           sealed.push(envelope)
         }
@@ -145,7 +145,7 @@ export class MergeLog {
 
   private applyEntry (entry: Entry): void {
     if (entry.op) this.tree.apply(entry.op, entry.writer, entry.envelope.hlc)
-    else if (entry.moves) this.tree.applyMoves(entry.moves)
+    else if (entry.moves) this.tree.applyMoves(entry.moves, entry.envelope.hlc, entry.writer)
     this.advance({ hlc: entry.envelope.hlc, writer: entry.writer }, entry.op)
   }
 
@@ -180,7 +180,9 @@ export class MergeLog {
     if (readable.length === 0) { this.saveSetting.run('unapplied', 0); return }
     const position = (e: Entry): Position => ({ hlc: e.envelope.hlc, writer: e.writer })
     readable.sort((a, b) => comparePosition(position(a), position(b)))
-    if (comparePosition(position(readable[0]!), this.lastChange) > 0) {
+    // Location records apply in any order (latest per slot wins); only a late op needs a replay.
+    const firstOp = readable.find((e) => e.op !== undefined && e.op.type !== OpType.Hello)
+    if (!firstOp || comparePosition(position(firstOp), this.lastChange) > 0) {
       this.db.transaction(() => {
         for (const entry of readable) this.applyEntry(entry)
         this.tree.purge(this.ops.stableHlc())
@@ -202,7 +204,8 @@ export class MergeLog {
    */
   private advance (position: Position, op?: Op): void {
     if (comparePosition(position, this.last) > 0) this.last = position
-    if (op?.type !== OpType.Hello && comparePosition(position, this.lastChange) > 0) this.lastChange = position
+    // Only changes of the tree count: location records (no op) apply in any order.
+    if (op !== undefined && op.type !== OpType.Hello && comparePosition(position, this.lastChange) > 0) this.lastChange = position
     this.saveSetting.run('applied', encodePosition(this.last))
     this.saveSetting.run('applied_change', encodePosition(this.lastChange))
   }

@@ -52,6 +52,13 @@ export class MetaStore {
     if (tables.length > 0) throw errors.badArgument('metadata database was made by an older meshfs (schema 1, one writer): move it away to start afresh')
     db.exec(SCHEMA)
     this.saveSetting = db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)')
+    // Shard locations of a store from before they kept the time of their record: rebuilt from the logs.
+    const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('locations')").all().map((c) => c.name)
+    if (!columns.includes('ms')) {
+      db.exec('DROP TABLE locations')
+      db.exec(SCHEMA)
+      this.saveSetting.run('unapplied', 1)
+    }
     const setting = db.prepare<[string], { value: unknown }>('SELECT value FROM settings WHERE key = ?')
     const version = setting.get('schema')?.value
     if (version !== undefined && version !== SCHEMA_VERSION) {
@@ -309,7 +316,9 @@ export class MetaStore {
   setXattr (ino: Ino, name: string, value: Buffer | null, time = now()): void {
     this.get(ino)
     if (value === null && this.tree.xattr(ino, name) === null) throw errors.noAttr(name)
-    this.commit([{ type: OpType.SetXattr, ino: this.fid(ino), name, value, time }])
+    this.commit([value === null
+      ? { type: OpType.SetXattr, ino: this.fid(ino), name, value, time }
+      : { type: OpType.SetXattrValue, ino: this.fid(ino), name, value, time }])
   }
 
   private commit (ops: Op[], placed: StripePlaced[] = []): void {

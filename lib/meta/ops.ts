@@ -21,7 +21,7 @@ export interface Time { sec: number, nsec: number }
 /** Special: a FIFO or a socket (its type is in the mode); the kernel does its I/O, not meshfs. */
 export const enum Kind { File = 1, Dir = 2, Symlink = 3, Special = 4 }
 
-export const enum OpType { Create = 1, Remove = 2, Rename = 3, SetAttr = 4, SetChunk = 5, DropChunks = 6, SetXattr = 7, Hello = 8, Write = 9, Link = 10 }
+export const enum OpType { Create = 1, Remove = 2, Rename = 3, SetAttr = 4, SetChunk = 5, DropChunks = 6, SetXattr = 7, Hello = 8, Write = 9, Link = 10, SetXattrValue = 11 }
 
 export interface ChunkEntry { index: number, ref: Buffer }
 
@@ -42,7 +42,10 @@ export type Op =
   | { type: OpType.SetAttr, ino: Fid, attrs: Attrs, time: Time }
   | { type: OpType.SetChunk, ino: Fid, index: number, ref: Buffer, time: Time }
   | { type: OpType.DropChunks, ino: Fid, from: number, time: Time }
+  /** Removes an attribute (value null). Also sets one in logs written before SetXattrValue. */
   | { type: OpType.SetXattr, ino: Fid, name: string, value: Buffer | null, time: Time }
+  /** Sets an attribute; the value may be empty (SetXattr's encoding reads an empty value as null). */
+  | { type: OpType.SetXattrValue, ino: Fid, name: string, value: Buffer, time: Time }
   /**
    * A file's content changed (one flush or truncate): chunks dropped from dropFrom on (-1: none),
    * chunks set, new size and mtime. base names the version the writer changed; a Write whose
@@ -121,6 +124,7 @@ const FIELDS: Record<OpType, Field[]> = {
   [OpType.SetChunk]: [['ino', ino], ['index', c.uint], ['ref', c.buffer], ['time', time]],
   [OpType.DropChunks]: [['ino', ino], ['from', c.uint], ['time', time]],
   [OpType.SetXattr]: [['ino', ino], ['name', c.string], ['value', optionalBuffer], ['time', time]],
+  [OpType.SetXattrValue]: [['ino', ino], ['name', c.string], ['value', c.buffer], ['time', time]],
   [OpType.Hello]: [['time', time]],
   [OpType.Link]: [['ino', ino], ['parent', ino], ['name', c.buffer], ['time', time]],
   [OpType.Write]: [['ino', ino], ['base', c.buffer], ['dropFrom', c.int], ['chunks', chunkList], ['size', c.uint], ['mtime', time], ['time', time]]
@@ -148,6 +152,7 @@ export const op: Encoder<Op> = {
     if (o.name instanceof Uint8Array) o.name = Buffer.from(o.name)
     if (o.newName instanceof Uint8Array) o.newName = Buffer.from(o.newName)
     if (o.base instanceof Uint8Array) o.base = Buffer.from(o.base)
+    if (o.value instanceof Uint8Array) o.value = Buffer.from(o.value)
     return o as unknown as Op
   }
 }

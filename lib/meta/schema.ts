@@ -32,6 +32,7 @@ CREATE INDEX IF NOT EXISTS history_by_hlc ON history (hlc_ms, hlc_count);
 CREATE INDEX IF NOT EXISTS detached_by_hlc ON detached (hlc_ms, hlc_count);
 CREATE TABLE IF NOT EXISTS locations (
   chunk BLOB NOT NULL, scheme TEXT NOT NULL, idx INTEGER NOT NULL, shard BLOB NOT NULL, peer BLOB,
+  ms INTEGER NOT NULL, count INTEGER NOT NULL, writer BLOB NOT NULL,
   PRIMARY KEY (chunk, scheme, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS released (
   ref BLOB PRIMARY KEY) WITHOUT ROWID;
@@ -46,7 +47,8 @@ CREATE TABLE IF NOT EXISTS xattrs (
 // history, superseded: what each content change replaced (earlier size, chunk refs; a NULL ref
 // means the chunk did not exist), kept until every writer is past the change, so a concurrent
 // write can be rebuilt on the version its writer saw (its conflict copy).
-// locations: where shards of a stripe moved (records written by storage peers), newest in merge order.
+// locations: where shards of a stripe moved (records written by storage peers); per slot the
+// record with the latest HLC wins, so they apply in any order (no replay when one comes late).
 // released: chunk references that left the tree (deleted, truncated or overwritten files); the
 // reclaimer deletes their shards once no reference to the same chunk is left, then the row.
 

@@ -69,7 +69,10 @@ export function treeQueries (db: Database.Database) {
     forgetHistory: db.prepare('DELETE FROM history WHERE ino = ? AND version = ?'),
     historyOfIno: db.prepare<[number], { version: Buffer }>('SELECT version FROM history WHERE ino = ?'),
     supersededRefs: db.prepare<[], { ref: Buffer }>('SELECT ref FROM superseded WHERE ref IS NOT NULL'),
-    setLocation: db.prepare('INSERT OR REPLACE INTO locations (chunk, scheme, idx, shard, peer) VALUES (?, ?, ?, ?, ?)'),
+    setLocation: db.prepare(`INSERT INTO locations (chunk, scheme, idx, shard, peer, ms, count, writer)
+      VALUES (@chunk, @scheme, @idx, @shard, @peer, @ms, @count, @writer)
+      ON CONFLICT (chunk, scheme, idx) DO UPDATE SET shard = @shard, peer = @peer, ms = @ms, count = @count, writer = @writer
+      WHERE @ms > ms OR (@ms = ms AND (@count > count OR (@count = count AND @writer > writer)))`),
     locations: db.prepare<[Buffer, string], { idx: number, shard: Buffer, peer: Buffer | null }>('SELECT idx, shard, peer FROM locations WHERE chunk = ? AND scheme = ?'),
     setNlink: db.prepare('UPDATE inodes SET nlink = ? WHERE ino = ?')
   }

@@ -216,7 +216,8 @@ export class Tree {
       case OpType.Write:
         this.versions.write(op, writer, at)
         return
-      case OpType.SetXattr: {
+      case OpType.SetXattr:
+      case OpType.SetXattrValue: {
         const ino = this.liveIno(op.ino)
         if (ino === null) return
         this.reattach(ino)
@@ -228,8 +229,9 @@ export class Tree {
   }
 
   /** Records where shards moved (last in merge order wins per shard slot). */
-  applyMoves (moves: ShardMove[]): void {
-    for (const m of moves) this.q.setLocation.run(m.chunk, m.scheme, m.index, m.shard, m.peer)
+  /** Records where shards moved, made at hlc by writer: per slot the latest record wins, in any order. */
+  applyMoves (moves: ShardMove[], hlc: Hlc, writer: Buffer): void {
+    for (const m of moves) this.q.setLocation.run({ chunk: m.chunk, scheme: m.scheme, idx: m.index, shard: m.shard, peer: m.peer, ms: hlc.ms, count: hlc.count, writer })
   }
 
   shardMoves (chunk: Buffer, scheme: string): Array<{ idx: number, shard: Buffer, peer: Buffer | null }> {

@@ -98,4 +98,25 @@ describe('shard moves recorded by a storage-only peer', () => {
     await settle()
     expect(meta.log.stats.unreadable).toBe(1)
   })
+  it('applies records in any order, the latest per slot winning, without replaying the tree', async () => {
+    const chunk = randomBytes(32)
+    const shard = randomBytes(32)
+    const [first, second] = [randomBytes(32), randomBytes(32)]
+    // Two movers: an earlier record (first) and a later one (second) for the same slot.
+    const early = new LocationWriter(relay, keys.storage.locationKey, randomBytes(32))
+    early.append({ moves: [{ chunk, scheme: 'rs:3+2', index: 1, shard, peer: first }] })
+    const late = new LocationWriter(relay, keys.storage.locationKey, randomBytes(32))
+    late.append({ moves: [{ chunk, scheme: 'rs:3+2', index: 1, shard, peer: second }] })
+    // Meanwhile this member keeps changing the tree: both records are "from the past" when they land.
+    for (let i = 0; i < 5; i++) meta.create(ROOT, `f${i}`, { kind: 1, mode: 0o100644, ...me })
+    // The later record arrives first.
+    for (const envelope of relay.since(late.writer, 0, 10)) meta.log.ops.add(envelope)
+    await settle()
+    for (const envelope of relay.since(early.writer, 0, 10)) meta.log.ops.add(envelope)
+    await settle()
+    expect(meta.shardMoves(chunk.toString('hex') as never, 'rs:3+2')).toEqual([{ index: 1, shard: shard.toString('hex'), peer: second.toString('hex') }])
+    expect(meta.log.stats.rebuilds).toBe(0)
+    meta.replay() // and the logs alone give the same
+    expect(meta.shardMoves(chunk.toString('hex') as never, 'rs:3+2')).toEqual([{ index: 1, shard: shard.toString('hex'), peer: second.toString('hex') }])
+  })
 })

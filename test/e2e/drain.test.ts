@@ -39,7 +39,24 @@ describe('drain: a peer emptied while the mount is in use', () => {
     await within(30_000, async () => { expect(readStripes(victim.store).some((s) => s.peers.includes(victim.id))).toBe(true) })
 
     const rsync = sh('rsync', ['-a', `${src}/`, join(mount.path, 'copy')])
+    // Status meanwhile: the drain's pace (shards moved off per second) and the time left.
+    const paces: Array<{ shardsPerSecond: number, etaSeconds: number | null }> = []
+    let draining = true
+    const watcher = (async () => {
+      while (draining) {
+        const report = JSON.parse((await runMeshfs(['status', '--store', store, '--json'])).stdout) as { drains: Array<{ shardsPerSecond: number, etaSeconds: number | null }> }
+        if (report.drains[0]) paces.push(report.drains[0])
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+      }
+    })()
+    const drainStarted = Date.now()
     const drain = await runMeshfs(['drain', victim.id.slice(0, 12), '--store', store], 300_000)
+    const drainSeconds = (Date.now() - drainStarted) / 1000
+    draining = false
+    await watcher
+    // Two samples 5 s apart show a pace: a drain that lasted 15 s must have shown one.
+    if (drainSeconds >= 15) expect(paces.some((p) => p.shardsPerSecond > 0 && p.etaSeconds !== null)).toBe(true)
+    console.log(`drain: ${drainSeconds.toFixed(1)} s; status showed up to ${Math.max(0, ...paces.map((p) => p.shardsPerSecond)).toFixed(1)} shards/s`)
     expect(drain.stderr).toBe('')
     expect(drain.code).toBe(0)
     expect(drain.stdout).toContain(`draining peer ${victim.id.slice(0, 8)}`)
@@ -52,9 +69,9 @@ describe('drain: a peer emptied while the mount is in use', () => {
       expect(await shardFiles(victim.store)).toEqual([])
     }, 500)
     const status = await runMeshfs(['status', '--store', store, '--json'])
-    const report = JSON.parse(status.stdout) as { peers: Array<{ id: string, status: string, shards: number }>, drains: Array<{ id: string, shardsLeft: number }> }
+    const report = JSON.parse(status.stdout) as { peers: Array<{ id: string, status: string, shards: number }>, drains: unknown[] }
     expect(report.peers.find((p) => p.id === victim.id)).toMatchObject({ status: 'draining', shards: 0 })
-    expect(report.drains).toEqual([{ id: victim.id, state: 'draining', shardsLeft: 0 }])
+    expect(report.drains).toEqual([{ id: victim.id, state: 'draining', shardsLeft: 0, shardsPerSecond: expect.any(Number), etaSeconds: 0 }])
 
     // The drained peer goes; a fresh mount (no cache) reads everything from the other five.
     await mesh.grid.kill(0)

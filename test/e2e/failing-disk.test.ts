@@ -52,11 +52,16 @@ describe('peers whose disks go bad are emptied before they fail', () => {
 
     const observer = fx.mesh.grid.peers[0]!.store
     const others = new Map(fx.mesh.grid.peers.filter((p) => p !== slow && p !== readOnly).map((p) => [p.id, p.store]))
-    const emptied = await within(240_000, async () => {
+    // Status meanwhile shows each marked peer's pace and time left.
+    let paced = false
+    const emptied = await within(360_000, async () => {
+      const report = JSON.parse((await runMeshfs(['status', '--store', observer, '--json'])).stdout) as { drains: Array<{ shardsLeft: number, shardsPerSecond: number, etaSeconds: number | null }> }
+      paced ||= report.drains.some((d) => d.shardsLeft > 0 && d.shardsPerSecond > 0 && d.etaSeconds !== null)
       await expectFullyPlaced(readStripes(observer), 5, others)
       expect(await shardFiles(slow.store)).toEqual([])
       expect(await shardFiles(readOnly.store)).toEqual([])
-    }, 1000)
+    }, 2000)
+    expect(paced).toBe(true)
     expect(slowSaid()).toMatch(/this peer is failing \(durable writes take \d+ ms, \d+x this disk's usual/)
     expect(readOnlySaid()).toMatch(/this peer is failing \(\d+ failed disk operations \(limit 4\), the last EROFS/)
     const status = JSON.parse((await runMeshfs(['status', '--store', observer, '--json'])).stdout) as { peers: Array<{ id: string, status: string }> }
@@ -69,5 +74,5 @@ describe('peers whose disks go bad are emptied before they fail', () => {
     await fx.remount(['--wait-peers', '8'])
     await expectFilesIntact(fx.mount.path, before)
     await expectFilesIntact(later, after)
-  }, 480_000)
+  }, 600_000)
 })

@@ -69,9 +69,13 @@ describe('merging writers', () => {
     a!.writeChunks(f.ino, [{ index: 0, ref: Buffer.from('ref-0') }], { size: 10 })
     a!.rename(d.ino, 'a.txt', ROOT, 'b.txt')
     a!.setXattr(f.ino, 'user.tag', Buffer.from('x'))
+    a!.setXattr(f.ino, 'user.empty', Buffer.alloc(0)) // an empty value is a value, not a removal
     await exchange([a!, b!])
     expect(portable(b!)).toEqual(portable(a!))
     const got = b!.lookup(ROOT, 'b.txt')
+    expect(b!.listXattrs(got.ino)).toEqual(['user.empty', 'user.tag'])
+    a!.replay()
+    expect(a!.listXattrs(f.ino)).toEqual(['user.empty', 'user.tag'])
     expect(b!.chunks(got.ino)).toEqual([{ index: 0, ref: Buffer.from('ref-0') }])
     b!.remove(ROOT, 'b.txt', { dir: false })
     await exchange([a!, b!])

@@ -6,6 +6,12 @@ import { MetaStore, ROOT } from '../../lib/meta/meta-store.ts'
 import { Kind } from '../../lib/meta/ops.ts'
 import { isMeshError, type ErrorCode } from '../../lib/errors.ts'
 import { dumpTree } from './dump-tree.ts'
+import Database from 'better-sqlite3'
+import { randomBytes } from 'node:crypto'
+import { LocationWriter } from '../../lib/meta/location-writer.ts'
+import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
+import { generateMeshSecret } from '../../crypto/mesh-key.ts'
+import type { ChunkId } from '../../lib/ports.ts'
 
 const file = { kind: Kind.File, mode: 0o100644, uid: 1000, gid: 1000 }
 const dir = { kind: Kind.Dir, mode: 0o40755, uid: 1000, gid: 1000 }
@@ -129,5 +135,32 @@ describe('MetaStore', () => {
     expect(dumpTree(meta)).toEqual(before)
     const next = meta.create(ROOT, 'new', file)
     expect(next.ino).toBeGreaterThan(f.ino) // inode numbers are never reused after a restart
+  })
+})
+
+describe('a metadata database from an earlier version', () => {
+  it('rebuilds shard locations kept without the time of their record, from the logs', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'meshfs-meta-old-'))
+    try {
+      const keys = deriveMeshKeys(generateMeshSecret())
+      const opts = { metadataKey: keys.metadataKey, locationKey: keys.storage.locationKey }
+      const path = join(root, 'meta.db')
+      let meta = MetaStore.open(path, opts)
+      const chunk = randomBytes(32)
+      const shard = randomBytes(32)
+      const peer = randomBytes(32)
+      new LocationWriter(meta.log.ops, keys.storage.locationKey, randomBytes(32)).append({ moves: [{ chunk, scheme: 'rs:3+2', index: 2, shard, peer }] })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      meta.close()
+      // The table as the earlier version made it (and nothing in it).
+      const db = new Database(path)
+      db.exec('DROP TABLE locations; CREATE TABLE locations (chunk BLOB NOT NULL, scheme TEXT NOT NULL, idx INTEGER NOT NULL, shard BLOB NOT NULL, peer BLOB, PRIMARY KEY (chunk, scheme, idx)) WITHOUT ROWID')
+      db.close()
+      meta = MetaStore.open(path, opts)
+      expect(meta.shardMoves(chunk.toString('hex') as ChunkId, 'rs:3+2')).toEqual([{ index: 2, shard: shard.toString('hex'), peer: peer.toString('hex') }])
+      meta.close()
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
   })
 })
