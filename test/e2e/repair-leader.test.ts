@@ -30,21 +30,23 @@ describe('repair survives the death of a stripe leader mid-repair', () => {
     for (const s of onVictim) counts.set(leaderOf(s.stripe), (counts.get(leaderOf(s.stripe)) ?? 0) + 1)
     const leaderId = [...counts].sort((a, b) => b[1] - a[1])[0]![0]
     const leader = rest.find((p) => p.id === leaderId)!
+    // Watch the table of a peer that lives on (the first one may be the leader, killed below).
+    const watcher = rest.find((p) => p !== leader)!
     const led = onVictim.filter((s) => leaderOf(s.stripe) === leaderId).map((s) => s.stripe)
     expect(led.length).toBeGreaterThan(2)
 
     await fx.mesh.grid.kill(victim!.index)
     // The leader's first recorded move: it is repairing, one stripe at a time.
     await within(60_000, async () => {
-      const now = readStripes(observer.store).filter((s) => led.includes(s.stripe))
+      const now = readStripes(watcher.store).filter((s) => led.includes(s.stripe))
       expect(now.some((s) => !s.peers.includes(victim!.id))).toBe(true)
     }, 20)
     await fx.mesh.grid.kill(leader.index)
-    const unfinished = readStripes(observer.store).filter((s) => led.includes(s.stripe) && s.peers.includes(victim!.id)).length
+    const unfinished = readStripes(watcher.store).filter((s) => led.includes(s.stripe) && s.peers.includes(victim!.id)).length
     expect(unfinished).toBeGreaterThan(0) // it died mid-repair
 
     const liveStores = new Map(fx.mesh.grid.peers.filter((p) => p.alive).map((p) => [p.id, p.store]))
-    const healed = await within(120_000, async () => { await expectFullyPlaced(readStripes(observer.store), 5, liveStores) }, 500)
+    const healed = await within(120_000, async () => { await expectFullyPlaced(readStripes(watcher.store), 5, liveStores) }, 500)
     console.log(`repair leader: killed with ${unfinished} of its ${led.length} stripes unrepaired; all stripes back to 5 shards on the 5 live peers ${(healed.ms / 1000).toFixed(1)} s later`)
 
     await fx.remount(['--wait-peers', '8'])
