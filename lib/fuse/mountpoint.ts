@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { readFile, readdir, stat } from 'node:fs/promises'
+import { readFile, readdir, stat, statfs } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { MeshError } from '../errors.ts'
@@ -33,9 +33,29 @@ export async function prepareMountpoint (target: string): Promise<MountpointChec
       throw err
     }
   }
-  if (await isMounted(path)) throw new MeshError('EXISTS', `mount point ${path} is busy: something is already mounted there`)
+  if (await isMounted(path)) {
+    // stat can answer from the kernel's attribute cache for a second after the process died;
+    // statfs always asks the process.
+    if (!clearedStale && await deadMount(path)) {
+      await unmount(path)
+      clearedStale = true
+    } else {
+      throw new MeshError('EXISTS', `mount point ${path} is busy: something is already mounted there`)
+    }
+  }
   if ((await readdir(path)).length > 0) throw new MeshError('NOT_EMPTY', `mount point ${path} is not empty`)
   return { path, clearedStale }
+}
+
+/** True if the mount at path no longer has a process behind it (FUSE: "not connected"). */
+async function deadMount (path: string): Promise<boolean> {
+  try {
+    await statfs(path)
+    return false
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    return code === 'ENOTCONN' || code === 'ECONNABORTED'
+  }
 }
 
 /** True if /proc/mounts lists a mount at path. */
