@@ -38,7 +38,9 @@ Options:
   --capacity SIZE       space this peer also offers to the mesh, e.g. 20G (default: 0,
                         a mount that stores no shards of its own)
   --redundancy SCHEME   how new data is coded: rs:K+M (K data + M parity shards, any K
-                        read it back) or mirror:N (default: ${DEFAULT_SCHEME})
+                        read it back), mirror:N, or grid:AxB (XOR parity per line of
+                        a grid of 1-3 sides: one loss per side survived, one lost
+                        shard rebuilt from its line alone) (default: ${DEFAULT_SCHEME})
   --bootstrap HOST:PORT DHT bootstrap node; repeatable. Only these are contacted.
                         Default: the public HyperDHT.
   --wait-peers SECONDS  how long to wait for enough storage peers before mounting

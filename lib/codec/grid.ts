@@ -1,6 +1,8 @@
 // grid:AxB(xC): n-dimensional XOR parity. The data shards of a stripe sit in a grid of 1, 2 or 3
 // dimensions; every line of the grid along each dimension is a parity group with one parity
 // shard, the XOR of its data shards (grid:4x4: 16 data shards, 4 row and 4 column parities).
+// Shard order: the data shards row-major, then the parities of the lines along the first
+// dimension, then along the second, and so on.
 // Every shard belongs to one group per dimension (a parity shard to its own group only), so one
 // lost shard is rebuilt from its group alone: the other members of one line, not k shards as
 // in rs. Several lost shards are rebuilt by peeling: any group missing exactly one member gets
@@ -80,6 +82,11 @@ export class GridScheme implements RedundancyScheme {
       }
     }
     return order
+  }
+
+  canDecode (present: readonly boolean[]): boolean {
+    const peeled = new Set(this.recoverable(present))
+    return present.slice(0, this.k).every((p, i) => p || peeled.has(i))
   }
 
   async decode (shards: ReadonlyArray<Uint8Array | null>, dataLength: number): Promise<Buffer> {

@@ -1,7 +1,7 @@
 import { SealError, openChunk } from '../../crypto/chunk-seal.ts'
 import { shardHash } from '../../crypto/hash.ts'
 import { parseScheme } from '../codec/parse-scheme.ts'
-import type { RedundancyScheme } from '../codec/scheme.ts'
+import { decodable, type RedundancyScheme } from '../codec/scheme.ts'
 import { MeshError, errors, isMeshError, toMeshError } from '../errors.ts'
 import type { PeerId, ShardId, ShardNetwork } from '../ports.ts'
 import { bounded } from './bounded-call.ts'
@@ -136,6 +136,7 @@ export class ChunkReader {
     let have = 0
     let active = 0
     let next = 0
+    const enough = (): boolean => have >= k && decodable(scheme, shards.map((s) => s !== null))
 
     const unavailable = (reason: string): MeshError => {
       const parts = [`${unplaced} unplaced`, `${outcome.down} on down peers`, `${outcome.failed} failed`, `${outcome.corrupt} corrupt`]
@@ -166,7 +167,7 @@ export class ChunkReader {
               shards[c.index] = bytes
               have++
             }
-            if (have >= k) finish()
+            if (enough()) finish()
             else refill()
           }, (err: unknown) => {
             active--
@@ -188,10 +189,11 @@ export class ChunkReader {
 
         // Keep k requests alive (answers in hand count) until the candidates run out.
         const refill = (): void => {
-          while (active + have < k) {
+          // k requests alive; with k answers that do not decode (a grid), one more at a time.
+          while (active + have < (have >= k && !enough() ? have + 1 : k)) {
             if (!launch()) break
           }
-          if (active === 0 && have < k) finish(unavailable(''))
+          if (active === 0 && !enough()) finish(unavailable(''))
         }
 
         const hedge = (): void => {

@@ -1,6 +1,5 @@
 import { shardHash } from '../../crypto/hash.ts'
-import { parseScheme } from '../codec/parse-scheme.ts'
-import type { RedundancyScheme } from '../codec/scheme.ts'
+import { decodable, type RedundancyScheme } from '../codec/scheme.ts'
 import { bounded } from '../data/bounded-call.ts'
 import { stripeKey } from '../data/chunk-ref.ts'
 import { errors } from '../errors.ts'
@@ -8,6 +7,7 @@ import type { ShardMove } from '../meta/location-ops.ts'
 import type { Slot, Stripe, StripeTable } from '../meta/stripe-table.ts'
 import { placeStripe, rankPeers, zoneOf } from '../placement/rendezvous.ts'
 import { misplaced } from './rebalance.ts'
+import { fragility, schemeOf, type StripeHealth } from './stripe-health.ts'
 import type { ChunkId, PeerId, PeerInfo, ShardId, ShardNetwork, ShardStorage } from '../ports.ts'
 import type { PeerDirectory } from './peer-directory.ts'
 import { PeriodicTask } from './periodic.ts'
@@ -32,17 +32,7 @@ export interface RepairerOptions {
 }
 
 /** Health of the stripes in the last pass: shards on peers that are up (or only briefly silent). */
-export interface StripeHealth {
-  stripes: number
-  /** All n shards available. */
-  healthy: number
-  /** Fewer than n, more than k. */
-  degraded: number
-  /** Exactly k left: one more loss and it is gone. */
-  atRisk: number
-  /** Fewer than k: unreadable until a peer comes back. */
-  lost: number
-}
+export type { StripeHealth } from './stripe-health.ts'
 
 export interface RepairStats {
   passes: number
@@ -164,6 +154,7 @@ export class Repairer extends PeriodicTask {
       health.stripes++
       const bad: BadSlot[] = []
       let available = 0
+      const alive: boolean[] = new Array(stripe.slots.length).fill(false)
       const holders = new Set<string>()
       for (const slot of stripe.slots) {
         const peer = slot.peer ? hex(slot.peer) as PeerId : null
@@ -174,23 +165,23 @@ export class Repairer extends PeriodicTask {
           // Two shards of one stripe on one peer (two leaders with different views raced):
           // one loss would cost two shards. Move this one elsewhere.
           bad.push({ slot, copyFrom: directory.reachable(peer) ? peer : null })
-          if (status === 'up' || status === 'suspect') available++
+          if (status === 'up' || status === 'suspect') { available++; alive[slot.index] = true }
         } else if (peer === network.self && !held.has(hex(slot.shard))) {
           bad.push({ slot, copyFrom: null, lostHere: true }) // corrupt or deleted here: rebuild it
         } else if (status === 'up' || status === 'suspect') {
           available++
+          alive[slot.index] = true
         } else if (status === 'down') {
           bad.push({ slot, copyFrom: null })
         } else {
           available++ // marked, still serving: copy it off
+          alive[slot.index] = true
           bad.push({ slot, copyFrom: peer && directory.reachable(peer) ? peer : null })
         }
       }
       const count = stripe.slots.length
       if (available >= count && bad.length === 0) health.healthy++
-      else if (available > scheme.k) health.degraded++
-      else if (available === scheme.k) health.atRisk++
-      else health.lost++
+      else health[fragility(scheme, alive)]++
       const key = stripeKey(hex(stripe.chunk) as ChunkId, stripe.scheme)
       if (bad.length === 0) {
         const move = misplaced(key, stripe, targets, network.self)
@@ -286,13 +277,14 @@ export class Repairer extends PeriodicTask {
       .sort((a, b) => Number(bad.has(a.index)) - Number(bad.has(b.index)) ||
         Number(hex(b.peer!) === self) - Number(hex(a.peer!) === self) || a.index - b.index)
     let next = 0
-    while (shards.filter((s) => s !== null).length < w.scheme.k && next < sources.length) {
-      const batch = sources.slice(next, next + w.scheme.k - shards.filter((s) => s !== null).length)
+    const enough = () => decodable(w.scheme, shards.map((s) => s !== null))
+    while (!enough() && next < sources.length) {
+      const batch = sources.slice(next, next + Math.max(1, w.scheme.k - shards.filter((s) => s !== null).length))
       next += batch.length
       await Promise.all(batch.map(async (s) => { shards[s.index] = await this.fetch(hex(s.peer!) as PeerId, hex(s.shard) as ShardId) }))
     }
     const found = shards.filter((s) => s !== null).length
-    if (found < w.scheme.k) throw errors.unavailable(`stripe ${w.key}: ${found} of the ${w.scheme.k} shards needed answer`)
+    if (!enough()) throw errors.unavailable(`stripe ${w.key}: ${found} of the ${w.scheme.k} shards needed answer`)
     return w.scheme.encode(await w.scheme.decode(shards, w.stripe.size))
   }
 
@@ -304,14 +296,5 @@ export class Repairer extends PeriodicTask {
     } catch {
       return null
     }
-  }
-}
-
-
-function schemeOf (name: string): RedundancyScheme | null {
-  try {
-    return parseScheme(name)
-  } catch {
-    return null // a scheme this version does not know: leave it to peers that do
   }
 }

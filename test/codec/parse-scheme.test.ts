@@ -54,16 +54,23 @@ describe('parseScheme', () => {
   })
 
   it('refuses other forms, saying what is understood', () => {
-    for (const text of ['raid5', '', '   ', 'rs:3', 'rs:3+2+1', 'rs:-1+2', 'rs:3.5+2', 'rs:3+2x', 'rs3+2', 'mirror', 'mirror:', 'grid:3x3', 'rs:99999999+1']) {
-      expect(parseError(text).message).toBe(`redundancy scheme "${text}" is not understood: use rs:K+M (K 1-24, M 1-6) or mirror:N (N 1-16)`)
+    for (const text of ['raid5', '', '   ', 'rs:3', 'rs:3+2+1', 'rs:-1+2', 'rs:3.5+2', 'rs:3+2x', 'rs3+2', 'mirror', 'mirror:', 'grid:', 'grid:3x', 'grid:3+3', 'rs:99999999+1']) {
+      expect(parseError(text).message).toBe(`redundancy scheme "${text}" is not understood: use rs:K+M (K 1-24, M 1-6), mirror:N (N 1-16) or grid:AxB (1 to 3 sides)`)
     }
+  })
+
+  it('reads grid schemes of 1 to 3 sides in any spacing and case, and refuses others naming the limits', () => {
+    expect(parseScheme('grid:3x3')).toMatchObject({ name: 'grid:3x3', k: 9, m: 2, n: 15 })
+    expect(parseScheme(' GRID : 2 x 2 x 2 ')).toMatchObject({ name: 'grid:2x2x2', k: 8, m: 3, n: 20 })
+    expect(parseScheme('grid:4')).toMatchObject({ name: 'grid:4', k: 4, m: 1, n: 5 })
+    for (const text of ['grid:1x4', 'grid:2x2x2x2', 'grid:9x9']) expect(parseError(text).message).toMatch(/is not supported: 1 to 3 sides of 2 or more, at most 64 data shards/)
   })
 
   it('either parses or fails with BAD_SCHEME, whatever the text', () => {
     fc.assert(fc.property(fc.oneof(fc.string(), fc.stringMatching(/^\s*(rs|mirror|RS)\s*:\s*\d{0,3}(\s*\+\s*\d{0,3})?\s*$/)), (text) => {
       try {
         const scheme = parseScheme(text)
-        expect(scheme.n).toBe(scheme.k + scheme.m)
+        expect(scheme.n).toBeGreaterThanOrEqual(scheme.k + scheme.m)
       } catch (err) {
         expect(isMeshError(err, 'BAD_SCHEME'), String(err)).toBe(true)
       }
