@@ -1,3 +1,4 @@
+import { parseScheme } from '../codec/parse-scheme.ts'
 import type { RedundancyScheme } from '../codec/scheme.ts'
 import type { ChunkId, PeerId, ShardId, ShardNetwork } from '../ports.ts'
 import { ChunkReader } from './chunk-reader.ts'
@@ -7,8 +8,8 @@ import { ChunkGuard } from './chunk-guard.ts'
 
 /** What the filesystem needs of the data layer: bytes in, an opaque reference out, and back. */
 export interface ChunkStorage {
-  /** Stores a chunk; resolves with its encoded reference (what metadata keeps). */
-  write (plaintext: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer>
+  /** Stores a chunk (with scheme, or the storage's default); resolves with its encoded reference. */
+  write (plaintext: Uint8Array, opts?: { signal?: AbortSignal, scheme?: string }): Promise<Buffer>
   read (ref: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer>
   /**
    * Ends the protection a write gives its chunk against reclaim: called once the reference is
@@ -48,16 +49,28 @@ export class ChunkService implements ChunkStorage {
   readonly reader: ChunkReader
   readonly guard: ChunkGuard
   private readonly locate: ChunkServiceOptions['locate']
+  private readonly writers = new Map<string, ChunkWriter>()
 
-  constructor (opts: ChunkServiceOptions) {
+  constructor (private readonly opts: ChunkServiceOptions) {
     this.locate = opts.locate
     this.guard = opts.guard ?? new ChunkGuard()
     this.writer = new ChunkWriter({ ...opts, guard: this.guard })
     this.reader = new ChunkReader({ network: opts.network, contentKey: opts.contentKey, avoid: opts.takesShards && ((peer) => !opts.takesShards!(peer)) })
   }
 
-  async write (plaintext: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer> {
-    return encodeChunkRef(await this.writer.write(plaintext, opts))
+  async write (plaintext: Uint8Array, opts?: { signal?: AbortSignal, scheme?: string }): Promise<Buffer> {
+    return encodeChunkRef(await this.writerFor(opts?.scheme).write(plaintext, opts))
+  }
+
+  /** One writer per scheme in use (a directory's policy), sharing this service's guard. */
+  private writerFor (scheme: string | undefined): ChunkWriter {
+    if (scheme === undefined || scheme === this.writer.scheme.name) return this.writer
+    let writer = this.writers.get(scheme)
+    if (!writer) {
+      writer = new ChunkWriter({ ...this.opts, scheme: parseScheme(scheme), guard: this.guard })
+      this.writers.set(scheme, writer)
+    }
+    return writer
   }
 
   read (ref: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer> {

@@ -13,6 +13,8 @@ export interface OpenFileDeps {
   chunkSize: number
   /** Chunks being stored at once per file before write() waits (bounds memory, keeps a pipeline). */
   maxSealing: number
+  /** The redundancy scheme new chunks get (the file's policy); absent: the storage's default. */
+  scheme?: string
 }
 
 interface Sealing { buf: Buffer, done: Promise<void> }
@@ -119,7 +121,7 @@ export class OpenFile {
       if (keep > 0) {
         const data = Buffer.alloc(keep)
         ;(await this.chunk(partial))?.copy(data, 0, 0, keep)
-        const ref = await this.deps.storage.write(data)
+        const ref = await this.deps.storage.write(data, { scheme: this.deps.scheme })
         this.deps.cache.put(ref, data)
         rewritten.push({ index: partial, ref })
       }
@@ -201,7 +203,7 @@ export class OpenFile {
     const data = buf.subarray(0, length)
     const entry: Sealing = {
       buf,
-      done: this.deps.storage.write(data).then((ref) => {
+      done: this.deps.storage.write(data, { scheme: this.deps.scheme }).then((ref) => {
         this.deps.cache.put(ref, Buffer.from(data))
         if (this.discarded || this.sealing.get(index) !== entry) return this.drop(ref)
         const replaced = this.pending.get(index)

@@ -5,6 +5,7 @@ import { MetaStore, ROOT, now, type Inode, type Name } from '../meta/meta-store.
 import { Kind, type Attrs, type Time } from '../meta/ops.ts'
 import type { Ino } from '../ports.ts'
 import { ChunkCache } from './chunk-cache.ts'
+import { POLICY_XATTR, RedundancyPolicy } from './redundancy-policy.ts'
 import { OpenFile } from './open-file.ts'
 
 export interface VfsOptions {
@@ -18,6 +19,8 @@ export interface VfsOptions {
   readAhead?: number
   /** Usable capacity of the mesh after redundancy, for statfs. */
   capacity?: () => { total: number, free: number }
+  /** Where refusals worth a line go (an invalid redundancy policy). */
+  log?: (line: string) => void
 }
 
 export interface Caller { uid: number, gid: number }
@@ -49,6 +52,7 @@ export class Vfs {
   private readonly storage: ChunkStorage
   private readonly cache: ChunkCache
   private readonly readAhead: number
+  private readonly policy: RedundancyPolicy
   private readonly files = new Map<Ino, OpenFile>()
   private readonly handles = new Map<number, Handle>()
   private nextHandle = 1
@@ -59,6 +63,7 @@ export class Vfs {
     this.chunkSize = opts.chunkSize ?? 1024 * 1024
     this.cache = new ChunkCache(opts.storage, opts.cacheBytes ?? 256 * 1024 * 1024)
     this.readAhead = opts.readAhead ?? 4
+    this.policy = new RedundancyPolicy(opts.meta, opts.log)
   }
 
   // ---- names and attributes ------------------------------------------------------------
@@ -258,6 +263,7 @@ export class Vfs {
     const exists = this.meta.listXattrs(ino).includes(name)
     if (flags & XATTR_CREATE && exists) throw errors.exists(`attribute ${name}`)
     if (flags & XATTR_REPLACE && !exists) throw errors.noAttr(name)
+    if (name === POLICY_XATTR) value = this.policy.canonical(ino, value)
     const used = this.meta.xattrBytes(ino)
     const old = exists ? Buffer.byteLength(name) + this.meta.getXattr(ino, name).byteLength : 0
     const names = used.names + (exists ? 0 : Buffer.byteLength(name) + 1)
@@ -364,7 +370,8 @@ export class Vfs {
     let file = this.files.get(ino)
     if (!file) {
       file = new OpenFile(ino, this.meta.get(ino).size, {
-        meta: this.meta, storage: this.storage, cache: this.cache, chunkSize: this.chunkSize, maxSealing: 8
+        meta: this.meta, storage: this.storage, cache: this.cache, chunkSize: this.chunkSize, maxSealing: 8,
+        scheme: this.policy.of(ino) ?? undefined
       })
       this.files.set(ino, file)
     }
