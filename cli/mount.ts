@@ -121,7 +121,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
     locate: (chunk, scheme) => meta.shardMoves(chunk, scheme),
     takesShards: (peer) => maintenance.directory.takesShards(peer)
   })
-  const vfs = new Vfs({ meta, storage, capacity: () => meshCapacity(node.peers(), scheme), cacheBytes })
+  const vfs = new Vfs({ meta, storage, capacity: () => meshCapacity(node.peers(), scheme), cacheBytes, log: say })
   // Stripes of data written before stripe records existed, recorded in the background.
   void backfillStripes({
     refs: () => meta.allRefs(),

@@ -9,13 +9,14 @@ import { stripeKey, type ChunkRef, type ShardLocation } from './chunk-ref.ts'
 import type { ChunkGuard } from './chunk-guard.ts'
 
 // The write path of one chunk: id = keyed hash of the plaintext, seal, encode into n shards,
-// place them by rendezvous over the live peers with room, put all n in parallel.
+// place them by rendezvous over the live peers with room, put all n in parallel; a failed put
+// moves to the next unused spare peer (at most 3 tries per shard).
 //
 // Write quorum: write() resolves once every put has settled and at least `writeQuorum` shards
 // are stored. The default is n (every shard), the simplest promise to reason about; a lower
 // quorum (at least k + 1, so one more loss is survivable) lets writes go on with peers down,
 // and the shards that found no peer are recorded with peer null for repair to place. Waiting
-// for every put to settle (each bounded by timeoutMs, one retry) keeps the returned locations
+// for every put to settle (each bounded by timeoutMs, up to 3 tries) keeps the returned locations
 // exact: a ref never names a peer that did not take its shard.
 
 export interface ChunkWriterOptions {
@@ -54,6 +55,7 @@ interface Failure {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000
+const MAX_ATTEMPTS = 3
 
 export class ChunkWriter {
   readonly scheme: RedundancyScheme
@@ -143,12 +145,15 @@ export class ChunkWriter {
     return { id, size: plaintext.byteLength, sealedSize: sealed.byteLength, scheme: scheme.name, shards: locations }
   }
 
-  /** Where the shard ended up: its ranked peer, else the next unused spare, else null. */
+  /**
+   * Where the shard ended up: its ranked peer, else the next unused spare (up to MAX_ATTEMPTS in
+   * all: a failing peer and a slow one among the spares must not fail the write), else null.
+   */
   private async placeShard (
     id: ShardId, data: Uint8Array, first: PeerId | null, spares: PeerId[], failures: Failure[], signal?: AbortSignal
   ): Promise<PeerId | null> {
     let peer = first
-    for (let attempt = 0; peer !== null && attempt < 2; attempt++) {
+    for (let attempt = 0; peer !== null && attempt < MAX_ATTEMPTS; attempt++) {
       const target: PeerId = peer
       try {
         await bounded(`put shard ${id.slice(0, 16)} on peer ${target.slice(0, 8)}`, this.timeoutMs, signal,
@@ -158,7 +163,7 @@ export class ChunkWriter {
         if (signal?.aborted) throw errors.aborted(`put shard ${id.slice(0, 16)}`)
         failures.push({ peer: target, error: toMeshError(err, `put shard ${id.slice(0, 16)}`) })
         // shift() runs between awaits, so two shards can never take the same spare.
-        peer = attempt === 0 ? spares.shift() ?? null : null
+        peer = spares.shift() ?? null
         if (peer !== null) this.stats.retries++
       }
     }

@@ -218,6 +218,20 @@ describe('rs:3+2 placement and space', () => {
     expect((await reader().read(ref)).equals(data)).toBe(true)
   })
 
+  it('moves a put on again when the spare it moved to fails too', async () => {
+    net = await mesh({ peers: 7, capacity: 256 * MiB, seed: 'retry' })
+    const data = randomBytes(100_000)
+    const scheme = parseScheme('rs:3+2')
+    const id = chunkId(keys.chunkIdKey, data).toString('hex') as ChunkId
+    const ranked = placeStripe(stripeKey(id, scheme.name), net.peers(), 7, scheme.shardSize(data.byteLength + SEAL_OVERHEAD))
+    net.slow(ranked[1]!, 60_000) // a slow disk: times out
+    net.slow(ranked[5]!, 60_000) // and so is the first spare
+    const chunks = writer('rs:3+2', { timeoutMs: 200 })
+    const ref = await chunks.write(data)
+    expect(placedOn(ref)).toEqual([ranked[0], ranked[6], ranked[2], ranked[3], ranked[4]])
+    expect(chunks.stats.retries).toBe(2)
+  })
+
   it('by default needs all n peers; with a lower quorum leaves the missing shard for repair', async () => {
     net.down(4)
     const data = randomBytes(50_000)
