@@ -204,12 +204,17 @@ describe('rs:3+2 faults', () => {
 })
 
 describe('rs:3+2 placement and space', () => {
-  it('moves a failed put to the next-ranked peer, never two shards on one peer', async () => {
+  /** Seven peers, a chunk, and the full ranking of peers its stripe is placed by. */
+  async function rankedChunk (): Promise<{ data: Buffer, ranked: PeerId[] }> {
     net = await mesh({ peers: 7, capacity: 256 * MiB, seed: 'retry' })
     const data = randomBytes(100_000)
     const scheme = parseScheme('rs:3+2')
     const id = chunkId(keys.chunkIdKey, data).toString('hex') as ChunkId
-    const ranked = placeStripe(stripeKey(id, scheme.name), net.peers(), 7, scheme.shardSize(data.byteLength + SEAL_OVERHEAD))
+    return { data, ranked: placeStripe(stripeKey(id, scheme.name), net.peers(), 7, scheme.shardSize(data.byteLength + SEAL_OVERHEAD)) }
+  }
+
+  it('moves a failed put to the next-ranked peer, never two shards on one peer', async () => {
+    const { data, ranked } = await rankedChunk()
     net.slow(ranked[1]!, 60_000) // times out, invisible to placement
     const chunks = writer('rs:3+2', { timeoutMs: 200 })
     const ref = await chunks.write(data)
@@ -219,11 +224,7 @@ describe('rs:3+2 placement and space', () => {
   })
 
   it('moves a put on again when the spare it moved to fails too', async () => {
-    net = await mesh({ peers: 7, capacity: 256 * MiB, seed: 'retry' })
-    const data = randomBytes(100_000)
-    const scheme = parseScheme('rs:3+2')
-    const id = chunkId(keys.chunkIdKey, data).toString('hex') as ChunkId
-    const ranked = placeStripe(stripeKey(id, scheme.name), net.peers(), 7, scheme.shardSize(data.byteLength + SEAL_OVERHEAD))
+    const { data, ranked } = await rankedChunk()
     net.slow(ranked[1]!, 60_000) // a slow disk: times out
     net.slow(ranked[5]!, 60_000) // and so is the first spare
     const chunks = writer('rs:3+2', { timeoutMs: 200 })
