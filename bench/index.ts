@@ -1,9 +1,10 @@
-// npm run bench [-- codec|mesh|meta|mount|repair]: every benchmark (or the ones named), each case beside a
+// npm run bench [-- codec|schemes|mesh|meta|mount|repair]: every benchmark (or the ones named), each case beside a
 // baseline measured in the same run.
 import { printTable } from './table.ts'
 import { benchCodec } from './codec.ts'
 import { benchMesh } from './mesh.ts'
 import { benchMeta } from './meta.ts'
+import { benchSchemes } from './schemes.ts'
 import { benchMount } from './mount.ts'
 import { benchRepair } from './repair.ts'
 
@@ -11,6 +12,11 @@ const only = new Set(process.argv.slice(2))
 const wanted = (name: string) => only.size === 0 || only.has(name)
 
 if (wanted('codec')) printTable('Codec: encode/decode of 1 MiB chunks (baseline: memcpy of the same bytes)', await benchCodec())
+if (wanted('schemes')) {
+  const schemes = await benchSchemes()
+  printTable('Redundancy schemes: encode/decode of 1 MiB chunks, one at a time (baseline: memcpy)', schemes.speed)
+  printTable('Bytes read to rebuild one lost shard of a 1 MiB chunk, as the codec plans it (baseline: rs:K+M, which reads the whole chunk)', schemes.rebuild, 'KiB')
+}
 if (wanted('mesh')) printTable('Chunks through a 5-peer mesh, rs:3+2 (baseline: one-peer local store)', await benchMesh())
 if (wanted('meta')) {
   const meta = await benchMeta()

@@ -23,6 +23,18 @@ export interface RedundancyScheme {
    * needs the right ones, so readers and repair fetch more until this says yes.
    */
   canDecode? (present: readonly boolean[]): boolean
+  /**
+   * The fewest present shards that rebuild shard lost on their own (a grid: the other members of
+   * one of its lines), or null when only a full decode can. Absent: any k others.
+   */
+  repairSources? (lost: number, present: readonly boolean[]): number[] | null
+}
+
+/** The shards to read to rebuild shard lost: the scheme's own answer, else the first k present others. */
+export function repairSources (scheme: RedundancyScheme, lost: number, present: readonly boolean[]): number[] | null {
+  if (scheme.repairSources) return scheme.repairSources(lost, present)
+  const others = present.map((p, i) => (p && i !== lost ? i : -1)).filter((i) => i >= 0)
+  return others.length >= scheme.k ? others.slice(0, scheme.k) : null
 }
 
 /** Whether a scheme decodes from the shards present (any k, unless it says otherwise). */

@@ -84,6 +84,20 @@ describe.each(grids)('%s', (name, sides, data, parity) => {
     console.log(`${name}: ${survived} of ${masks.length} loss patterns decode${scheme.n <= 15 ? ' (all patterns)' : ` (all of up to ${scheme.m + 2} losses)`}; the first that fails loses ${scheme.m + 1}`)
   })
 
+  it('names the shards that rebuild one lost shard: one line, far fewer than k for a big grid', async () => {
+    const shards = await scheme.encode(randomBytes(5000))
+    const all = shards.map(() => true)
+    for (let lost = 0; lost < scheme.n; lost++) {
+      const sources = scheme.repairSources(lost, all.map((p, i) => p && i !== lost))!
+      expect(sources.length).toBe(Math.min(...scheme.groupsOf[lost]!.map((g) => scheme.groups[g]!.length)) - 1)
+      expect(scheme.rebuildFromLine(sources.map((i) => shards[i]!), shards[0]!.length).equals(shards[lost]!)).toBe(true)
+    }
+    // Its lines all broken: no local rebuild.
+    const lost = 0
+    const present = all.map((_, i) => i !== lost && !scheme.groupsOf[lost]!.some((g) => scheme.groups[g]!.at(-1) === i))
+    expect(scheme.repairSources(lost, present)).toBe(null)
+  })
+
   it('rebuilds one lost shard from its own group alone', async () => {
     const shards = await scheme.encode(randomBytes(1000))
     for (let lost = 0; lost < scheme.n; lost++) {
