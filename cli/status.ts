@@ -44,7 +44,7 @@ export function formatStatus (r: StatusReport): string {
   const s = r.stripes
   lines.push('', `stripes: ${s.stripes} (healthy ${s.healthy}, degraded ${s.degraded}, at risk ${s.atRisk}, lost ${s.lost})`)
   const q = r.repair
-  lines.push(`repair here: ${q.queued} stripes queued${q.queued > 0 ? ` (about ${q.etaSeconds} s left)` : ''}; ${q.stripesRepaired} repaired (${q.shardsRebuilt} shards rebuilt, ` +
+  lines.push(`repair here: ${q.queued} stripes queued${q.queued > 0 ? ` (about ${q.etaSeconds} s left)` : ''}; ${q.stripesRepaired} repaired (${q.shardsRebuilt} shards rebuilt${q.localRebuilds > 0 ? `, ${q.localRebuilds} of them from one line alone` : ''}, ` +
     `${q.shardsCopied} copied, ${formatSize(q.bytesWritten)}), ${formatSize(q.bytesPerSecond)}/s; ${q.failures} failed attempts` +
     (q.underProtected > 0 ? `; ${q.underProtected} shards with no peer to go to (fewer peers than the scheme needs)` : ''))
   lines.push(`rebalance here: ${q.misplaced} stripes with a shard outside their placement, ${q.shardsRebalanced} shards moved, ` +

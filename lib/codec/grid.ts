@@ -94,7 +94,7 @@ export class GridScheme implements RedundancyScheme {
   }
 
   /** Shard lost rebuilt from the other members of one of its lines (repairSources), each size bytes. */
-  rebuildFromLine (members: ReadonlyArray<Uint8Array>, size: number): Buffer {
+  rebuildFrom (members: ReadonlyArray<Uint8Array>, size: number): Buffer {
     const out = Buffer.alloc(size)
     for (const member of members) xorInto(out, member)
     return out

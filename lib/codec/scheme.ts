@@ -28,6 +28,8 @@ export interface RedundancyScheme {
    * one of its lines), or null when only a full decode can. Absent: any k others.
    */
   repairSources? (lost: number, present: readonly boolean[]): number[] | null
+  /** The lost shard from the shards repairSources named (in that order), each shardSize bytes. */
+  rebuildFrom? (sources: ReadonlyArray<Uint8Array>, shardSize: number): Buffer
 }
 
 /** The shards to read to rebuild shard lost: the scheme's own answer, else the first k present others. */

@@ -52,6 +52,8 @@ export interface RepairStats {
   misplaced: number
   /** Shards moved by rebalance (included in shardsCopied). */
   shardsRebalanced: number
+  /** Shards rebuilt from a few others alone (a grid's line), without decoding the stripe. */
+  localRebuilds: number
   health: StripeHealth
 }
 
@@ -87,7 +89,7 @@ const hex = (b: Buffer): string => b.toString('hex')
 export class Repairer extends PeriodicTask {
   readonly stats: RepairStats = {
     passes: 0, queued: 0, stripesRepaired: 0, shardsRebuilt: 0, shardsCopied: 0, bytesWritten: 0,
-    failures: 0, underProtected: 0, etaSeconds: 0, misplaced: 0, shardsRebalanced: 0, health: { stripes: 0, healthy: 0, degraded: 0, atRisk: 0, lost: 0 }
+    failures: 0, underProtected: 0, etaSeconds: 0, misplaced: 0, shardsRebalanced: 0, localRebuilds: 0, health: { stripes: 0, healthy: 0, degraded: 0, atRisk: 0, lost: 0 }
   }
 
   private readonly timeoutMs: number
@@ -244,8 +246,12 @@ export class Repairer extends PeriodicTask {
       let bytes: Uint8Array | null = copyFrom ? await this.fetch(copyFrom, id) : null
       if (bytes) this.stats.shardsCopied++
       else {
-        rebuilt ??= await this.rebuild(w)
-        bytes = rebuilt[slot.index] ?? null
+        // One shard to rebuild and a scheme that can from a few others (a grid's line): only those.
+        bytes = w.bad.length === 1 ? await this.rebuildLocally(w, slot.index) : null
+        if (!bytes) {
+          rebuilt ??= await this.rebuild(w)
+          bytes = rebuilt[slot.index] ?? null
+        }
         if (!bytes || shardHash(bytes) !== id) throw errors.corrupt(`rebuilt shard ${slot.index} of ${w.key}`)
         this.stats.shardsRebuilt++
       }
@@ -262,6 +268,20 @@ export class Repairer extends PeriodicTask {
     await Promise.all(copiedFrom.map(({ peer, id }) =>
       bounded(`delete of shard ${id.slice(0, 12)}`, this.timeoutMs, undefined, (call) => network.delete(peer, id, call)).catch(() => {})))
     return placed > 0
+  }
+
+  /** Shard lost rebuilt from the few shards the scheme names (a grid: one line), or null. */
+  private async rebuildLocally (w: Work, lost: number): Promise<Buffer | null> {
+    const { scheme, stripe } = w
+    if (!scheme.repairSources || !scheme.rebuildFrom) return null
+    const { directory } = this.opts
+    const present = stripe.slots.map((s) => s.index !== lost && s.peer !== null && directory.reachable(hex(s.peer)))
+    const sources = scheme.repairSources(lost, present)
+    if (!sources) return null
+    const fetched = await Promise.all(sources.map((i) => this.fetch(hex(stripe.slots[i]!.peer!) as PeerId, hex(stripe.slots[i]!.shard) as ShardId)))
+    if (fetched.some((b) => b === null)) return null // a source failed: the full rebuild asks others
+    this.stats.localRebuilds++
+    return scheme.rebuildFrom(fetched as Uint8Array[], scheme.shardSize(stripe.size))
   }
 
   /** Every shard of the stripe, rebuilt from k verified shards of peers that answer. */

@@ -90,7 +90,7 @@ describe.each(grids)('%s', (name, sides, data, parity) => {
     for (let lost = 0; lost < scheme.n; lost++) {
       const sources = scheme.repairSources(lost, all.map((p, i) => p && i !== lost))!
       expect(sources.length).toBe(Math.min(...scheme.groupsOf[lost]!.map((g) => scheme.groups[g]!.length)) - 1)
-      expect(scheme.rebuildFromLine(sources.map((i) => shards[i]!), shards[0]!.length).equals(shards[lost]!)).toBe(true)
+      expect(scheme.rebuildFrom(sources.map((i) => shards[i]!), shards[0]!.length).equals(shards[lost]!)).toBe(true)
     }
     // Its lines all broken: no local rebuild.
     const lost = 0
