@@ -1,5 +1,5 @@
 import { shardHash } from '../../crypto/hash.ts'
-import { decodable, type RedundancyScheme } from '../codec/scheme.ts'
+import type { RedundancyScheme } from '../codec/scheme.ts'
 import { bounded } from '../data/bounded-call.ts'
 import { stripeKey } from '../data/chunk-ref.ts'
 import { errors } from '../errors.ts'
@@ -7,6 +7,7 @@ import type { ShardMove } from '../meta/location-ops.ts'
 import type { Slot, Stripe, StripeTable } from '../meta/stripe-table.ts'
 import { placeStripe, rankPeers, zoneOf } from '../placement/rendezvous.ts'
 import { misplaced } from './rebalance.ts'
+import { fetchShard, rebuildLocally, rebuildStripe, type RebuildContext } from './stripe-rebuild.ts'
 import { fragility, schemeOf, type StripeHealth } from './stripe-health.ts'
 import type { ChunkId, PeerId, PeerInfo, ShardId, ShardNetwork, ShardStorage } from '../ports.ts'
 import type { PeerDirectory } from './peer-directory.ts'
@@ -243,13 +244,13 @@ export class Repairer extends PeriodicTask {
         this.stats.underProtected++ // fewer peers than the scheme's width: nothing to rebuild onto
         continue
       }
-      let bytes: Uint8Array | null = copyFrom ? await this.fetch(copyFrom, id) : null
+      let bytes: Uint8Array | null = copyFrom ? await fetchShard(this.ctx, copyFrom, id) : null
       if (bytes) this.stats.shardsCopied++
       else {
         // One shard to rebuild and a scheme that can from a few others (a grid's line): only those.
-        bytes = w.bad.length === 1 ? await this.rebuildLocally(w, slot.index) : null
+        bytes = w.bad.length === 1 ? await this.rebuildOne(w, slot.index) : null
         if (!bytes) {
-          rebuilt ??= await this.rebuild(w)
+          rebuilt ??= await rebuildStripe(this.ctx, w)
           bytes = rebuilt[slot.index] ?? null
         }
         if (!bytes || shardHash(bytes) !== id) throw errors.corrupt(`rebuilt shard ${slot.index} of ${w.key}`)
@@ -270,51 +271,14 @@ export class Repairer extends PeriodicTask {
     return placed > 0
   }
 
-  /** Shard lost rebuilt from the few shards the scheme names (a grid: one line), or null. */
-  private async rebuildLocally (w: Work, lost: number): Promise<Buffer | null> {
-    const { scheme, stripe } = w
-    if (!scheme.repairSources || !scheme.rebuildFrom) return null
-    const { directory } = this.opts
-    const present = stripe.slots.map((s) => s.index !== lost && s.peer !== null && directory.reachable(hex(s.peer)))
-    const sources = scheme.repairSources(lost, present)
-    if (!sources) return null
-    const fetched = await Promise.all(sources.map((i) => this.fetch(hex(stripe.slots[i]!.peer!) as PeerId, hex(stripe.slots[i]!.shard) as ShardId)))
-    if (fetched.some((b) => b === null)) return null // a source failed: the full rebuild asks others
-    this.stats.localRebuilds++
-    return scheme.rebuildFrom(fetched as Uint8Array[], scheme.shardSize(stripe.size))
+  /** Shard lost rebuilt from the few shards its scheme names, counted; null when it cannot. */
+  private async rebuildOne (w: Work, lost: number): Promise<Buffer | null> {
+    const bytes = await rebuildLocally(this.ctx, w, lost)
+    if (bytes) this.stats.localRebuilds++
+    return bytes
   }
 
-  /** Every shard of the stripe, rebuilt from k verified shards of peers that answer. */
-  private async rebuild (w: Work): Promise<Buffer[]> {
-    const { directory } = this.opts
-    const bad = new Set(w.bad.map((b) => b.slot.index))
-    const shards: Array<Uint8Array | null> = new Array(w.stripe.width).fill(null)
-    const self = this.opts.network.self
-    // k sources are enough: healthy holders before marked ones (whose disk may be failing),
-    // this peer's own shard first (no network), then data shards; more only if some fail.
-    const sources = w.stripe.slots
-      .filter((s) => s.peer && (!bad.has(s.index) || w.bad.find((b) => b.slot.index === s.index)?.copyFrom) && directory.reachable(hex(s.peer)))
-      .sort((a, b) => Number(bad.has(a.index)) - Number(bad.has(b.index)) ||
-        Number(hex(b.peer!) === self) - Number(hex(a.peer!) === self) || a.index - b.index)
-    let next = 0
-    const enough = () => decodable(w.scheme, shards.map((s) => s !== null))
-    while (!enough() && next < sources.length) {
-      const batch = sources.slice(next, next + Math.max(1, w.scheme.k - shards.filter((s) => s !== null).length))
-      next += batch.length
-      await Promise.all(batch.map(async (s) => { shards[s.index] = await this.fetch(hex(s.peer!) as PeerId, hex(s.shard) as ShardId) }))
-    }
-    const found = shards.filter((s) => s !== null).length
-    if (!enough()) throw errors.unavailable(`stripe ${w.key}: ${found} of the ${w.scheme.k} shards needed answer`)
-    return w.scheme.encode(await w.scheme.decode(shards, w.stripe.size))
-  }
-
-  /** A shard's verified bytes from peer, or null (no answer, missing, corrupt). */
-  private async fetch (peer: PeerId, id: ShardId): Promise<Uint8Array | null> {
-    try {
-      const bytes = await bounded(`get of shard ${id.slice(0, 12)}`, this.timeoutMs, undefined, (call) => this.opts.network.get(peer, id, call))
-      return shardHash(bytes) === id ? bytes : null
-    } catch {
-      return null
-    }
+  private get ctx (): RebuildContext {
+    return { network: this.opts.network, directory: this.opts.directory, timeoutMs: this.timeoutMs }
   }
 }
