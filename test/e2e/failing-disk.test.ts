@@ -44,7 +44,7 @@ describe('peers whose disks go bad are emptied before they fail', () => {
     const before = await writeRandomFiles(fx.mount.path, 160, (i) => 32 * KIB + i)
     await within(30_000, async () => { expect((await shardFiles(slow.store)).length).toBeGreaterThan(90) })
 
-    undo.push(await slowWrites(slow.process.pid!, slow.store, 3))
+    undo.push(await slowWrites(slow.process.pid!, slow.store, 10))
     undo.push(readOnlyFolder(join(readOnly.store, 'tmp')))
     const later = join(fx.mount.path, 'later')
     await mkdir(later)
