@@ -55,6 +55,7 @@ export class ChunkService implements ChunkStorage {
     this.locate = opts.locate
     this.guard = opts.guard ?? new ChunkGuard()
     this.writer = new ChunkWriter({ ...opts, guard: this.guard })
+    this.writers.set(this.writer.scheme.name, this.writer)
     this.reader = new ChunkReader({ network: opts.network, contentKey: opts.contentKey, avoid: opts.takesShards && ((peer) => !opts.takesShards!(peer)) })
   }
 
@@ -64,11 +65,11 @@ export class ChunkService implements ChunkStorage {
 
   /** One writer per scheme in use (a directory's policy), sharing this service's guard. */
   private writerFor (scheme: string | undefined): ChunkWriter {
-    if (scheme === undefined || scheme === this.writer.scheme.name) return this.writer
-    let writer = this.writers.get(scheme)
+    const name = scheme ?? this.writer.scheme.name
+    let writer = this.writers.get(name)
     if (!writer) {
-      writer = new ChunkWriter({ ...this.opts, scheme: parseScheme(scheme), guard: this.guard })
-      this.writers.set(scheme, writer)
+      writer = new ChunkWriter({ ...this.opts, scheme: parseScheme(name), guard: this.guard })
+      this.writers.set(name, writer)
     }
     return writer
   }

@@ -156,7 +156,7 @@ export class Repairer extends PeriodicTask {
       if (!scheme) continue
       health.stripes++
       const bad: BadSlot[] = []
-      let available = 0
+      // Slots whose shard a peer still serves (up, briefly silent, or marked).
       const alive: boolean[] = new Array(stripe.slots.length).fill(false)
       const holders = new Set<string>()
       for (const slot of stripe.slots) {
@@ -168,21 +168,20 @@ export class Repairer extends PeriodicTask {
           // Two shards of one stripe on one peer (two leaders with different views raced):
           // one loss would cost two shards. Move this one elsewhere.
           bad.push({ slot, copyFrom: directory.reachable(peer) ? peer : null })
-          if (status === 'up' || status === 'suspect') { available++; alive[slot.index] = true }
+          if (status === 'up' || status === 'suspect') alive[slot.index] = true
         } else if (peer === network.self && !held.has(hex(slot.shard))) {
           bad.push({ slot, copyFrom: null, lostHere: true }) // corrupt or deleted here: rebuild it
         } else if (status === 'up' || status === 'suspect') {
-          available++
           alive[slot.index] = true
         } else if (status === 'down') {
           bad.push({ slot, copyFrom: null })
         } else {
-          available++ // marked, still serving: copy it off
-          alive[slot.index] = true
+          alive[slot.index] = true // marked, still serving: copy it off
           bad.push({ slot, copyFrom: peer && directory.reachable(peer) ? peer : null })
         }
       }
       const count = stripe.slots.length
+      const available = alive.filter(Boolean).length
       if (available >= count && bad.length === 0) health.healthy++
       else health[fragility(scheme, alive)]++
       const key = stripeKey(hex(stripe.chunk) as ChunkId, stripe.scheme)
