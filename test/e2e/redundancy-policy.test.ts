@@ -10,6 +10,7 @@ import { FAST_REPAIR } from '../helpers/mesh-mount.ts'
 import { meshFixture } from '../helpers/mesh-fixture.ts'
 import { readStripes } from '../helpers/stripe-view.ts'
 import { Syscalls, b64 } from '../helpers/syscalls.ts'
+import { runMeshfs } from '../helpers/peer-process.ts'
 import { within } from '../helpers/within.ts'
 
 const KIB = 1024
@@ -48,6 +49,12 @@ describe('redundancy policy per directory, through the mount', () => {
     await fx.mesh.grid.kill(3)
     await fx.mesh.grid.kill(7)
     await fx.remount(['--wait-peers', '8'])
+    // The new mount waits for the 5 peers its own scheme needs; a grid:2x2 stripe needs 6 of its
+    // 8 holders, so read once it sees all 7 that are left.
+    await within(30_000, async () => {
+      const report = JSON.parse((await runMeshfs(['status', '--store', join(fx.mesh.root, 'mnt-store'), '--json'])).stdout) as { peers: Array<{ status: string, capacity: number | null }> }
+      expect(report.peers.filter((p) => p.status === 'up' && (p.capacity ?? 0) > 0)).toHaveLength(7)
+    }, 500)
     await expectFilesIntact(join(fx.mount.path, 'grid'), inGrid)
     await expectFilesIntact(join(fx.mount.path, 'rs'), inRs)
   }, 300_000)
