@@ -13,6 +13,7 @@ import { MetaStore } from '../lib/meta/meta-store.ts'
 import { backfillStripes } from '../lib/repair/stripe-backfill.ts'
 import { Reclaimer } from '../lib/repair/reclaimer.ts'
 import { Vfs } from '../lib/vfs/vfs.ts'
+import { Recoder } from '../lib/vfs/recoder.ts'
 import { meshKeysFrom } from './keys.ts'
 import type { MeshKeys } from '../crypto/key-hierarchy.ts'
 import { startPeer } from './peer.ts'
@@ -106,7 +107,8 @@ export async function mountCommand (argv: string[]): Promise<void> {
     keys: keys.storage, network: node, store: peer.store, oplog: meta.log.ops, peerSeed: identity.peerSeed,
     ...maintenanceOptions, log: say
   })
-  const control = await serveControl(join(storeDir, 'control.sock'), controlCommands(maintenance, VERSION))
+  let recoder: Recoder | null = null
+  const control = await serveControl(join(storeDir, 'control.sock'), controlCommands(maintenance, VERSION, { recode: () => recoder?.status() ?? null }))
 
   const storagePeers = () => node.peers().filter((p) => p.capacity > 0).length
   if (storagePeers() < scheme.n) {
@@ -134,10 +136,13 @@ export async function mountCommand (argv: string[]): Promise<void> {
     meta, network: node, guard: storage.guard, log: say,
     release: (stripes, asOf) => maintenance.release(stripes, asOf)
   })
+  // Chunks stored under another scheme than their directory's policy (a policy changed) are stored again.
+  recoder = new Recoder({ meta, storage, log: say })
   let fuse: FuseMount
   try {
     fuse = FuseMount.mount(vfs, mountpoint.path, { log: say, allowOther: values['allow-other'] === true })
   } catch (err) {
+    await recoder.close()
     await reclaimer.close()
     await control.close()
     await maintenance.close()
@@ -159,6 +164,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
         process.exitCode = 1
       }
       clearInterval(acknowledger)
+      await recoder!.close()
       await reclaimer.close()
       await control.close()
       await maintenance.close()

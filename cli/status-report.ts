@@ -4,6 +4,7 @@ import type { RepairStats, StripeHealth } from '../lib/repair/repairer.ts'
 import type { ScrubStats } from '../lib/repair/scrubber.ts'
 import type { CollectorStats } from '../lib/repair/collector.ts'
 import type { DiskReport, StoreUsage } from '../lib/ports.ts'
+import type { RecodeStatus } from '../lib/vfs/recoder.ts'
 import type { Maintenance } from './maintenance.ts'
 
 /** What `meshfs status` shows (and prints with --json): the running peer's view of the mesh. */
@@ -39,9 +40,16 @@ export interface StatusReport {
    * shards moved off per second over the last minute, and the seconds left at that pace.
    */
   drains: Array<{ id: string, state: 'draining' | 'unhealthy', shardsLeft: number, shardsPerSecond: number, etaSeconds: number | null }>
+  /** A mount's re-encoding of chunks to their directories' redundancy policies (null: a storage peer). */
+  recode: RecodeStatus | null
 }
 
-export function statusReport (m: Maintenance, version: string): StatusReport {
+/** What only a mount adds to its status. */
+export interface MountStatus {
+  recode: () => RecodeStatus | null
+}
+
+export function statusReport (m: Maintenance, version: string, mount?: MountStatus): StatusReport {
   const { directory, repairer, table } = m
   const holders = table.holders()
   const self = m.network.self
@@ -79,17 +87,18 @@ export function statusReport (m: Maintenance, version: string): StatusReport {
     store: { ...pick(m.store.usage()), corruptions: m.store.corruptions, disk: m.store.disk?.report() ?? null },
     scrub: { ...m.scrubber.stats },
     space: { ...m.collector.stats },
-    drains
+    drains,
+    recode: mount?.recode() ?? null
   }
 }
 
 const MARKS: Record<string, PeerMarkState> = { draining: PeerMarkState.Draining, unhealthy: PeerMarkState.Unhealthy, active: PeerMarkState.Active }
 
 /** The control socket's commands: status, and marking a peer (drain, unhealthy, active). */
-export function controlCommands (m: Maintenance, version: string): (request: { cmd: string, [key: string]: unknown }) => unknown {
+export function controlCommands (m: Maintenance, version: string, mount?: MountStatus): (request: { cmd: string, [key: string]: unknown }) => unknown {
   return (request) => {
     switch (request.cmd) {
-      case 'status': return statusReport(m, version)
+      case 'status': return statusReport(m, version, mount)
       case 'mark': {
         const state = MARKS[String(request.state)]
         if (state === undefined) throw new Error(`unknown peer state "${String(request.state)}"`)

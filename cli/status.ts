@@ -10,7 +10,8 @@ export const STATUS_HELP = `Usage: meshfs status [--store DIR] [--json]
 Shows what the meshfs peer running on this machine (a mount or a storage peer) sees:
 every peer with its state (up, suspect, down, draining, unhealthy), capacity, use and
 shards; stripes healthy, degraded, at risk (one loss from unreadable) and lost; repair
-and drain progress. It asks the peer through its control socket (STORE/control.sock).
+and drain progress; on a mount, the re-encoding of directories whose redundancy policy
+changed. It asks the peer through its control socket (STORE/control.sock).
 
 Options:
   --store DIR   the running peer's store (default: ~/.meshfs/store, as meshfs mount)
@@ -60,6 +61,13 @@ export function formatStatus (r: StatusReport): string {
   for (const d of r.drains) {
     const pace = d.shardsPerSecond > 0 ? `, ${d.shardsPerSecond.toFixed(1)} moved per second${d.etaSeconds !== null ? `, about ${d.etaSeconds} s left` : ''}` : ''
     lines.push(`${d.state} ${d.id.slice(0, 8)}: ${d.shardsLeft === 0 ? 'no shards left, safe to remove' : `${d.shardsLeft} shards left${pace}`}`)
+  }
+  const rc = r.recode
+  if (rc && (rc.chunksLeft > 0 || rc.chunksDone > 0 || rc.failures > 0)) {
+    const pace = rc.chunksPerSecond > 0 ? `, ${rc.chunksPerSecond.toFixed(1)} chunks/s${rc.etaSeconds !== null ? `, about ${rc.etaSeconds} s left` : ''}` : ''
+    lines.push(`re-encoding: ${rc.chunksLeft} chunks left${pace}; ${rc.chunksDone} done (${formatSize(rc.bytesDone)})` +
+      (rc.failures > 0 ? `; ${rc.failures} failed attempts (last: ${rc.lastError ?? '?'})` : ''))
+    for (const d of rc.dirs) lines.push(`  ${d.path} -> ${d.scheme}: ${d.chunksLeft} chunks left`)
   }
   return lines.join('\n') + '\n'
 }

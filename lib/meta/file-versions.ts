@@ -6,6 +6,7 @@ import type { TreeQueries } from './tree-queries.ts'
 import { ROOT, type Tree } from './tree.ts'
 
 type WriteOp = Extract<Op, { type: OpType.Write }>
+type RecodeOp = Extract<Op, { type: OpType.Recode }>
 
 /**
  * File contents under several writers. Each Write names the version it changed; one that does
@@ -38,6 +39,22 @@ export class FileVersions {
     }
     tree.setAttrs(ino, { size: op.size, mtime: op.mtime }, op.time)
     q.setVersion.run(version, ino)
+  }
+
+  /**
+   * A chunk stored again under another scheme: the file's content and version stay. The chunk it
+   * replaces is kept like a write's (a history entry outside the version chain) and released once
+   * every writer has gone past the change, so no peer still reading the old stripe loses it.
+   */
+  recode (op: RecodeOp, writer: Buffer, at: Hlc): void {
+    const { tree, q } = this
+    const ino = tree.liveIno(op.ino)
+    if (ino === null || tree.isDetached(ino)) return
+    if (!tree.chunk(ino, op.index)?.equals(op.from)) return // changed since: the new stripe stays unused
+    const change = versionId(at, writer, RECODE)
+    q.addHistory.run(ino, change, tree.version(ino), tree.inode(ino)!.size, at.ms, at.count)
+    q.supersede.run(ino, change, op.index, op.from)
+    q.setChunk.run(ino, op.index, op.ref)
   }
 
   /** Forgets the versions every writer has gone past, releasing the chunk refs they replaced. */
@@ -96,12 +113,15 @@ export class FileVersions {
   }
 }
 
+// Marks the id of a recode, which no version chain visits (a write's ids have 0 there).
+const RECODE = 1
+
 /** What names one content change: its HLC and its writer. */
-export function versionId (at: Hlc, writer: Buffer): Buffer {
+export function versionId (at: Hlc, writer: Buffer, kind = 0): Buffer {
   const out = Buffer.alloc(20)
   out.writeUIntBE(at.ms, 0, 6)
   out.writeUInt16BE(Math.min(at.count, 0xffff), 6)
-  out.writeUInt32BE(0, 8)
+  out.writeUInt32BE(kind, 8)
   writer.copy(out, 12, 0, 8)
   return out
 }

@@ -85,11 +85,12 @@ export class MetaStore {
   }
 
   /**
-   * Tells the other writers how far this one has seen (an op that changes nothing), when removals
-   * made by others wait on it: they are purged, and their space returned, once every writer is past them.
+   * Tells the other writers how far this one has seen (an op that changes nothing), when changes
+   * made by others wait on it: removals are purged, and what writes and recodes replaced is
+   * released (their space returned), once every writer is past them.
    */
   acknowledge (): boolean {
-    if (!this.tree.hasDetachedAfter(this.log.ops.headHlc(this.writer))) return false
+    if (!this.tree.hasPendingAfter(this.log.ops.headHlc(this.writer))) return false
     this.commit([{ type: OpType.Hello, time: now() }])
     return true
   }
@@ -170,6 +171,11 @@ export class MetaStore {
     return this.tree.xattrNames(ino)
   }
 
+  /** Inodes (live or removed and waiting to be purged) that have the extended attribute name. */
+  xattrHolders (name: string): Ino[] {
+    return this.tree.xattrHolders(name)
+  }
+
   /** Chunk references that left the tree, oldest first (what the reclaimer works from). */
   released (limit: number): Buffer[] {
     return this.db.prepare<[number], { ref: Buffer }>('SELECT ref FROM released LIMIT ?').all(limit).map((row) => row.ref)
@@ -196,6 +202,17 @@ export class MetaStore {
   /** The directory holding ino (the root is its own parent). */
   parent (ino: Ino): Ino {
     return this.tree.parentOf(ino) ?? ROOT
+  }
+
+  /** A path of ino from the root, for messages ("/a/b"; one of several for a hard-linked file). */
+  pathOf (ino: Ino): string {
+    const parts: string[] = []
+    for (let at = ino, depth = 0; at !== ROOT && depth < 4096; at = this.parent(at), depth++) {
+      const name = this.tree.nameOf(at)
+      if (name === null) return parts.length === 0 ? `(removed inode ${ino})` : `(removed)/${parts.reverse().join('/')}`
+      parts.push(name.toString('utf8'))
+    }
+    return '/' + parts.reverse().join('/')
   }
 
   inodeCount (): number {
@@ -311,6 +328,16 @@ export class MetaStore {
       chunks: rewritten, size, mtime: time, time
     }], placed)
     return this.get(ino)
+  }
+
+  /**
+   * Points chunk index of ino at ref, the same content stored under another scheme, if it is still
+   * from (false: the file changed meanwhile, nothing recorded). placed: the new stripe.
+   */
+  recode (ino: Ino, index: number, from: Buffer, ref: Buffer, placed: StripePlaced[] = []): boolean {
+    if (!this.exists(ino) || !this.tree.chunk(ino, index)?.equals(from)) return false
+    this.commit([{ type: OpType.Recode, ino: this.fid(ino), index, from, ref, time: now() }], placed)
+    return true
   }
 
   setXattr (ino: Ino, name: string, value: Buffer | null, time = now()): void {

@@ -21,7 +21,7 @@ export interface Time { sec: number, nsec: number }
 /** Special: a FIFO or a socket (its type is in the mode); the kernel does its I/O, not meshfs. */
 export const enum Kind { File = 1, Dir = 2, Symlink = 3, Special = 4 }
 
-export const enum OpType { Create = 1, Remove = 2, Rename = 3, SetAttr = 4, SetChunk = 5, DropChunks = 6, SetXattr = 7, Hello = 8, Write = 9, Link = 10, SetXattrValue = 11 }
+export const enum OpType { Create = 1, Remove = 2, Rename = 3, SetAttr = 4, SetChunk = 5, DropChunks = 6, SetXattr = 7, Hello = 8, Write = 9, Link = 10, SetXattrValue = 11, Recode = 12 }
 
 export interface ChunkEntry { index: number, ref: Buffer }
 
@@ -52,6 +52,12 @@ export type Op =
    * base is not the file's version was concurrent with another and lands in a conflict copy.
    */
   | { type: OpType.Write, ino: Fid, base: Buffer, dropFrom: number, chunks: ChunkEntry[], size: number, mtime: Time, time: Time }
+  /**
+   * A chunk stored again under another redundancy scheme (a directory's policy changed): the
+   * chunk at index becomes ref if it is still from (else the file changed meanwhile and the
+   * op does nothing). The content, size, mtime and version stay as they are.
+   */
+  | { type: OpType.Recode, ino: Fid, index: number, from: Buffer, ref: Buffer, time: Time }
   /** A hard link: one more name for a file. */
   | { type: OpType.Link, ino: Fid, parent: Fid, name: Buffer, time: Time }
   /** A writer's first op, and its later acknowledgements: changes nothing, tells every peer how far it has seen. */
@@ -127,6 +133,7 @@ const FIELDS: Record<OpType, Field[]> = {
   [OpType.SetXattrValue]: [['ino', ino], ['name', c.string], ['value', c.buffer], ['time', time]],
   [OpType.Hello]: [['time', time]],
   [OpType.Link]: [['ino', ino], ['parent', ino], ['name', c.buffer], ['time', time]],
+  [OpType.Recode]: [['ino', ino], ['index', c.uint], ['from', c.buffer], ['ref', c.buffer], ['time', time]],
   [OpType.Write]: [['ino', ino], ['base', c.buffer], ['dropFrom', c.int], ['chunks', chunkList], ['size', c.uint], ['mtime', time], ['time', time]]
 }
 
@@ -153,6 +160,8 @@ export const op: Encoder<Op> = {
     if (o.newName instanceof Uint8Array) o.newName = Buffer.from(o.newName)
     if (o.base instanceof Uint8Array) o.base = Buffer.from(o.base)
     if (o.value instanceof Uint8Array) o.value = Buffer.from(o.value)
+    if (o.from instanceof Uint8Array) o.from = Buffer.from(o.from)
+    if (o.ref instanceof Uint8Array) o.ref = Buffer.from(o.ref)
     return o as unknown as Op
   }
 }

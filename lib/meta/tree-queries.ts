@@ -52,6 +52,9 @@ export function treeQueries (db: Database.Database) {
       'SELECT ino FROM detached WHERE hlc_ms < ? OR (hlc_ms = ? AND hlc_count <= ?)'),
     detachedAfter: db.prepare<[number, number, number], { one: number }>(
       'SELECT 1 AS one FROM detached WHERE hlc_ms > ? OR (hlc_ms = ? AND hlc_count > ?) LIMIT 1'),
+    historyAfter: db.prepare<[number, number, number], { one: number }>(
+      'SELECT 1 AS one FROM history WHERE hlc_ms > ? OR (hlc_ms = ? AND hlc_count > ?) LIMIT 1'),
+    xattrHolders: db.prepare<[string], { ino: number }>('SELECT ino FROM xattrs WHERE name = ? ORDER BY ino'),
     version: db.prepare<[number], { version: Buffer | null }>('SELECT version FROM inodes WHERE ino = ?'),
     byVersion: db.prepare<[Buffer], { ino: number }>('SELECT ino FROM inodes WHERE version = ? LIMIT 1'),
     setVersion: db.prepare('UPDATE inodes SET version = ? WHERE ino = ?'),

@@ -59,6 +59,11 @@ export class Tree {
     return (this.q.parentOf.get(ino)?.parent ?? null) as Ino | null
   }
 
+  /** One of ino's names (the first; hard links have more), or null (the root, a removed file). */
+  nameOf (ino: Ino): Buffer | null {
+    return this.q.entryOf.get(ino)?.name ?? null
+  }
+
   chunk (ino: Ino, index: number): Buffer | null {
     return this.q.chunk.get(ino, index)?.ref ?? null
   }
@@ -216,6 +221,9 @@ export class Tree {
       case OpType.Write:
         this.versions.write(op, writer, at)
         return
+      case OpType.Recode:
+        this.versions.recode(op, writer, at)
+        return
       case OpType.SetXattr:
       case OpType.SetXattrValue: {
         const ino = this.liveIno(op.ino)
@@ -331,9 +339,17 @@ export class Tree {
     return rows.length
   }
 
-  /** True if something was removed after at (and waits for the writers to go past it). */
-  hasDetachedAfter (at: Hlc): boolean {
-    return this.q.detachedAfter.get(at.ms, at.ms, at.count) !== undefined
+  /**
+   * True if something changed after at that waits for every writer to go past it: a removal
+   * (purged then), a content change or a recode (what it replaced is released then).
+   */
+  hasPendingAfter (at: Hlc): boolean {
+    return this.q.detachedAfter.get(at.ms, at.ms, at.count) !== undefined || this.q.historyAfter.get(at.ms, at.ms, at.count) !== undefined
+  }
+
+  /** Inodes that have the extended attribute name. */
+  xattrHolders (name: string): Ino[] {
+    return this.q.xattrHolders.all(name).map((r) => r.ino as Ino)
   }
 
   /** True if ino was removed and waits to be purged. */

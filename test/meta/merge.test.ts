@@ -167,6 +167,41 @@ describe('merging writers', () => {
     expect(names[1]).toMatch(/^doc\.txt\.conflict-[0-9a-f]{8}$/)
   })
 
+  it('recodes a chunk without touching the file, releases the old chunk once every writer is past it, and skips a recode the file outran', async () => {
+    const [a, b] = await open(2)
+    const f = a!.create(ROOT, 'f', file)
+    a!.writeChunks(f.ino, [{ index: 0, ref: Buffer.from('rs-0') }, { index: 1, ref: Buffer.from('rs-1') }], { size: 20 })
+    await exchange([a!, b!])
+    const before = a!.get(f.ino)
+    expect(a!.recode(f.ino, 0, Buffer.from('rs-0'), Buffer.from('mirror-0'))).toBe(true)
+    expect(a!.recode(f.ino, 0, Buffer.from('rs-0'), Buffer.from('mirror-0'))).toBe(false) // not from any more
+    expect(a!.chunks(f.ino).map((c) => c.ref.toString())).toEqual(['mirror-0', 'rs-1'])
+    expect(a!.get(f.ino)).toEqual(before) // size, mtime, ctime: the content did not change
+    // b has not seen the recode: the old chunk waits for it.
+    expect(a!.released(10).map(String)).not.toContain('rs-0')
+    await exchange([a!, b!])
+    expect(b!.chunks(b!.lookup(ROOT, 'f').ino).map((c) => c.ref.toString())).toEqual(['mirror-0', 'rs-1'])
+    expect(b!.acknowledge()).toBe(true) // b has seen a's recode: say so
+    await exchange([a!, b!])
+    expect(a!.released(10).map(String)).toContain('rs-0')
+    expect(a!.released(10).map(String)).not.toContain('rs-1')
+
+    // b overwrites chunk 1 while a recodes it: whichever comes first in merge order, b's data stays.
+    const fb = b!.lookup(ROOT, 'f').ino
+    a!.recode(f.ino, 1, Buffer.from('rs-1'), Buffer.from('mirror-1'))
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    b!.writeChunks(fb, [{ index: 1, ref: Buffer.from('new-1') }], { size: 20 })
+    b!.writeChunks(fb, [{ index: 0, ref: Buffer.from('new-0') }], { size: 20 })
+    const late = b!.chunk(fb, 0)!
+    expect(b!.recode(fb, 0, Buffer.from('mirror-0'), Buffer.from('x'))).toBe(false)
+    await exchange([a!, b!])
+    expect(portable(a!)).toEqual(portable(b!))
+    expect(a!.chunks(f.ino).map((c) => c.ref.toString())).toEqual([late.toString(), 'new-1'])
+    expect(a!.readdir(ROOT)).toHaveLength(1) // a recode never makes a conflict copy
+    a!.replay()
+    expect(portable(a!)).toEqual(portable(b!))
+  })
+
   it('ignores and counts ops that do not open with the metadata key (a storage-only peer cannot forge a change)', async () => {
     const [a] = await open(1)
     // A storage-only peer can sign envelopes of its own, but not seal a body members accept.
