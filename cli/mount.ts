@@ -115,7 +115,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
     say(`waiting up to ${waitSeconds} s for ${scheme.n} storage peers (${scheme.name} needs ${scheme.n})`)
     const deadline = Date.now() + waitSeconds * 1000
     while (storagePeers() < scheme.n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
-    if (storagePeers() < scheme.n) say(`only ${storagePeers()} storage peers: writes fail (EIO) until ${scheme.n} are up`)
+    if (storagePeers() < scheme.n) say(`only ${storagePeers()} storage peers: stripes written now are under-protected (several shards on one peer) until ${scheme.n} are up`)
   }
 
   const storage = new ChunkService({

@@ -9,7 +9,7 @@ export const STATUS_HELP = `Usage: meshfs status [--store DIR] [--json]
 
 Shows what the meshfs peer running on this machine (a mount or a storage peer) sees:
 every peer with its state (up, suspect, down, draining, unhealthy), capacity, use and
-shards; stripes healthy, degraded, at risk (one loss from unreadable) and lost; repair
+shards; stripes healthy, under-protected (several shards on one peer), degraded, at risk (one loss from unreadable) and lost; repair
 and drain progress; on a mount, the re-encoding of directories whose redundancy policy
 changed. It asks the peer through its control socket (STORE/control.sock).
 
@@ -43,7 +43,8 @@ export function formatStatus (r: StatusReport): string {
     lines.push(`${p.id.slice(0, 8)}  ${(p.status + (p.self ? '*' : '')).padEnd(9)}  ${size(p.capacity)}  ${size(p.used)}  ${String(p.shards).padStart(6)}  ${(p.rttMs === null ? '-' : `${p.rttMs.toFixed(1)} ms`).padEnd(8)}  ${p.zone || '-'}`.trimEnd())
   }
   const s = r.stripes
-  lines.push('', `stripes: ${s.stripes} (healthy ${s.healthy}, degraded ${s.degraded}, at risk ${s.atRisk}, lost ${s.lost})`)
+  lines.push('', `stripes: ${s.stripes} (healthy ${s.healthy}, under-protected ${s.underProtected}, degraded ${s.degraded}, at risk ${s.atRisk}, lost ${s.lost})` +
+    (s.underProtected > 0 ? '\n  under-protected: every shard is there, but some peers hold several shards of one stripe (fewer peers than shards); they spread out as peers join' : ''))
   const q = r.repair
   lines.push(`repair here: ${q.queued} stripes queued${q.queued > 0 ? ` (about ${q.etaSeconds} s left)` : ''}; ${q.stripesRepaired} repaired (${q.shardsRebuilt} shards rebuilt${q.localRebuilds > 0 ? `, ${q.localRebuilds} of them from one line alone` : ''}, ` +
     `${q.shardsCopied} copied, ${formatSize(q.bytesWritten)}), ${formatSize(q.bytesPerSecond)}/s; ${q.failures} failed attempts` +

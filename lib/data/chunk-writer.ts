@@ -3,7 +3,7 @@ import { shardHash } from '../../crypto/hash.ts'
 import type { RedundancyScheme } from '../codec/scheme.ts'
 import { MeshError, errors, isMeshError, toMeshError } from '../errors.ts'
 import { placeStripe } from '../placement/rendezvous.ts'
-import type { ChunkId, PeerId, ShardId, ShardNetwork } from '../ports.ts'
+import type { ChunkId, PeerId, PeerInfo, ShardId, ShardNetwork } from '../ports.ts'
 import { bounded } from './bounded-call.ts'
 import { stripeKey, type ChunkRef, type ShardLocation } from './chunk-ref.ts'
 import type { ChunkGuard } from './chunk-guard.ts'
@@ -11,6 +11,10 @@ import type { ChunkGuard } from './chunk-guard.ts'
 // The write path of one chunk: id = keyed hash of the plaintext, seal, encode into n shards,
 // place them by rendezvous over the live peers with room, put all n in parallel; a failed put
 // moves to the next unused spare peer (at most 3 tries per shard).
+//
+// Fewer peers with room than shards: the shards go round the peers there are (shard i on the
+// i mod p'th), so the data is written and readable, but one peer's loss costs several shards.
+// Status calls such stripes under-protected, and rebalance spreads them once peers join.
 //
 // Write quorum: write() resolves once every put has settled and at least `writeQuorum` shards
 // are stored. The default is n (every shard), the simplest promise to reason about; a lower
@@ -68,6 +72,8 @@ export class ChunkWriter {
   private readonly guard: ChunkGuard | undefined
   private readonly takesShards: ((peer: PeerId) => boolean) | undefined
   private readonly peerWaitMs: number
+  /** Since when fewer than n storage peers are in view (null: enough). */
+  private shortSince: number | null = null
 
   constructor (opts: ChunkWriterOptions) {
     const { k, n } = opts.scheme
@@ -111,22 +117,15 @@ export class ChunkWriter {
     const shardSize = scheme.shardSize(sealed.byteLength)
 
     // The full ranking of peers with room: the first n take the shards, the rest are spares.
-    let peers = this.network.peers().filter((p) => this.takesShards?.(p.id) ?? true)
-    // Too few storage peers in view (not too little space): a peer may be between two state
-    // messages on a loaded machine, or reconnecting. Wait for it a little before failing.
-    for (const deadline = Date.now() + this.peerWaitMs; peers.filter((p) => p.capacity > 0).length < this.writeQuorum && Date.now() < deadline;) {
-      if (signal?.aborted) throw errors.aborted(`writing ${what}`)
-      await new Promise((resolve) => setTimeout(resolve, 200))
-      peers = this.network.peers().filter((p) => this.takesShards?.(p.id) ?? true)
-    }
+    const peers = await this.storagePeers(what, signal)
     const ranked = placeStripe(stripeKey(id, scheme.name), peers, peers.length, shardSize)
-    if (ranked.length < this.writeQuorum) throw this.tooFewPeers(what, peers.filter((p) => p.capacity > 0).length, ranked.length, shardSize)
+    if (ranked.length === 0) throw this.tooFewPeers(what, peers.filter((p) => p.capacity > 0).length, shardSize)
     const spares = ranked.slice(scheme.n)
 
     const failures: Failure[] = []
     // placeShard rejects only when aborted; allSettled lets every put finish or stop first.
     const placed = await Promise.allSettled(shards.map((data, i) =>
-      this.placeShard(shardIds[i]!, data, ranked[i] ?? null, spares, failures, signal)
+      this.placeShard(shardIds[i]!, data, ranked[i % ranked.length]!, spares, failures, signal)
     ))
     if (signal?.aborted) throw errors.aborted(`writing ${what}`)
 
@@ -143,6 +142,26 @@ export class ChunkWriter {
     this.stats.shardsStored += stored
     this.stats.unplacedShards += scheme.n - stored
     return { id, size: plaintext.byteLength, sealedSize: sealed.byteLength, scheme: scheme.name, shards: locations }
+  }
+
+  /**
+   * The storage peers that take shards. With fewer than n in view, the first write waits up to
+   * peerWaitMs for more (a peer may be between two state messages on a loaded machine, or
+   * reconnecting); writes after it go on with the peers there are (under-protected) at once.
+   */
+  private async storagePeers (what: string, signal: AbortSignal | undefined): Promise<PeerInfo[]> {
+    const inView = () => this.network.peers().filter((p) => this.takesShards?.(p.id) ?? true)
+    const enough = (peers: PeerInfo[]) => peers.filter((p) => p.capacity > 0).length >= this.scheme.n
+    let peers = inView()
+    if (enough(peers)) { this.shortSince = null; return peers }
+    this.shortSince ??= Date.now()
+    while (!enough(peers) && Date.now() < this.shortSince + this.peerWaitMs) {
+      if (signal?.aborted) throw errors.aborted(`writing ${what}`)
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      peers = inView()
+    }
+    if (enough(peers)) this.shortSince = null
+    return peers
   }
 
   /**
@@ -170,14 +189,11 @@ export class ChunkWriter {
     return null
   }
 
-  private tooFewPeers (what: string, storagePeers: number, withRoom: number, shardSize: number): MeshError {
-    const need = this.writeQuorum
-    if (storagePeers >= need) {
-      return new MeshError('NO_SPACE', `${what}: no space: only ${withRoom} of ${storagePeers} storage peers ` +
-        `have room for a ${shardSize}-byte shard, ${need} needed`)
+  private tooFewPeers (what: string, storagePeers: number, shardSize: number): MeshError {
+    if (storagePeers > 0) {
+      return new MeshError('NO_SPACE', `${what}: no space: none of ${storagePeers} storage peers has room for a ${shardSize}-byte shard`)
     }
-    return new MeshError('UNAVAILABLE', `${what}: unavailable: only ${storagePeers} storage peers are up, ` +
-      `${need} needed to store its shards on distinct peers`)
+    return new MeshError('UNAVAILABLE', `${what}: unavailable: no storage peer is up`)
   }
 
   private quorumMissed (what: string, stored: number, failures: Failure[]): MeshError {

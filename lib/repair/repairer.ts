@@ -90,7 +90,7 @@ const hex = (b: Buffer): string => b.toString('hex')
 export class Repairer extends PeriodicTask {
   readonly stats: RepairStats = {
     passes: 0, queued: 0, stripesRepaired: 0, shardsRebuilt: 0, shardsCopied: 0, bytesWritten: 0,
-    failures: 0, underProtected: 0, etaSeconds: 0, misplaced: 0, shardsRebalanced: 0, localRebuilds: 0, health: { stripes: 0, healthy: 0, degraded: 0, atRisk: 0, lost: 0 }
+    failures: 0, underProtected: 0, etaSeconds: 0, misplaced: 0, shardsRebalanced: 0, localRebuilds: 0, health: { stripes: 0, healthy: 0, underProtected: 0, degraded: 0, atRisk: 0, lost: 0 }
   }
 
   private readonly timeoutMs: number
@@ -146,7 +146,7 @@ export class Repairer extends PeriodicTask {
     // What this peer holds, listed once per pass (not one file check per slot naming it).
     const held = new Set<string>(await local.list())
     const targets = directory.targets()
-    const health: StripeHealth = { stripes: 0, healthy: 0, degraded: 0, atRisk: 0, lost: 0 }
+    const health: StripeHealth = { stripes: 0, healthy: 0, underProtected: 0, degraded: 0, atRisk: 0, lost: 0 }
     const work: Work[] = []
     const stillBad = new Set<string>()
     let rebalanced = 0
@@ -159,15 +159,16 @@ export class Repairer extends PeriodicTask {
       // Slots whose shard a peer still serves (up, briefly silent, or marked).
       const alive: boolean[] = new Array(stripe.slots.length).fill(false)
       const holders = new Set<string>()
+      const crowded: Array<{ slot: Slot, peer: PeerId }> = []
       for (const slot of stripe.slots) {
         const peer = slot.peer ? hex(slot.peer) as PeerId : null
         const status = peer ? directory.status(peer) : 'down'
         const twice = peer !== null && holders.has(peer)
         if (peer) holders.add(peer)
         if (twice) {
-          // Two shards of one stripe on one peer (two leaders with different views raced):
-          // one loss would cost two shards. Move this one elsewhere.
-          bad.push({ slot, copyFrom: directory.reachable(peer) ? peer : null })
+          // Two shards of one stripe on one peer (written with fewer peers than shards, or two
+          // leaders with different views raced): one loss would cost both. Dealt with below.
+          crowded.push({ slot, peer })
           if (status === 'up' || status === 'suspect') alive[slot.index] = true
         } else if (peer === network.self && !held.has(hex(slot.shard))) {
           bad.push({ slot, copyFrom: null, lostHere: true }) // corrupt or deleted here: rebuild it
@@ -180,9 +181,16 @@ export class Repairer extends PeriodicTask {
           bad.push({ slot, copyFrom: peer && directory.reachable(peer) ? peer : null })
         }
       }
+      // Moved to a peer holding none of the stripe where there is one; else under-protected.
+      const room = crowded.length > 0 && targets.some((p) => !holders.has(p.id))
+      for (const { slot, peer } of crowded) {
+        if (room) bad.push({ slot, copyFrom: directory.reachable(peer) ? peer : null })
+        else if (!alive[slot.index]) bad.push({ slot, copyFrom: null })
+      }
       const count = stripe.slots.length
       const available = alive.filter(Boolean).length
-      if (available >= count && bad.length === 0) health.healthy++
+      const onlyCrowded = bad.every((b) => crowded.some((c) => c.slot === b.slot))
+      if (available >= count && onlyCrowded) health[crowded.length > 0 ? 'underProtected' : 'healthy']++
       else health[fragility(scheme, alive)]++
       const key = stripeKey(hex(stripe.chunk) as ChunkId, stripe.scheme)
       if (bad.length === 0) {
@@ -260,7 +268,9 @@ export class Repairer extends PeriodicTask {
       this.stats.bytesWritten += bytes.byteLength
       holders.add(target)
       if (target !== old) moves.push({ chunk: w.stripe.chunk, scheme: w.stripe.scheme, index: slot.index, shard: slot.shard, peer: Buffer.from(target, 'hex') })
-      if (copyFrom && copyFrom !== target) copiedFrom.push({ peer: copyFrom, id })
+      // Its holder keeps the file if another slot names it there too (mirror shards are identical).
+      const sharedFile = w.stripe.slots.some((s) => s !== slot && s.peer !== null && hex(s.peer) === copyFrom && hex(s.shard) === id)
+      if (copyFrom && copyFrom !== target && !sharedFile) copiedFrom.push({ peer: copyFrom, id })
       if (w.available === Infinity) this.stats.shardsRebalanced++
     }
     if (moves.length > 0) this.opts.record(moves)

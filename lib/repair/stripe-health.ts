@@ -4,8 +4,10 @@ import { decodable, type RedundancyScheme } from '../codec/scheme.ts'
 /** Stripes by how close to loss they are (status). */
 export interface StripeHealth {
   stripes: number
-  /** All n shards available. */
+  /** All n shards available, on n distinct peers. */
   healthy: number
+  /** All n shards available, but some peer holds several (fewer peers than shards): one loss costs more. */
+  underProtected: number
   /** Some shards missing, none of the losses below. */
   degraded: number
   /** One more loss could make it unreadable (rs: exactly k left). */

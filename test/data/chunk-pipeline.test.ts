@@ -233,17 +233,37 @@ describe('rs:3+2 placement and space', () => {
     expect(chunks.stats.retries).toBe(2)
   })
 
-  it('by default needs all n peers; with a lower quorum leaves the missing shard for repair', async () => {
+  it('with fewer peers than shards, waits a little once, then puts several shards on a peer (under-protected), still readable', async () => {
     net.down(4)
     const data = randomBytes(50_000)
-    const err = await writer('rs:3+2').write(data).catch((e: unknown) => e)
-    expect(isMeshError(err, 'UNAVAILABLE')).toBe(true)
-    expect((err as Error).message).toMatch(/only 4 storage peers are up, 5 needed/)
+    const chunks = writer('rs:3+2', { peerWaitMs: 300 })
+    const started = Date.now()
+    const ref = await chunks.write(data)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300) // the first write waited for a fifth peer
+    const placed = placedOn(ref)
+    expect(placed).toHaveLength(5)
+    expect(new Set(placed).size).toBe(4) // one peer holds two
+    expect(placed).not.toContain(net.ids[4])
+    const second = Date.now()
+    await chunks.write(randomBytes(50_000))
+    expect(Date.now() - second).toBeLessThan(300) // later writes do not wait again
+    // The peer holding two shards gone: rs:3+2 loses two, still decodes.
+    const doubled = placed.find((p, i) => placed.indexOf(p) !== i)!
+    net.down(net.indexOf(doubled))
+    expect((await reader().read(ref)).equals(data)).toBe(true)
 
-    const ref = await writer('rs:3+2', { writeQuorum: 4 }).write(data)
+    for (const i of [0, 1, 2, 3]) net.down(i)
+    const err = await writer('rs:3+2', { peerWaitMs: 0 }).write(data).catch((e: unknown) => e)
+    expect(isMeshError(err, 'UNAVAILABLE')).toBe(true)
+    expect((err as Error).message).toMatch(/no storage peer is up/)
+  })
+
+  it('with a lower quorum leaves a shard whose puts all failed for repair', async () => {
+    const { data, ranked } = await rankedChunk()
+    for (const peer of ranked.slice(4)) net.slow(peer, 60_000) // the fifth and every spare time out
+    const ref = await writer('rs:3+2', { writeQuorum: 4, timeoutMs: 200 }).write(data)
     expect(ref.shards[4]!.peer).toBeNull()
-    expect(new Set(placedOn(ref)).size).toBe(4)
-    expect(placedOn(ref)).not.toContain(net.ids[4])
+    expect(placedOn(ref)).toEqual(ranked.slice(0, 4))
     expect((await reader().read(ref)).equals(data)).toBe(true)
     expect(() => writer('rs:3+2', { writeQuorum: 3 })).toThrow(/write quorum/)
   })
