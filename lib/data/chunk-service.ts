@@ -1,5 +1,6 @@
 import { parseScheme } from '../codec/parse-scheme.ts'
 import type { RedundancyScheme } from '../codec/scheme.ts'
+import { isMeshError } from '../errors.ts'
 import type { ChunkId, PeerId, ShardId, ShardNetwork } from '../ports.ts'
 import { ChunkReader } from './chunk-reader.ts'
 import { decodeChunkRef, encodeChunkRef, type ChunkRef } from './chunk-ref.ts'
@@ -39,9 +40,18 @@ export interface ChunkServiceOptions {
   guard?: ChunkGuard
   /** False for peers that must get no new shards (being drained, unhealthy). */
   takesShards?: (peer: PeerId) => boolean
+  /**
+   * For this long after the service starts (ms, default 20 s), a read that finds too few shards
+   * waits for holders not yet connected (a mount reads as soon as it sees enough peers for its
+   * own scheme; a stripe of another scheme may need more of the peers still connecting).
+   */
+  joinWaitMs?: number
   /** Where shards of a stripe moved since its ref was written (records from repair and drain). */
   locate?: (chunk: ChunkId, scheme: string) => Array<{ index: number, shard: ShardId, peer: PeerId | null }>
 }
+
+// No peer joined for this long: the mesh in view is what there is.
+const QUIET_MS = 2000
 
 /** The mesh as ChunkStorage: ChunkWriter and ChunkReader behind encoded references. */
 export class ChunkService implements ChunkStorage {
@@ -50,8 +60,10 @@ export class ChunkService implements ChunkStorage {
   readonly guard: ChunkGuard
   private readonly locate: ChunkServiceOptions['locate']
   private readonly writers = new Map<string, ChunkWriter>()
+  private readonly joinedBy: number
 
   constructor (private readonly opts: ChunkServiceOptions) {
+    this.joinedBy = Date.now() + (opts.joinWaitMs ?? 20_000)
     this.locate = opts.locate
     this.guard = opts.guard ?? new ChunkGuard()
     this.writer = new ChunkWriter({ ...opts, guard: this.guard })
@@ -74,8 +86,35 @@ export class ChunkService implements ChunkStorage {
     return writer
   }
 
-  read (ref: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer> {
-    return this.reader.read(this.located(decodeChunkRef(ref)), opts)
+  async read (ref: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer> {
+    for (;;) {
+      const located = this.located(decodeChunkRef(ref))
+      try {
+        return await this.reader.read(located, opts)
+      } catch (err) {
+        if (!isMeshError(err, 'UNAVAILABLE') || !await this.holderConnects(located, opts?.signal)) throw err
+      }
+    }
+  }
+
+  /**
+   * True once a holder of ref that is not connected now connects; false when none does while
+   * peers are still joining (some peer connected within the last QUIET_MS, and the service is
+   * younger than joinWaitMs).
+   */
+  private async holderConnects (ref: ChunkRef, signal: AbortSignal | undefined): Promise<boolean> {
+    const holders = new Set(ref.shards.map((s) => s.peer))
+    const seen = new Set(this.opts.network.peers().map((p) => p.id))
+    for (let lastJoin = Date.now(); Date.now() < this.joinedBy && Date.now() - lastJoin < QUIET_MS && !signal?.aborted;) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      for (const { id } of this.opts.network.peers()) {
+        if (seen.has(id)) continue
+        if (holders.has(id)) return true
+        seen.add(id)
+        lastJoin = Date.now()
+      }
+    }
+    return false
   }
 
   /** The ref with its shards where they are now: a move counts only for the very shard it names. */

@@ -8,7 +8,8 @@ import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
 import { generateMeshSecret } from '../../crypto/mesh-key.ts'
 import { parseScheme } from '../../lib/codec/parse-scheme.ts'
 import { ChunkReader } from '../../lib/data/chunk-reader.ts'
-import type { ChunkRef } from '../../lib/data/chunk-ref.ts'
+import { encodeChunkRef, type ChunkRef } from '../../lib/data/chunk-ref.ts'
+import { ChunkService } from '../../lib/data/chunk-service.ts'
 import { ChunkWriter } from '../../lib/data/chunk-writer.ts'
 import { isMeshError } from '../../lib/errors.ts'
 import type { PeerId } from '../../lib/ports.ts'
@@ -67,5 +68,18 @@ describe('grid:2x2 through the chunk pipeline', () => {
     const err = await reader().read(ref).catch((e: unknown) => e)
     expect(isMeshError(err, 'UNAVAILABLE')).toBe(true)
     expect((err as Error).message).toMatch(/unavailable: found 5 of the 4 shards needed \(grid:2x2, 8 in the stripe/)
+  })
+
+  it('waits, just after start, for holders still connecting instead of failing the read', async () => {
+    const { ref, data } = await write()
+    const refBytes = encodeChunkRef(ref)
+    const service = (joinWaitMs: number) => new ChunkService({ network: net, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme, joinWaitMs })
+    // Five of eight holders in view: not d0 nor either of its parities, so d0 cannot be rebuilt yet.
+    for (const i of [0, 4, 6]) net.down(holder(ref, i))
+    const late = service(0).read(refBytes).catch((e: unknown) => e)
+    expect(isMeshError(await late, 'UNAVAILABLE')).toBe(true) // no joining time: fails at once
+    const reading = service(10_000).read(refBytes)
+    setTimeout(() => net.up(holder(ref, 0)), 300) // connects a moment later
+    expect((await reading).equals(data)).toBe(true)
   })
 })
