@@ -7,6 +7,11 @@ import * as m from './messages.ts'
 
 /** Incoming requests one peer may have outstanding; more is abuse and closes the connection. */
 const MAX_INFLIGHT = 256
+/**
+ * Requests this side has out at once: half the limit, because a cancelled request still counts
+ * at the other side until its handler stops.
+ */
+const SEND_WINDOW = MAX_INFLIGHT / 2
 const RTT_SMOOTHING = 0.2
 
 export interface CallResult { status: m.Status, data: Uint8Array | null, message: string }
@@ -41,6 +46,7 @@ export class PeerConnection {
   private readonly sendCancel: Message<m.Cancel>
   private readonly sendState: Message<m.StateMessage>
   private readonly pending = new Map<number, Pending>()
+  private readonly queued: Array<(() => void) & { reject?: (err: Error) => void }> = []
   private readonly inflight = new Map<number, AbortController>()
   private nextId = 1
   private readonly authTimer: NodeJS.Timeout
@@ -86,16 +92,20 @@ export class PeerConnection {
     this.authTimer.unref?.()
   }
 
-  /** Sends a request and waits for its response, bounded by timeoutMs and the signal. */
+  /**
+   * Sends a request and waits for its response, bounded by timeoutMs and the signal. At most
+   * SEND_WINDOW requests are out at once; more wait here, in order (a peer drops a connection
+   * with more than MAX_INFLIGHT: a burst, such as the deletes of a removed tree, must not do it).
+   */
   call (req: Omit<m.Request, 'id'>, opts: { signal?: AbortSignal, timeoutMs: number }): Promise<m.Response> {
     if (this.closed || !this.authenticated) return Promise.reject(errors.unavailable(`peer ${short(this.id)}`))
     if (opts.signal?.aborted) return Promise.reject(errors.aborted('shard request'))
-    const id = this.nextId++
-    const started = performance.now()
     return new Promise<m.Response>((resolve, reject) => {
+      let id = 0 // 0 while queued: not sent
+      let started = 0
       const fail = (err: Error) => {
         pending.cleanup()
-        this.sendCancel.send({ id })
+        if (id !== 0) this.sendCancel.send({ id })
         reject(err)
       }
       const onabort = () => fail(errors.aborted('shard request'))
@@ -110,18 +120,32 @@ export class PeerConnection {
         cleanup: () => {
           clearTimeout(timer)
           opts.signal?.removeEventListener('abort', onabort)
-          this.pending.delete(id)
+          if (id === 0) {
+            const at = this.queued.indexOf(send)
+            if (at >= 0) this.queued.splice(at, 1)
+          } else if (this.pending.delete(id)) this.sendQueued()
         }
       }
+      const send = (): void => {
+        id = this.nextId++
+        started = performance.now()
+        this.pending.set(id, pending)
+        this.sendRequest.send({ id, ...req })
+      }
+      send.reject = pending.reject
       opts.signal?.addEventListener('abort', onabort, { once: true })
-      this.pending.set(id, pending)
-      this.sendRequest.send({ id, ...req })
+      this.queued.push(send)
+      this.sendQueued()
     })
   }
 
-  /** Requests sent and not answered yet. */
+  private sendQueued (): void {
+    while (this.pending.size < SEND_WINDOW && this.queued.length > 0 && !this.closed) this.queued.shift()!()
+  }
+
+  /** Requests sent or queued and not answered yet. */
   get waiting (): number {
-    return this.pending.size
+    return this.pending.size + this.queued.length
   }
 
   announce (state: m.StateMessage): void {
@@ -203,7 +227,9 @@ export class PeerConnection {
     clearTimeout(this.authTimer)
     for (const controller of this.inflight.values()) controller.abort()
     this.inflight.clear()
-    for (const pending of [...this.pending.values()]) pending.reject(errors.unavailable(`peer ${short(this.id)} (${reason})`))
+    const gone = errors.unavailable(`peer ${short(this.id)} (${reason})`)
+    for (const pending of [...this.pending.values()]) pending.reject(gone)
+    for (const send of [...this.queued]) send.reject?.(gone)
     this.channel.close()
     this.conn.destroy()
     this.events.onclose(this, reason)

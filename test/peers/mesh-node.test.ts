@@ -69,6 +69,14 @@ describe('mesh node', () => {
     expect(isMeshError(missing, 'NOT_FOUND')).toBe(true)
   })
 
+  it('sends a burst of 2,000 requests at once without going past the other side\'s limit (it would drop the connection)', async () => {
+    const shards = Array.from({ length: 1000 }, () => shard())
+    await Promise.all(shards.map((s) => a.node.put(b.node.self, s.id, s.data)))
+    const deleted = await Promise.all(shards.map((s) => a.node.delete(b.node.self, s.id)))
+    expect(deleted.every(Boolean)).toBe(true)
+    expect(a.node.peers().map((p) => p.id)).toContain(b.node.self) // still connected
+  })
+
   it('routes calls for itself to its own store', async () => {
     const s = shard()
     await a.node.put(a.node.self, s.id, s.data)
