@@ -5,7 +5,7 @@ import { benchCodec } from './codec.ts'
 import { benchMesh } from './mesh.ts'
 import { benchMeta } from './meta.ts'
 import { benchSchemes } from './schemes.ts'
-import { benchMount } from './mount.ts'
+import { benchMount, printFsTable } from './mount.ts'
 import { benchRepair } from './repair.ts'
 
 const only = new Set(process.argv.slice(2))
@@ -27,9 +27,10 @@ if (wanted('meta')) {
 }
 if (wanted('mount')) {
   const mount = await benchMount()
-  printTable('Through the mount: 5 storage peers, rs:3+2, FUSE (baseline: the local disk)', mount.throughput)
-  printTable('Small files through the mount (baseline: the local disk)', mount.files, 'files/s')
+  printFsTable('The filesystem: local disk, the ceiling (in memory, same FUSE binding and options, no mesh), meshfs (5 storage peers, rs:3+2)', mount.rows)
+  for (const [name, bytes] of Object.entries(mount.rss)) console.log(`  ${name}: ${(bytes / 1e6).toFixed(0)} MB`)
   for (const note of mount.notes) console.log(`  ${note}`)
+  console.log(`  as JSON: ${mount.json}`)
 }
 if (wanted('repair')) {
   const repair = await benchRepair()

@@ -1,118 +1,143 @@
-// The mount as users meet it: the demo topology (5 `meshfs serve` processes, rs:3+2, one
-// `meshfs mount` process, local testnet) against the local disk, same workloads, same run.
-import { randomBytes } from 'node:crypto'
-import { mkdir, open, rm, writeFile } from 'node:fs/promises'
+// The filesystem benchmark (issue 8): the same workloads, in the same run, on (a) the local
+// disk, (b) a ceiling filesystem (in memory, meshfs's FUSE binding and mount options, no mesh:
+// bench/ceiling-mount.ts) and (c) a meshfs mount over 5 storage peers in their own processes,
+// rs:3+2, local testnet. Every meshfs figure is given as a fraction of the ceiling's speed.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { TestMesh, sh, type MountProcess } from '../test/helpers/mesh-mount.ts'
-import { REPO_ROOT } from '../test/helpers/peer-process.ts'
-import type { Row } from './table.ts'
-import { dropCaches, timed } from './measure.ts'
+import { TestMesh, forceUnmount, type MountProcess } from '../test/helpers/mesh-mount.ts'
+import { REPO_ROOT, exited, waitForLine } from '../test/helpers/peer-process.ts'
+import { dropCaches } from './measure.ts'
+import { du, find, randomFile, randomIo, removeTrees, rsync, seqRead, seqWrite, sourceTree, untar } from './workloads.ts'
 
 const MIB = 1024 * 1024
 const SIZE_MIB = Number(process.env.MESHFS_BENCH_MOUNT_MIB ?? 1024)
-const TREE = { dirs: 50, files: 100 }
+const FILES = Number(process.env.MESHFS_BENCH_FILES ?? 10_000)
+const RANDOM_SECONDS = Number(process.env.MESHFS_BENCH_RANDOM_SECONDS ?? 30)
+const RANDOM_MIB = 256
 
-export interface MountBench {
-  throughput: Row[]
-  files: Row[]
-  notes: string[]
+type Target = 'local' | 'ceiling' | 'meshfs'
+
+export interface FsRow {
+  name: string
+  unit: string
+  /** Higher is better: MB/s, files/s, IOPS; for timed tree walks, 1 / seconds is compared. */
+  values: Record<Target, number>
+  /** For rows measured in seconds: lower is better. */
+  seconds: boolean
+  /** meshfs speed / ceiling speed (for seconds rows: ceiling time / meshfs time). */
+  ratio: number
+  /** The ratio issue 8 asks for. */
+  target: number
 }
 
+export interface MountBench { rows: FsRow[], rss: Record<string, number>, notes: string[], json: string }
+
 export async function benchMount (): Promise<MountBench> {
-  const root = join(REPO_ROOT, '.bench', `mount-${process.pid}`)
-  const local = join(root, 'local')
-  await mkdir(local, { recursive: true })
+  const root = join(REPO_ROOT, '.bench', `fs-${process.pid}`)
+  const dirs: Record<Target, string> = { local: join(root, 'local'), ceiling: join(root, 'ceiling'), meshfs: '' }
+  await mkdir(dirs.local, { recursive: true })
   const notes: string[] = []
   let mesh: TestMesh | null = null
   let mount: MountProcess | null = null
+  let ceiling: ChildProcess | null = null
   try {
     const source = join(root, 'source.bin')
     await randomFile(source, SIZE_MIB)
-    const tarball = await smallFileTarball(root)
-    const perPeer = Math.ceil(SIZE_MIB * 5 / 3 / 5 * 1.5) + 256
+    const tree = await sourceTree(root, FILES)
+    ceiling = await startCeiling(dirs.ceiling)
+    const perPeer = Math.ceil((SIZE_MIB + RANDOM_MIB + 200) * 5 / 3 / 5 * 2) + 512
     mesh = await TestMesh.start({ capacity: `${perPeer}M` })
     mount = await mesh.mount('mnt')
-    const mnt = mount.path
+    dirs.meshfs = mount.path
     notes.push(mount.output.split('\n').find((l) => l.includes('mounted ')) ?? '')
 
-    const write = (dir: string) => timed(() => sh('dd', [`if=${source}`, `of=${join(dir, 'seq.bin')}`, 'bs=1M', 'conv=fsync']))
-    const localWrite = await write(local)
-    stats(mount) // resets the event-loop histogram: the next figures cover the copy alone
-    const meshWrite = await write(mnt)
-    notes.push(`during the ${SIZE_MIB} MiB write: ${await statsLine(mount)}`)
-
-    const read = (dir: string) => timed(() => sh('dd', [`if=${join(dir, 'seq.bin')}`, 'of=/dev/null', 'bs=1M']))
-    await dropCaches(notes)
-    const localRead = await read(local)
-    // Cold: a new mount process (empty chunk cache) and no kernel page cache.
-    await mount.stop()
-    mount = await mesh.mount('mnt')
-    await dropCaches(notes)
-    stats(mount)
-    const meshRead = await read(mnt)
-    notes.push(`during the ${SIZE_MIB} MiB read: ${await statsLine(mount)}`)
-
-    const untar = (dir: string) => timed(async () => {
-      await mkdir(join(dir, 'tree'))
-      await sh('tar', ['-xf', tarball, '-C', join(dir, 'tree')])
-      await sh('sync', ['-f', join(dir, 'tree')])
-    })
-    const localTar = await untar(local)
-    const meshTar = await untar(mnt)
-    const count = TREE.dirs * TREE.files
-
-    const mbps = (seconds: number) => SIZE_MIB * MIB / 1e6 / seconds
-    const row = (name: string, value: number, baseline: number, note?: string): Row => ({ name, mbps: value, baselineMbps: baseline, ratio: value / baseline, note })
-    return {
-      throughput: [
-        row(`sequential write ${SIZE_MIB} MiB (dd bs=1M conv=fsync)`, mbps(meshWrite), mbps(localWrite), `${meshWrite.toFixed(1)} s vs ${localWrite.toFixed(1)} s`),
-        row(`sequential read ${SIZE_MIB} MiB, cold (new mount, caches dropped)`, mbps(meshRead), mbps(localRead), `${meshRead.toFixed(1)} s vs ${localRead.toFixed(1)} s`)
-      ],
-      files: [
-        row(`tar -x of ${count} files of 1-4 KiB in ${TREE.dirs} dirs, then sync`, count / meshTar, count / localTar, `${meshTar.toFixed(1)} s vs ${localTar.toFixed(1)} s`)
-      ],
-      notes
+    const results: Record<string, Record<Target, number>> = {}
+    const record = (name: string, target: Target, value: number) => { (results[name] ??= {} as Record<Target, number>)[target] = value }
+    for (const target of ['local', 'ceiling', 'meshfs'] as const) {
+      const dir = dirs[target]
+      record('write', target, SIZE_MIB * MIB / 1e6 / await seqWrite(source, dir))
+      // Cold: no page cache; meshfs also a new mount process (nothing in its chunk cache).
+      if (target === 'meshfs') {
+        await mount.stop()
+        mount = await mesh.mount('mnt')
+      }
+      await dropCaches(notes)
+      record('read', target, SIZE_MIB * MIB / 1e6 / await seqRead(dir))
+      record('tar', target, tree.count / await untar(tree.tarball, dir))
+      record('rsync', target, await rsync(tree.dir, dir))
+      await dropCaches(notes)
+      record('find', target, await find(dir))
+      record('du', target, await du(dir))
+      record('rm', target, await removeTrees(dir))
+      record('random', target, await randomIo(dir, RANDOM_MIB, RANDOM_SECONDS))
+      console.error(`bench: ${target} done`)
     }
+    const rss = {
+      'meshfs mount (peak RSS)': await peakRss(mount.process.pid!),
+      'one storage peer (peak RSS)': await peakRss(mesh.grid.peers[0]!.process.pid!),
+      'ceiling filesystem (peak RSS)': await peakRss(ceiling.pid!)
+    }
+    const row = (key: string, name: string, unit: string, seconds: boolean, target: number): FsRow => {
+      const values = results[key]!
+      return { name, unit, values, seconds, ratio: seconds ? values.ceiling / values.meshfs : values.meshfs / values.ceiling, target }
+    }
+    const rows = [
+      row('write', `sequential write of ${SIZE_MIB} MiB (dd bs=1M conv=fsync)`, 'MB/s', false, 0.28),
+      row('read', `sequential read of it, cold (caches dropped; meshfs remounted)`, 'MB/s', false, 0.25),
+      row('tar', `tar -x of ${tree.count} small files in nested dirs, then sync`, 'files/s', false, 0.7),
+      row('rsync', 'rsync -a of that tree, then sync', 's', true, 0.5),
+      row('find', 'find over it (caches dropped)', 's', true, 1 / 1.5),
+      row('du', 'du -s over it', 's', true, 1 / 1.5),
+      row('rm', 'rm -rf of both trees', 's', true, 0.5),
+      row('random', `4 KiB random reads + writes on ${RANDOM_MIB} MiB for ${RANDOM_SECONDS} s, then fsync`, 'IOPS', false, 0.5)
+    ]
+    const json = join(REPO_ROOT, '.bench', 'fs-results.json')
+    await writeFile(json, JSON.stringify({ date: new Date().toISOString(), sizeMib: SIZE_MIB, files: FILES, rows, rss, notes }, null, 2))
+    return { rows, rss, notes, json }
+  } catch (err) {
+    // What the mount said last is usually what explains a failed workload.
+    if (mount) console.error(`meshfs mount output (last lines):\n${mount.output.split('\n').slice(-40).join('\n')}`)
+    throw err
   } finally {
     await mount?.stop()
     await mesh?.stop()
+    if (ceiling) await stopCeiling(ceiling, dirs.ceiling)
     await rm(root, { recursive: true, force: true })
   }
 }
 
-async function randomFile (path: string, mib: number): Promise<void> {
-  const file = await open(path, 'w')
-  try {
-    for (let i = 0; i < mib; i += 16) await file.write(randomBytes(Math.min(16, mib - i) * MIB))
-  } finally {
-    await file.close()
-  }
+export function printFsTable (title: string, rows: FsRow[]): void {
+  const figure = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2))
+  const header = ['workload', 'unit', 'local disk', 'ceiling', 'meshfs', 'meshfs/ceiling', 'target']
+  const cells = rows.map((r) => [r.name, r.unit, figure(r.values.local), figure(r.values.ceiling), figure(r.values.meshfs),
+    r.ratio.toFixed(2), `${r.ratio >= r.target ? 'met' : 'missed'} (>= ${r.target.toFixed(2)})`])
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
+  const line = (c: string[]) => c.map((s, i) => (i <= 1 || i === 6 ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join('  ').trimEnd()
+  console.log(`\n${title}`)
+  console.log(line(header))
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '))
+  for (const c of cells) console.log(line(c))
+  console.log('  (for rows in seconds, meshfs/ceiling is the ceiling\'s time over meshfs\'s: higher is better everywhere)')
 }
 
-async function smallFileTarball (root: string): Promise<string> {
-  const tree = join(root, 'tree-source')
-  for (let d = 0; d < TREE.dirs; d++) {
-    await mkdir(join(tree, `dir-${d}`), { recursive: true })
-    await Promise.all(Array.from({ length: TREE.files }, (_, f) =>
-      writeFile(join(tree, `dir-${d}`, `file-${f}.txt`), randomBytes(1024 + Math.floor(Math.random() * 3072)))))
-  }
-  const tarball = join(root, 'tree.tar')
-  await sh('tar', ['-cf', tarball, '-C', tree, '.'])
-  return tarball
+async function startCeiling (dir: string): Promise<ChildProcess> {
+  await mkdir(dir, { recursive: true })
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/ceiling-mount.ts', dir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_NO_WARNINGS: '1' } })
+  await waitForLine(child, /mounted /, 30_000)
+  return child
 }
 
-function stats (mount: MountProcess): void {
-  mount.process.kill('SIGUSR2')
+async function stopCeiling (child: ChildProcess, dir: string): Promise<void> {
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+  await exited(child)
+  clearTimeout(timer)
+  await forceUnmount(dir)
 }
 
-/** Asks the mount for its stats line and waits (bounded) for it to appear in its output. */
-async function statsLine (mount: MountProcess): Promise<string> {
-  const before = mount.output.length
-  stats(mount)
-  for (let i = 0; i < 50; i++) {
-    const match = /stats: (.*)/.exec(mount.output.slice(before))
-    if (match) return match[1] as string
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  return 'no stats line from the mount'
+/** The most memory the process has held (VmHWM), in bytes. */
+async function peakRss (pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
 }

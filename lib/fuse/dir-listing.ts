@@ -1,7 +1,7 @@
 import { constants } from 'node:fs'
 import { Kind } from '../vfs/vfs.ts'
 import type { Ino } from '../ports.ts'
-import type { Vfs } from '../vfs/vfs.ts'
+import type { FileSystemApi } from '../vfs/vfs.ts'
 
 const TYPE_BITS: Record<Kind, number> = {
   [Kind.File]: constants.S_IFREG,
@@ -18,7 +18,7 @@ const TYPE_BITS: Record<Kind, number> = {
 export class DirListing {
   private constructor (readonly names: Buffer[], readonly inos: Float64Array, readonly modes: Float64Array) {}
 
-  static snapshot (vfs: Vfs, dir: Ino): DirListing {
+  static snapshot (vfs: FileSystemApi, dir: Ino): DirListing {
     const entries = vfs.readdir(dir)
     const names: Buffer[] = [Buffer.from('.'), Buffer.from('..')]
     const inos = new Float64Array(entries.length + 2)

@@ -2,7 +2,7 @@ import { constants } from 'node:fs'
 import { constants as osConstants } from 'node:os'
 import { errors } from '../errors.ts'
 import type { Ino } from '../ports.ts'
-import { now, type Attrs, type Stat, type Vfs } from '../vfs/vfs.ts'
+import { now, type Attrs, type FileSystemApi, type Stat } from '../vfs/vfs.ts'
 import { toErrno } from './errno.ts'
 import { FuseOp, SetAttr, type MeshFuseBinding, type MountHandle } from './native.ts'
 import { toStat } from './stat.ts'
@@ -33,7 +33,7 @@ export class FuseAdapter {
   private readonly endedCallbacks: Array<() => void> = []
   ended = false
 
-  constructor (private readonly vfs: Vfs, private readonly native: MeshFuseBinding, opts: FuseAdapterOptions = {}) {
+  constructor (private readonly vfs: FileSystemApi, private readonly native: MeshFuseBinding, opts: FuseAdapterOptions = {}) {
     this.cacheSeconds = opts.cacheSeconds ?? 1
     this.log = opts.log ?? (() => {})
   }

@@ -1,5 +1,5 @@
 import { stat, writeFile } from 'node:fs/promises'
-import type { Vfs } from '../vfs/vfs.ts'
+import type { FileSystemApi } from '../vfs/vfs.ts'
 import { FuseAdapter } from './fuse-adapter.ts'
 import { loadBinding, type KernelLimits, type MeshFuseBinding, type MountHandle } from './native.ts'
 
@@ -19,7 +19,7 @@ export interface FuseMountOptions {
   log?: (line: string) => void
 }
 
-/** A live FUSE mount of a Vfs. */
+/** A live FUSE mount of a filesystem (the Vfs; the benchmark's ceiling). */
 export class FuseMount {
   private unmounting: Promise<void> | null = null
 
@@ -32,7 +32,7 @@ export class FuseMount {
     adapter.onEnded(() => native.dispose(handle))
   }
 
-  static mount (vfs: Vfs, path: string, opts: FuseMountOptions = {}): FuseMount {
+  static mount (vfs: FileSystemApi, path: string, opts: FuseMountOptions = {}): FuseMount {
     const native = loadBinding()
     const adapter = new FuseAdapter(vfs, native, { cacheSeconds: opts.cacheSeconds, log: opts.log })
     const options = [`fsname=${opts.fsName ?? 'meshfs'}`, 'subtype=meshfs', 'default_permissions']

@@ -399,3 +399,8 @@ function checkAttrName (name: string): string {
 }
 
 export { Kind, ROOT, now, type Attrs, type Inode, type Name, type Time }
+
+/** What a FUSE mount needs of a filesystem (lib/fuse serves any implementation of it). */
+export type FileSystemApi = Pick<Vfs, 'getattr' | 'lookup' | 'readdir' | 'parent' | 'mkdir' | 'symlink' | 'mknod' | 'readlink' |
+'unlink' | 'link' | 'rmdir' | 'rename' | 'setattr' | 'statfs' | 'getxattr' | 'listxattr' | 'setxattr' | 'removexattr' |
+'create' | 'open' | 'read' | 'write' | 'fsync' | 'flush' | 'release'>
