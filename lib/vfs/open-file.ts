@@ -13,6 +13,11 @@ export interface OpenFileDeps {
   chunkSize: number
   /** Chunks being stored at once per file before write() waits (bounds memory, keeps a pipeline). */
   maxSealing: number
+  /**
+   * Chunks modified and not yet being stored, per file, past which the oldest is stored (random
+   * writes over a big file would otherwise hold every chunk they touched in memory until flush).
+   */
+  maxDirty: number
   /** The redundancy scheme new chunks get (the file's policy); absent: the storage's default. */
   scheme?: string
 }
@@ -88,6 +93,10 @@ export class OpenFile {
       if (within + n === C) this.seal(index) // a full chunk: store it while the next one fills
     }
     this.mtime = this.changedAt = now()
+    for (const index of this.dirty.keys()) { // oldest first
+      if (this.dirty.size <= this.deps.maxDirty) break
+      this.seal(index)
+    }
     while (this.sealing.size > this.deps.maxSealing) await Promise.race([...this.sealing.values()].map((s) => s.done))
   }
 
