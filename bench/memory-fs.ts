@@ -210,6 +210,7 @@ export class MemoryFs implements FileSystemApi {
   }
 
   async fsync (): Promise<void> {}
+  async fsyncdir (): Promise<void> {}
   async flush (): Promise<void> {}
   async release (fh: number): Promise<void> { this.handles.delete(fh) }
 

@@ -95,6 +95,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
 
   const identity = await openStoreDir(storeDir, keys.storage.topic)
   const meta = openMeta(join(storeDir, 'meta.db'), keys)
+  if (meta.rotated) say('the machine restarted while this mount was running: its metadata continues under a new writer id, so changes it may have lost and peers hold cannot clash with new ones')
   const peer = await startPeer({
     keys: keys.storage, dir: join(storeDir, 'shards'), capacity, bootstrap, keySeed: identity.peerSeed, zone,
     oplog: meta.log.ops, log: (line) => say(line)
@@ -119,7 +120,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
   }
 
   const storage = new ChunkService({
-    network: node, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme,
+    network: node, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme, buffered: true,
     locate: (chunk, scheme) => meta.shardMoves(chunk, scheme),
     takesShards: (peer) => maintenance.directory.takesShards(peer)
   })
@@ -204,7 +205,9 @@ function schemeArg (text: string): RedundancyScheme {
 
 function openMeta (path: string, keys: MeshKeys): MetaStore {
   try {
-    return MetaStore.open(path, { metadataKey: keys.metadataKey, locationKey: keys.storage.locationKey })
+    // Survives kill -9 at every commit; power loss once fsync (or fsyncdir) returned. An fsync per
+    // commit blocked this process's only thread for ~20% of a tar -x (profiled).
+    return MetaStore.open(path, { metadataKey: keys.metadataKey, locationKey: keys.storage.locationKey, durability: 'process' })
   } catch (err) {
     if (isMeshError(err, 'BAD_ARGUMENT')) throw new UsageError(`${path}: ${err.message}`)
     throw err

@@ -25,8 +25,13 @@ export interface StoreUsage {
 
 /** A peer's local store of opaque shards, named by their hash. */
 export interface ShardStorage {
-  /** Stores data under id. NO_SPACE past the quota; CORRUPT if data does not hash to id. */
-  put (id: ShardId, data: Uint8Array): Promise<void>
+  /**
+   * Stores data under id. NO_SPACE past the quota; CORRUPT if data does not hash to id.
+   * buffered: durable later (sync(), or the store's write-back interval), not before resolving.
+   */
+  put (id: ShardId, data: Uint8Array, opts?: { buffered?: boolean }): Promise<void>
+  /** Makes every buffered put so far durable. */
+  sync? (): Promise<void>
   /** Verified bytes. NOT_FOUND if absent; CORRUPT (and counted) if the file no longer hashes to id. */
   get (id: ShardId): Promise<Uint8Array>
   has (id: ShardId): Promise<boolean>
@@ -82,7 +87,10 @@ export interface ShardNetwork {
   readonly self: PeerId
   /** Live peers that proved the mesh key, self included. */
   peers (): PeerInfo[]
-  put (peer: PeerId, id: ShardId, data: Uint8Array, opts?: CallOptions): Promise<void>
+  /** buffered: the peer acknowledges once written, fsyncs later (sync, or within a second). */
+  put (peer: PeerId, id: ShardId, data: Uint8Array, opts?: CallOptions & { buffered?: boolean }): Promise<void>
+  /** Makes every buffered put the peer took durable. */
+  sync? (peer: PeerId, opts?: CallOptions): Promise<void>
   /** Bytes as the peer sent them: the caller verifies them against id. */
   get (peer: PeerId, id: ShardId, opts?: CallOptions): Promise<Uint8Array>
   has (peer: PeerId, id: ShardId, opts?: CallOptions): Promise<boolean>

@@ -35,6 +35,8 @@ export interface MeshNodeOptions {
 }
 
 const SHARD_BYTES = 32
+/** The shard field of a request about no shard (Sync). */
+const NO_SHARD = '0'.repeat(64) as ShardId
 const DIAL_GIVE_UP_MS = 60_000
 
 /**
@@ -156,9 +158,14 @@ export class MeshNode implements ShardNetwork {
     })
   }
 
-  async put (peer: PeerId, id: ShardId, data: Uint8Array, opts?: CallOptions): Promise<void> {
-    if (peer === this.self) return this.opts.storage.put(id, data)
-    await this.call(peer, m.Op.Put, id, data, opts)
+  async put (peer: PeerId, id: ShardId, data: Uint8Array, opts?: CallOptions & { buffered?: boolean }): Promise<void> {
+    if (peer === this.self) return this.opts.storage.put(id, data, { buffered: opts?.buffered })
+    await this.call(peer, opts?.buffered ? m.Op.PutBuffered : m.Op.Put, id, data, opts)
+  }
+
+  async sync (peer: PeerId, opts?: CallOptions): Promise<void> {
+    if (peer === this.self) return this.opts.storage.sync?.()
+    await this.call(peer, m.Op.Sync, NO_SHARD, null, opts)
   }
 
   async get (peer: PeerId, id: ShardId, opts?: CallOptions): Promise<Uint8Array> {

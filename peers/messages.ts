@@ -7,7 +7,8 @@ export const PROTOCOL = 'meshfs/shards/v1'
 /** Largest message a peer accepts; a larger one closes the connection. */
 export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
-export const enum Op { Put = 1, Get = 2, Has = 3, Delete = 4, Ping = 5 }
+/** PutBuffered: acknowledged once written, made durable within a second or by Sync (every buffered put so far). */
+export const enum Op { Put = 1, Get = 2, Has = 3, Delete = 4, Ping = 5, PutBuffered = 6, Sync = 7 }
 export const enum Status { Ok = 0, NotFound = 1, NoSpace = 2, Corrupt = 3, Failed = 4, BadRequest = 5 }
 
 export interface Hello { version: number, proof: Uint8Array }

@@ -217,7 +217,7 @@ export class PeerConnection {
 
   private observeRtt (ms: number, op: m.Op): void {
     // Only small requests measure the path; a put's time is mostly transfer.
-    if (op === m.Op.Put) return
+    if (op === m.Op.Put || op === m.Op.PutBuffered || op === m.Op.Sync) return
     this.rttMs = this.rttMs === 0 ? ms : this.rttMs + RTT_SMOOTHING * (ms - this.rttMs)
   }
 

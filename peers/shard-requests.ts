@@ -9,8 +9,12 @@ export async function serveShardRequest (store: ShardStorage, req: m.Request): P
   try {
     switch (req.op) {
       case m.Op.Put:
+      case m.Op.PutBuffered:
         if (req.data === null) return fail(m.Status.BadRequest, 'put without data')
-        await store.put(id, req.data)
+        await store.put(id, req.data, { buffered: req.op === m.Op.PutBuffered })
+        return ok(null)
+      case m.Op.Sync:
+        await store.sync?.()
         return ok(null)
       case m.Op.Get:
         return ok(await store.get(id))

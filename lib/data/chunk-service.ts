@@ -4,7 +4,8 @@ import { isMeshError } from '../errors.ts'
 import type { ChunkId, PeerId, ShardId, ShardNetwork } from '../ports.ts'
 import { ChunkReader } from './chunk-reader.ts'
 import { decodeChunkRef, encodeChunkRef, type ChunkRef } from './chunk-ref.ts'
-import { ChunkWriter } from './chunk-writer.ts'
+import { ChunkWriter, type ChunkWriterOptions } from './chunk-writer.ts'
+import { bounded } from './bounded-call.ts'
 import { ChunkGuard } from './chunk-guard.ts'
 
 /** What the filesystem needs of the data layer: bytes in, an opaque reference out, and back. */
@@ -19,6 +20,8 @@ export interface ChunkStorage {
   release (ref: Uint8Array): void
   /** The stripe a reference was written to (for the location records every peer keeps). */
   stripeOf? (ref: Uint8Array): StripeInfo
+  /** Makes every chunk written so far durable on its peers (writes may return before: fsync calls this). */
+  sync? (): Promise<void>
 }
 
 /** A stripe and where its shards went: what location records say of a new chunk. */
@@ -41,6 +44,11 @@ export interface ChunkServiceOptions {
   /** False for peers that must get no new shards (being drained, unhealthy). */
   takesShards?: (peer: PeerId) => boolean
   /**
+   * Peers acknowledge shards once written and make them durable within a second, or at sync()
+   * (a file's fsync): a write no longer waits for one fsync per shard.
+   */
+  buffered?: boolean
+  /**
    * For this long after the service starts (ms, default 20 s), a read that finds too few shards
    * waits for holders not yet connected (a mount reads as soon as it sees enough peers for its
    * own scheme; a stripe of another scheme may need more of the peers still connecting).
@@ -50,6 +58,7 @@ export interface ChunkServiceOptions {
   locate?: (chunk: ChunkId, scheme: string) => Array<{ index: number, shard: ShardId, peer: PeerId | null }>
 }
 
+const SYNC_TIMEOUT_MS = 10_000
 // No peer joined for this long: the mesh in view is what there is.
 const QUIET_MS = 2000
 
@@ -62,11 +71,14 @@ export class ChunkService implements ChunkStorage {
   private readonly writers = new Map<string, ChunkWriter>()
   private readonly joinedBy: number
 
+  readonly syncStats = { syncs: 0, failures: 0 }
+  private readonly unsynced = new Set<PeerId>()
+
   constructor (private readonly opts: ChunkServiceOptions) {
     this.joinedBy = Date.now() + (opts.joinWaitMs ?? 20_000)
     this.locate = opts.locate
     this.guard = opts.guard ?? new ChunkGuard()
-    this.writer = new ChunkWriter({ ...opts, guard: this.guard })
+    this.writer = new ChunkWriter({ ...this.writerOptions(), scheme: opts.scheme })
     this.writers.set(this.writer.scheme.name, this.writer)
     this.reader = new ChunkReader({ network: opts.network, contentKey: opts.contentKey, avoid: opts.takesShards && ((peer) => !opts.takesShards!(peer)) })
   }
@@ -80,10 +92,30 @@ export class ChunkService implements ChunkStorage {
     const name = scheme ?? this.writer.scheme.name
     let writer = this.writers.get(name)
     if (!writer) {
-      writer = new ChunkWriter({ ...this.opts, scheme: parseScheme(name), guard: this.guard })
+      writer = new ChunkWriter({ ...this.writerOptions(), scheme: parseScheme(name) })
       this.writers.set(name, writer)
     }
     return writer
+  }
+
+  private writerOptions (): Omit<ChunkWriterOptions, 'scheme'> {
+    return { ...this.opts, guard: this.guard, buffered: this.opts.buffered ? { unsynced: this.unsynced } : undefined }
+  }
+
+  /**
+   * Asks every peer that took a buffered shard since the last sync to make it durable. A peer
+   * that does not answer is counted, not an error: it has the shard (it acknowledged it) and
+   * fsyncs it within a second on its own; the stripe's other shards are synced.
+   */
+  async sync (): Promise<void> {
+    const { network } = this.opts
+    const peers = [...this.unsynced]
+    this.unsynced.clear()
+    if (!network.sync || peers.length === 0) return
+    const results = await Promise.allSettled(peers.map((peer) =>
+      bounded(`sync on peer ${peer.slice(0, 8)}`, SYNC_TIMEOUT_MS, undefined, (call) => network.sync!(peer, call))))
+    this.syncStats.syncs++
+    this.syncStats.failures += results.filter((r) => r.status === 'rejected').length
   }
 
   async read (ref: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer> {

@@ -38,6 +38,11 @@ export interface ChunkWriterOptions {
   takesShards?: (peer: PeerId) => boolean
   /** How long a write waits for enough storage peers to be in view before failing (default 5 s). */
   peerWaitMs?: number
+  /**
+   * Puts the peers acknowledge once written, not once fsynced (a file's fsync makes them durable:
+   * ChunkService.sync); each peer that took one is added to unsynced.
+   */
+  buffered?: { unsynced: Set<PeerId> }
 }
 
 export interface WriteOptions {
@@ -72,6 +77,7 @@ export class ChunkWriter {
   private readonly guard: ChunkGuard | undefined
   private readonly takesShards: ((peer: PeerId) => boolean) | undefined
   private readonly peerWaitMs: number
+  private readonly buffered: { unsynced: Set<PeerId> } | undefined
   /** Since when fewer than n storage peers are in view (null: enough). */
   private shortSince: number | null = null
 
@@ -91,6 +97,7 @@ export class ChunkWriter {
     this.guard = opts.guard
     this.takesShards = opts.takesShards
     this.peerWaitMs = opts.peerWaitMs ?? 5000
+    this.buffered = opts.buffered
   }
 
   async write (plaintext: Uint8Array, opts: WriteOptions = {}): Promise<ChunkRef> {
@@ -176,7 +183,8 @@ export class ChunkWriter {
       const target: PeerId = peer
       try {
         await bounded(`put shard ${id.slice(0, 16)} on peer ${target.slice(0, 8)}`, this.timeoutMs, signal,
-          (call) => this.network.put(target, id, data, call))
+          (call) => this.network.put(target, id, data, { ...call, buffered: this.buffered !== undefined }))
+        this.buffered?.unsynced.add(target)
         return target
       } catch (err) {
         if (signal?.aborted) throw errors.aborted(`put shard ${id.slice(0, 16)}`)

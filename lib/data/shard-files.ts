@@ -54,6 +54,33 @@ export async function writeSynced (file: string, data: Uint8Array): Promise<void
   }
 }
 
+/** Writes file without fsync (WriteBack makes it durable later). */
+export async function writeUnsynced (file: string, data: Uint8Array): Promise<void> {
+  const handle = await open(file, 'wx')
+  try {
+    await handle.writeFile(data)
+  } finally {
+    await handle.close()
+  }
+}
+
+/** fsyncs a file; false if it is gone (deleted since it was written). */
+export async function syncFile (file: string): Promise<boolean> {
+  let handle
+  try {
+    handle = await open(file, 'r')
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return false
+    throw err
+  }
+  try {
+    await handle.sync()
+    return true
+  } finally {
+    await handle.close()
+  }
+}
+
 export async function syncDir (dir: string): Promise<void> {
   const handle = await open(dir, 'r')
   try {

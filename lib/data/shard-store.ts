@@ -6,7 +6,8 @@ import { errors, toMeshError, type MeshError } from '../errors.ts'
 import type { ShardId, ShardStorage, StoreUsage } from '../ports.ts'
 import { PREFIXES, ShardLayout } from './shard-path.ts'
 import { DiskHealth } from './disk-health.ts'
-import { errno, present, readShard, short, sizeOf, syncDir, writeSynced } from './shard-files.ts'
+import { errno, present, readShard, short, sizeOf, syncDir, writeSynced, writeUnsynced } from './shard-files.ts'
+import { WriteBack } from './write-back.ts'
 
 const DISK_FULL = new Set(['ENOSPC', 'EDQUOT'])
 
@@ -14,11 +15,14 @@ export interface ShardStoreOptions {
   dir: string
   /** Bytes of shard data this store may hold. */
   capacity: number
+  /** Longest a buffered put waits for its fsync, in ms (default 1 s). */
+  writeBackMs?: number
 }
 
 /**
  * A peer's shards on disk, each a file named by the hash of its bytes (layout: shard-path.ts).
- * Writes are atomic (temp file, fsync, rename, fsync of the folder) and within a byte quota;
+ * Writes are atomic (temp file, fsync, rename, fsync of the folder) and within a byte quota; a
+ * buffered put skips the fsyncs, done for many files at once by sync() or within writeBackMs;
  * every read is verified, and a shard that no longer matches its name is moved to quarantine
  * and never served again. The disk is the truth: there is no index to drift from it, and usage
  * is rebuilt by a scan on ready().
@@ -41,6 +45,7 @@ export class ShardStore implements ShardStorage {
   private readonly inflight = new Set<Promise<unknown>>()
   // Per-id queue for the steps that change a shard's file (put, delete, quarantine).
   private readonly locks = new Map<ShardId, Promise<void>>()
+  private readonly writeBack: WriteBack
 
   constructor (opts: ShardStoreOptions) {
     if (typeof opts.dir !== 'string' || opts.dir === '') throw errors.badArgument('shard store needs a dir')
@@ -50,6 +55,7 @@ export class ShardStore implements ShardStorage {
     this.dir = opts.dir
     this.capacity = opts.capacity
     this.layout = new ShardLayout(opts.dir)
+    this.writeBack = new WriteBack({ intervalMs: opts.writeBackMs ?? 1000, flush: () => this.sync(), noteSync: (ms) => this.disk.noteSync(ms) })
   }
 
   /** How many corrupt shards reads have found and moved to quarantine. */
@@ -76,12 +82,25 @@ export class ShardStore implements ShardStorage {
     return { capacity: this.capacity, used, free: Math.max(0, this.capacity - used), shards: this.count }
   }
 
-  /** Stores data under id. data must not change until this settles (it is hashed first, written later). */
-  async put (id: ShardId, data: Uint8Array): Promise<void> {
+  /**
+   * Stores data under id. data must not change until this settles (it is hashed first, written
+   * later). buffered: acknowledged once written, made durable by sync() or within writeBackMs.
+   */
+  async put (id: ShardId, data: Uint8Array, opts: { buffered?: boolean } = {}): Promise<void> {
     const file = this.layout.file(id)
     if (!(data instanceof Uint8Array)) throw errors.badArgument(`put of shard ${short(id)}: data is not bytes`)
     if (shardHash(data) !== id) throw errors.corrupt(`put of shard ${short(id)}: bytes do not hash to the id`)
-    return this.run(() => this.serial(id, () => this.write(id, file, data)))
+    return this.run(() => this.serial(id, () => this.write(id, file, data, opts.buffered === true)))
+  }
+
+  /** Buffered puts not yet durable. */
+  get unsynced (): number {
+    return this.writeBack.pending
+  }
+
+  /** Makes every buffered put so far durable. */
+  async sync (): Promise<void> {
+    return this.run(() => this.writeBack.sync())
   }
 
   async get (id: ShardId): Promise<Uint8Array> {
@@ -156,6 +175,8 @@ export class ShardStore implements ShardStorage {
     await this.opening?.catch(() => {})
     // Let writes in flight finish (or fail and clean up), so tmp/ is empty and usage exact.
     await Promise.allSettled([...this.inflight])
+    this.writeBack.close()
+    await this.writeBack.sync().catch(() => {})
   }
 
   /** Waits for ready, refuses after close, and tracks the call so close() can wait for it. */
@@ -188,7 +209,7 @@ export class ShardStore implements ShardStorage {
     }
   }
 
-  private async write (id: ShardId, file: string, data: Uint8Array): Promise<void> {
+  private async write (id: ShardId, file: string, data: Uint8Array, buffered: boolean): Promise<void> {
     if (await present(file)) return // content-addressed: the same bytes are already here
     const size = data.byteLength
     // Check and reserve in one synchronous step, so concurrent puts cannot overshoot together.
@@ -200,12 +221,19 @@ export class ShardStore implements ShardStorage {
     const tmp = this.layout.tmpFile()
     let renamed = false
     try {
-      const started = performance.now()
-      await writeSynced(tmp, data)
-      await rename(tmp, file)
-      renamed = true
-      await syncDir(dirname(file))
-      this.disk.noteSync(performance.now() - started)
+      if (buffered) {
+        await writeUnsynced(tmp, data)
+        await rename(tmp, file)
+        renamed = true
+        this.writeBack.add(file)
+      } else {
+        const started = performance.now()
+        await writeSynced(tmp, data)
+        await rename(tmp, file)
+        renamed = true
+        await syncDir(dirname(file))
+        this.disk.noteSync(performance.now() - started)
+      }
     } catch (err) {
       this.reserved -= size
       // Not durable, so not acknowledged: leave no trace, and a retry writes it again.

@@ -108,8 +108,7 @@ export class FuseAdapter {
         return this.done(() => this.native.replyDir(this.mount, req, b as number, listing.names, listing.inos, listing.modes, c as number))
       }
       case FuseOp.Releasedir: this.dirs.delete(a as number); return this.ok(req)
-      // Every metadata change is already durable when its op returns (the database syncs each commit).
-      case FuseOp.Fsyncdir: return this.ok(req)
+      case FuseOp.Fsyncdir: return vfs.fsyncdir().then(() => this.ok(req))
       case FuseOp.Statfs: return this.statfs(req)
       case FuseOp.Setxattr: vfs.setxattr(ino, attrName(a), Buffer.from(b as Buffer), c as number); return this.ok(req)
       case FuseOp.Getxattr: return this.xattrReply(req, vfs.getxattr(ino, attrName(a)), b as number)

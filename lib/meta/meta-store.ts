@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { errors } from '../errors.ts'
 import type { ChunkId, Ino, PeerId, ShardId } from '../ports.ts'
 import { FID_BYTES, Kind, OpType, ROOT_FID, type Attrs, type Fid, type Op, type Time } from './ops.ts'
@@ -30,13 +31,19 @@ export interface MetaStoreOptions {
   wall?: () => number
   /**
    * 'power' (default): a committed change survives power loss (fsync per commit).
-   * 'process': it survives a crash of the process (kill -9) but maybe not of the machine; much faster.
+   * 'process': it survives a crash of the process (kill -9), and power loss once sync() returned
+   * (fsync); much faster. After a power loss the changes since the last sync may be gone here
+   * while peers already hold them: this writer then starts under a new identity (see rotated).
    */
   durability?: 'power' | 'process'
+  /** This boot of the machine (tests); default: the kernel's boot id. */
+  bootId?: string
 }
 
 export class MetaStore {
   readonly writer: Buffer
+  /** True when this open started a new writer identity (see MetaStoreOptions.durability). */
+  readonly rotated: boolean = false
   readonly log: MergeLog
   private readonly db: Database.Database
   private readonly tree: Tree
@@ -65,6 +72,16 @@ export class MetaStore {
       throw errors.badArgument(`metadata database has schema ${String(version)}, this meshfs reads ${SCHEMA_VERSION}`)
     }
     let seed = setting.get('writer_seed')?.value as Buffer | undefined
+    // Not closed, and the machine restarted since: with 'process' durability the last changes may
+    // be lost here but held by peers. Going on with the same writer would give other changes the
+    // same sequence numbers (two histories of one writer); a new writer cannot collide.
+    const boot = opts.bootId ?? bootId()
+    const open = setting.get('open_in_boot')?.value
+    if (seed && opts.durability === 'process' && open !== undefined && open !== boot) {
+      seed = undefined
+      this.rotated = true
+    }
+    this.saveSetting.run('open_in_boot', boot)
     if (!seed) {
       seed = randomBytes(32)
       this.saveSetting.run('writer_seed', seed)
@@ -75,7 +92,7 @@ export class MetaStore {
       key = randomBytes(32)
       this.saveSetting.run('local_key', key)
     }
-    this.fidCounter = Number(setting.get('fid_counter')?.value ?? 0)
+    this.fidCounter = this.rotated ? 0 : Number(setting.get('fid_counter')?.value ?? 0)
     this.tree = new Tree(db)
     this.tree.ensureRoot()
     this.log = new MergeLog(db, this.tree, key, seed, opts.wall, opts.locationKey ?? null)
@@ -101,7 +118,16 @@ export class MetaStore {
 
   close (): void {
     this.log.close()
-    if (this.db.open) this.db.close()
+    if (this.db.open) {
+      this.db.prepare("DELETE FROM settings WHERE key = 'open_in_boot'").run()
+      this.db.close()
+    }
+  }
+
+  /** Makes every committed change durable against power loss (fsync, fsyncdir). */
+  sync (): void {
+    // In WAL mode with synchronous NORMAL, a checkpoint syncs the log first: everything committed is on disk.
+    this.db.pragma('wal_checkpoint(PASSIVE)')
   }
 
   // ---- reads -----------------------------------------------------------------------------
@@ -376,6 +402,15 @@ export class MetaStore {
     const inode = this.get(ino)
     if (inode.kind !== Kind.Dir) throw errors.notDir(`inode ${ino}`)
     return inode
+  }
+}
+
+/** The kernel's id of this boot ('' where there is none): changes when the machine restarts. */
+function bootId (): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+  } catch {
+    return ''
   }
 }
 

@@ -119,6 +119,7 @@ export class Recoder extends PeriodicTask {
     const plaintext = await storage.read(ref)
     const fresh = await storage.write(plaintext, { scheme })
     try {
+      await storage.sync?.() // the new shards durable before the old ones may go
       const placed = storage.stripeOf ? [storage.stripeOf(fresh)] : []
       if (meta.recode(ino, index, ref, fresh, placed)) {
         this.counters.chunksDone++

@@ -324,6 +324,13 @@ export class Vfs {
   /** Returns when the file's data and metadata are durable (on peers and in the database). */
   async fsync (fh: number): Promise<void> {
     await this.handle(fh).file.flush()
+    await this.storage.sync?.()
+    this.meta.sync()
+  }
+
+  /** Returns when every metadata change made so far is durable (a directory's entries among them). */
+  async fsyncdir (): Promise<void> {
+    this.meta.sync()
   }
 
   async flush (fh: number): Promise<void> {
@@ -350,8 +357,11 @@ export class Vfs {
   }
 
   /** Flushes every open file (before unmount). */
+  /** Stores and records every open file's changes, and makes everything written durable (stopping). */
   async flushAll (): Promise<void> {
     await Promise.all([...this.files.values()].map((file) => file.flush()))
+    await this.storage.sync?.()
+    this.meta.sync()
   }
 
   get openFiles (): number {
@@ -403,4 +413,4 @@ export { Kind, ROOT, now, type Attrs, type Inode, type Name, type Time }
 /** What a FUSE mount needs of a filesystem (lib/fuse serves any implementation of it). */
 export type FileSystemApi = Pick<Vfs, 'getattr' | 'lookup' | 'readdir' | 'parent' | 'mkdir' | 'symlink' | 'mknod' | 'readlink' |
 'unlink' | 'link' | 'rmdir' | 'rename' | 'setattr' | 'statfs' | 'getxattr' | 'listxattr' | 'setxattr' | 'removexattr' |
-'create' | 'open' | 'read' | 'write' | 'fsync' | 'flush' | 'release'>
+'create' | 'open' | 'read' | 'write' | 'fsync' | 'fsyncdir' | 'flush' | 'release'>

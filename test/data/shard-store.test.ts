@@ -46,6 +46,29 @@ describe('ShardStore', () => {
     expect(await readdir(join(dir, 'tmp'))).toEqual([])
   })
 
+  it('acknowledges a buffered put once written, and makes it durable at sync() or within the write-back interval', async () => {
+    const a = shard(3000)
+    const b = shard(4000)
+    await store.put(a.id, a.data, { buffered: true })
+    await store.put(b.id, b.data, { buffered: true })
+    const small = Array.from({ length: 16 }, () => shard(50))
+    for (const x of small) await store.put(x.id, x.data, { buffered: true })
+    expect(store.unsynced).toBe(18)
+    expect(Buffer.from(await store.get(a.id)).equals(a.data)).toBe(true) // readable at once
+    expect(store.disk.report().recentSyncMs).toBeNull() // no fsync yet
+    await store.delete(b.id) // deleted before its fsync: the sync skips it
+    await store.sync()
+    expect(store.unsynced).toBe(0)
+    expect(store.disk.report().recentSyncMs).not.toBeNull() // the fsync was timed (the disk health watch)
+    const quick = new ShardStore({ dir: join(dir, 'quick'), capacity: CAPACITY, writeBackMs: 50 })
+    const c = shard(100)
+    await quick.put(c.id, c.data, { buffered: true })
+    expect(quick.unsynced).toBe(1)
+    for (let i = 0; i < 100 && quick.unsynced > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(quick.unsynced).toBe(0) // on its own, within the interval
+    await quick.close()
+  })
+
   it('treats a second put of the same shard as a no-op, even when full', async () => {
     const a = shard(CAPACITY)
     await store.put(a.id, a.data)

@@ -104,9 +104,13 @@ export class LocalShardNetwork implements ShardNetwork {
     return out
   }
 
-  async put (peer: PeerId, id: ShardId, data: Uint8Array, opts?: CallOptions): Promise<void> {
+  async put (peer: PeerId, id: ShardId, data: Uint8Array, opts?: CallOptions & { buffered?: boolean }): Promise<void> {
     const node = await this.enter(peer, opts)
-    await node.store.put(id, Uint8Array.from(data)) // a copy, as a wire would make
+    await node.store.put(id, Uint8Array.from(data), { buffered: opts?.buffered }) // a copy, as a wire would make
+  }
+
+  async sync (peer: PeerId, opts?: CallOptions): Promise<void> {
+    await (await this.enter(peer, opts)).store.sync()
   }
 
   async get (peer: PeerId, id: ShardId, opts?: CallOptions): Promise<Uint8Array> {

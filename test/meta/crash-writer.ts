@@ -3,7 +3,7 @@
 import { MetaStore, ROOT } from '../../lib/meta/meta-store.ts'
 import { Kind } from '../../lib/meta/ops.ts'
 
-const meta = MetaStore.open(process.argv[2] as string)
+const meta = MetaStore.open(process.argv[2] as string, { durability: 'process' }) // as a mount opens it
 const round = process.argv[3] as string // names are unique per round: a restart never collides
 const file = { kind: Kind.File, mode: 0o100644, uid: 0, gid: 0 }
 process.stdout.write('ready\n')

@@ -138,6 +138,39 @@ describe('MetaStore', () => {
   })
 })
 
+describe('durability against a crash and against power loss', () => {
+  it('keeps its writer after a crash, takes a new one after a restart of the machine it was not closed in', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'meshfs-boot-'))
+    const path = join(root, 'meta.db')
+    try {
+      const first = MetaStore.open(path, { durability: 'process', bootId: 'boot-1' })
+      first.create(ROOT, 'a', { kind: Kind.File, mode: 0o100644, uid: 0, gid: 0 })
+      first.sync()
+      // Killed (never closed), started again in the same boot: nothing was lost, same writer.
+      const again = MetaStore.open(path, { durability: 'process', bootId: 'boot-1' })
+      expect(again.rotated).toBe(false)
+      expect(again.writer.equals(first.writer)).toBe(true)
+      // Not closed and the machine restarted: changes since the last sync may be gone: new writer.
+      const after = MetaStore.open(path, { durability: 'process', bootId: 'boot-2' })
+      expect(after.rotated).toBe(true)
+      expect(after.writer.equals(first.writer)).toBe(false)
+      expect(after.lookup(ROOT, 'a').kind).toBe(Kind.File) // what was synced is there
+      after.create(ROOT, 'b', { kind: Kind.File, mode: 0o100644, uid: 0, gid: 0 })
+      after.close()
+      again.close()
+      first.close()
+      // Closed cleanly: the next boot goes on with the same writer.
+      const clean = MetaStore.open(path, { durability: 'process', bootId: 'boot-3' })
+      expect(clean.rotated).toBe(false)
+      expect(clean.writer.equals(after.writer)).toBe(true)
+      expect(clean.readdir(ROOT).map((e) => e.name.toString())).toEqual(['a', 'b'])
+      clean.close()
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+})
+
 describe('a metadata database from an earlier version', () => {
   it('rebuilds shard locations kept without the time of their record, from the logs', async () => {
     const root = await mkdtemp(join(tmpdir(), 'meshfs-meta-old-'))

@@ -77,6 +77,15 @@ describe('mesh node', () => {
     expect(a.node.peers().map((p) => p.id)).toContain(b.node.self) // still connected
   })
 
+  it('takes a buffered put (acknowledged once written) and makes it durable on sync', async () => {
+    const s = shard()
+    await a.node.put(b.node.self, s.id, s.data, { buffered: true })
+    expect(b.store.unsynced).toBeGreaterThan(0)
+    expect(Buffer.compare(Buffer.from(await a.node.get(b.node.self, s.id)), s.data)).toBe(0)
+    await a.node.sync(b.node.self)
+    expect(b.store.unsynced).toBe(0)
+  })
+
   it('routes calls for itself to its own store', async () => {
     const s = shard()
     await a.node.put(a.node.self, s.id, s.data)
