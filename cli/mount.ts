@@ -50,6 +50,9 @@ Options:
                         /etc/fuse.conf)
   --cache SIZE          memory for file contents read or written recently
                         (default: 256M)
+  --inline SIZE         files (and file ends) of up to SIZE are kept in the metadata,
+                        which every peer holds, instead of a stripe of shards: a small
+                        file costs no shard puts (default: 4K; 0: never)
 ${ZONE_HELP}${MAINTENANCE_HELP}  -h, --help            show this help
 `
 
@@ -63,10 +66,14 @@ export const MOUNT_OPTIONS = {
   'wait-peers': { type: 'string' },
   'allow-other': { type: 'boolean' },
   cache: { type: 'string' },
+  inline: { type: 'string' },
   zone: { type: 'string' },
   ...MAINTENANCE_OPTIONS,
   help: { type: 'boolean', short: 'h' }
 } as const
+
+/** Largest --inline: past it, small files would swell every peer's metadata more than they save. */
+const MAX_INLINE = 64 * 1024
 
 export async function mountCommand (argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -87,6 +94,8 @@ export async function mountCommand (argv: string[]): Promise<void> {
   const storeDir = resolve(values.store ?? join(homedir(), '.meshfs', 'store'))
   const maintenanceOptions = maintenanceArgs(values)
   const cacheBytes = values.cache ? parseSize(values.cache) : undefined
+  const inlineMax = parseSize(values.inline ?? '4K')
+  if (inlineMax > MAX_INLINE) throw new UsageError(`--inline: at most ${formatSize(MAX_INLINE)} (every peer keeps these bytes in its metadata)`)
   const say = (line: string) => console.log(`meshfs mount: ${line}`)
 
   // Check the mount point before joining the mesh: a typo fails in milliseconds, not after a DHT join.
@@ -120,7 +129,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
   }
 
   const storage = new ChunkService({
-    network: node, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme, buffered: true,
+    network: node, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme, buffered: true, inlineMax,
     locate: (chunk, scheme) => meta.shardMoves(chunk, scheme),
     takesShards: (peer) => maintenance.directory.takesShards(peer)
   })

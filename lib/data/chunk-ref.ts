@@ -19,9 +19,18 @@ export interface ChunkRef {
   sealedSize: number
   /** Redundancy scheme, canonical text ("rs:3+2"). */
   scheme: string
-  /** Index = shard index in the stripe (data shards first, then parity). */
+  /** Index = shard index in the stripe (data shards first, then parity); none for an inline chunk. */
   shards: ShardLocation[]
+  /**
+   * A small chunk's bytes, kept in the reference itself, so in the metadata every peer holds
+   * (sealed in its op envelope) instead of a stripe: scheme INLINE, no shards.
+   */
+  inline?: Buffer
 }
+
+/** The scheme name of a chunk kept inline. */
+export const INLINE = 'inline'
+const INLINE_FORMAT = 2
 
 /** The rendezvous key of a chunk's stripe: the same chunk under another scheme is another stripe. */
 export function stripeKey (id: ChunkId, scheme: string): string {
@@ -72,10 +81,21 @@ const chunkRef: Encoder<ChunkRef> = {
   }
 }
 
+const inlineRef: Encoder<ChunkRef> = {
+  preencode (state, r) { c.uint.preencode(state, INLINE_FORMAT); c.fixed32.preencode(state, EMPTY); c.buffer.preencode(state, r.inline!) },
+  encode (state, r) { c.uint.encode(state, INLINE_FORMAT); c.fixed32.encode(state, Buffer.from(r.id, 'hex')); c.buffer.encode(state, r.inline!) },
+  decode (state) {
+    c.uint.decode(state)
+    const id = Buffer.from(c.fixed32.decode(state)).toString('hex') as ChunkId
+    const inline = Buffer.from(c.buffer.decode(state) ?? Buffer.alloc(0))
+    return { id, size: inline.byteLength, sealedSize: inline.byteLength, scheme: INLINE, shards: [], inline }
+  }
+}
+
 export function encodeChunkRef (ref: ChunkRef): Buffer {
-  return Buffer.from(c.encode(chunkRef, ref))
+  return Buffer.from(c.encode(ref.inline ? inlineRef : chunkRef, ref))
 }
 
 export function decodeChunkRef (bytes: Uint8Array): ChunkRef {
-  return c.decode(chunkRef, bytes)
+  return c.decode(bytes[0] === INLINE_FORMAT ? inlineRef : chunkRef, bytes)
 }

@@ -3,7 +3,8 @@ import type { RedundancyScheme } from '../codec/scheme.ts'
 import { isMeshError } from '../errors.ts'
 import type { ChunkId, PeerId, ShardId, ShardNetwork } from '../ports.ts'
 import { ChunkReader } from './chunk-reader.ts'
-import { decodeChunkRef, encodeChunkRef, type ChunkRef } from './chunk-ref.ts'
+import { INLINE, decodeChunkRef, encodeChunkRef, type ChunkRef } from './chunk-ref.ts'
+import { chunkId } from '../../crypto/chunk-seal.ts'
 import { ChunkWriter, type ChunkWriterOptions } from './chunk-writer.ts'
 import { bounded } from './bounded-call.ts'
 import { ChunkGuard } from './chunk-guard.ts'
@@ -18,8 +19,8 @@ export interface ChunkStorage {
    * recorded in metadata, or dropped. Every successful write() is released exactly once.
    */
   release (ref: Uint8Array): void
-  /** The stripe a reference was written to (for the location records every peer keeps). */
-  stripeOf? (ref: Uint8Array): StripeInfo
+  /** The stripe a reference was written to (for the location records every peer keeps); null: kept inline. */
+  stripeOf? (ref: Uint8Array): StripeInfo | null
   /** Makes every chunk written so far durable on its peers (writes may return before: fsync calls this). */
   sync? (): Promise<void>
 }
@@ -43,6 +44,11 @@ export interface ChunkServiceOptions {
   guard?: ChunkGuard
   /** False for peers that must get no new shards (being drained, unhealthy). */
   takesShards?: (peer: PeerId) => boolean
+  /**
+   * Chunks of up to this many bytes are kept in their reference (so in the metadata every peer
+   * holds, sealed) instead of a stripe: a small file costs no shard puts. Default: none.
+   */
+  inlineMax?: number
   /**
    * Peers acknowledge shards once written and make them durable within a second, or at sync()
    * (a file's fsync): a write no longer waits for one fsync per shard.
@@ -84,6 +90,10 @@ export class ChunkService implements ChunkStorage {
   }
 
   async write (plaintext: Uint8Array, opts?: { signal?: AbortSignal, scheme?: string }): Promise<Buffer> {
+    if (plaintext.byteLength <= (this.opts.inlineMax ?? -1)) {
+      const id = chunkId(this.opts.chunkIdKey, plaintext).toString('hex') as ChunkId
+      return encodeChunkRef({ id, size: plaintext.byteLength, sealedSize: plaintext.byteLength, scheme: INLINE, shards: [], inline: Buffer.from(plaintext) })
+    }
     return encodeChunkRef(await this.writerFor(opts?.scheme).write(plaintext, opts))
   }
 
@@ -119,6 +129,8 @@ export class ChunkService implements ChunkStorage {
   }
 
   async read (ref: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer> {
+    const inline = decodeChunkRef(ref).inline
+    if (inline) return inline
     for (;;) {
       const located = this.located(decodeChunkRef(ref))
       try {
@@ -162,11 +174,13 @@ export class ChunkService implements ChunkStorage {
   }
 
   release (ref: Uint8Array): void {
-    this.guard.release(decodeChunkRef(ref).id)
+    const r = decodeChunkRef(ref)
+    if (!r.inline) this.guard.release(r.id) // an inline chunk was never held: it has no shards to reclaim
   }
 
-  stripeOf (ref: Uint8Array): StripeInfo {
+  stripeOf (ref: Uint8Array): StripeInfo | null {
     const r = decodeChunkRef(ref)
+    if (r.inline) return null
     return {
       chunk: Buffer.from(r.id, 'hex'),
       scheme: r.scheme,

@@ -58,6 +58,7 @@ export class Reclaimer extends PeriodicTask {
     const settled: Buffer[] = []
     for (const raw of released) {
       const ref = decodeChunkRef(raw)
+      if (ref.inline) { settled.push(raw); continue } // it went with the metadata: nothing to delete
       if (ref.shards.every((s) => referenced.has(s.id))) {
         this.stats.stillReferenced++
         settled.push(raw)

@@ -39,6 +39,7 @@ export async function backfillStripes (opts: StripeBackfillOptions): Promise<num
   for (const bytes of [...opts.refs()]) {
     if (++scanned % BATCH === 0) await new Promise((resolve) => setImmediate(resolve))
     const ref = decodeChunkRef(bytes)
+    if (ref.inline) continue // kept in the metadata itself: no stripe
     const key = `${ref.id}/${ref.scheme}`
     if (seen.has(key)) continue
     seen.add(key)

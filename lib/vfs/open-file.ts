@@ -54,7 +54,8 @@ export class OpenFile {
 
   private stripes (chunks: Array<{ ref: Buffer }>): StripeInfo[] {
     const { storage } = this.deps
-    return storage.stripeOf ? chunks.map((c) => storage.stripeOf!(c.ref)) : []
+    if (!storage.stripeOf) return []
+    return chunks.map((c) => storage.stripeOf!(c.ref)).filter((s): s is StripeInfo => s !== null)
   }
 
   /** Plaintext of chunk index (shorter than a chunk where the file or stored chunk ends), or null for a hole. */

@@ -115,12 +115,13 @@ export class Recoder extends PeriodicTask {
   private async recode ({ ino, index, scheme }: Work): Promise<void> {
     const { meta, storage } = this.opts
     const ref = meta.exists(ino) ? meta.chunk(ino, index) : null
-    if (ref === null || decodeChunkRef(ref).scheme === scheme || this.policy.of(ino) !== scheme) return
+    if (ref === null || !needsRecode(ref, scheme) || this.policy.of(ino) !== scheme) return
     const plaintext = await storage.read(ref)
     const fresh = await storage.write(plaintext, { scheme })
     try {
       await storage.sync?.() // the new shards durable before the old ones may go
-      const placed = storage.stripeOf ? [storage.stripeOf(fresh)] : []
+      const stripe = storage.stripeOf?.(fresh) ?? null
+      const placed = stripe ? [stripe] : []
       if (meta.recode(ino, index, ref, fresh, placed)) {
         this.counters.chunksDone++
         this.counters.bytesDone += plaintext.byteLength
@@ -154,7 +155,7 @@ export class Recoder extends PeriodicTask {
           if (entry.kind === Kind.Dir) { dirs.push(entry.ino); continue }
           if (entry.kind !== Kind.File || this.policy.of(entry.ino) !== scheme) continue
           for (const { index, ref } of meta.chunks(entry.ino)) {
-            if (decodeChunkRef(ref).scheme === scheme) continue
+            if (!needsRecode(ref, scheme)) continue
             this.queue.push({ ino: entry.ino, index, scheme, root })
             count++
           }
@@ -189,4 +190,10 @@ export class Recoder extends PeriodicTask {
   private sample (): void {
     this.rates.add(new Map([['done', this.counters.chunksDone]]))
   }
+}
+
+/** True if the chunk is stored under another scheme than scheme (an inline chunk never is: every peer holds it). */
+function needsRecode (ref: Buffer, scheme: string): boolean {
+  const r = decodeChunkRef(ref)
+  return !r.inline && r.scheme !== scheme
 }

@@ -380,7 +380,7 @@ export class Vfs {
     let file = this.files.get(ino)
     if (!file) {
       file = new OpenFile(ino, this.meta.get(ino).size, {
-        meta: this.meta, storage: this.storage, cache: this.cache, chunkSize: this.chunkSize, maxSealing: 8, maxDirty: 16,
+        meta: this.meta, storage: this.storage, cache: this.cache, chunkSize: this.chunkSize, maxSealing: 8, maxDirty: 64,
         scheme: this.policy.of(ino) ?? undefined
       })
       this.files.set(ino, file)

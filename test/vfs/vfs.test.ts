@@ -71,22 +71,22 @@ describe('Vfs', () => {
     await vfs.release(again)
   })
 
-  it('stores the oldest modified chunks once a file has more than 16 (memory stays bounded), reads and flush unchanged', async () => {
-    const data = randomBytes(64 * CHUNK)
+  it('stores the oldest modified chunks once a file has more than 64 (memory stays bounded), reads and flush unchanged', async () => {
+    const data = randomBytes(128 * CHUNK)
     const { inode, fh } = vfs.create(ROOT, 'big', 0o644, me)
     await vfs.write(fh, data, 0)
     await vfs.release(fh)
     const stored = () => network.ids.reduce((n, _, i) => n + network.store(i).usage().shards, 0) // shard files
     const before = stored()
     const rw = await vfs.open(inode.ino, constants.O_RDWR)
-    // One byte into each of 40 chunks, not in order: each makes its chunk modified.
-    const order = Array.from({ length: 40 }, (_, i) => (i * 37) % 64)
+    // One byte into each of 100 chunks, not in order: each makes its chunk modified.
+    const order = Array.from({ length: 100 }, (_, i) => (i * 37) % 128)
     for (const index of order) {
       const byte = Buffer.from([index])
       await vfs.write(rw, byte, index * CHUNK + 5)
       data[index * CHUNK + 5] = index
     }
-    expect(stored() - before).toBeGreaterThanOrEqual((40 - 16 - 8) * 5) // at least 24 chunks stored (8 may be in flight) before any flush
+    expect(stored() - before).toBeGreaterThanOrEqual((100 - 64 - 8) * 5) // at least 28 chunks stored (8 may be in flight) before any flush
     expect((await vfs.read(rw, 0, data.length)).equals(data)).toBe(true)
     await vfs.release(rw)
     const again = await vfs.open(inode.ino, 0)
