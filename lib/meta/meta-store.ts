@@ -188,6 +188,11 @@ export class MetaStore {
     return value
   }
 
+  /** An attribute's value, or null where ino has none (or does not exist). */
+  xattrOrNull (ino: Ino, name: string): Buffer | null {
+    return this.tree.xattr(ino, name)
+  }
+
   xattrBytes (ino: Ino): { names: number, total: number } {
     return this.tree.xattrBytes(ino)
   }

@@ -30,6 +30,7 @@ export const ROOT = 1 as Ino
 export class Tree {
   private readonly q: TreeQueries
   private readonly versions: FileVersions
+  private readonly setAttrStatements = new Map<string, Database.Statement>()
   /** Removed files still open here: kept (not purged) until their last close (POSIX unlink). */
   readonly pinned = new Set<Ino>()
 
@@ -375,7 +376,10 @@ export class Tree {
       params[`${field}_s`] = t.sec
       params[`${field}_ns`] = t.nsec
     }
-    this.db.prepare(`UPDATE inodes SET ${sets.join(', ')} WHERE ino = @ino`).run(params)
+    const sql = `UPDATE inodes SET ${sets.join(', ')} WHERE ino = @ino`
+    let update = this.setAttrStatements.get(sql)
+    if (!update) this.setAttrStatements.set(sql, update = this.db.prepare(sql)) // one per set of fields: a few dozen at most
+    update.run(params)
   }
 }
 

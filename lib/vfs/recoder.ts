@@ -167,11 +167,7 @@ export class Recoder extends PeriodicTask {
 
   /** The policy set on ino itself, or null. */
   private ownPolicy (ino: Ino): string | null {
-    try {
-      return this.opts.meta.getXattr(ino, POLICY_XATTR).toString('utf8')
-    } catch {
-      return null
-    }
+    return this.opts.meta.xattrOrNull(ino, POLICY_XATTR)?.toString('utf8') ?? null
   }
 
   /** What the policies are now (which inode has which scheme): a change starts a new scan. */

@@ -33,11 +33,9 @@ export class RedundancyPolicy {
   of (ino: Ino): string | null {
     let at = ino
     for (let depth = 0; depth < MAX_DEPTH; depth++) {
-      try {
-        return this.meta.getXattr(at, POLICY_XATTR).toString('utf8')
-      } catch (err) {
-        if (!isMeshError(err, 'NO_ATTR')) throw err
-      }
+      // Looked up at every open: no exception per level (building one cost 3% of a tar -x).
+      const value = this.meta.xattrOrNull(at, POLICY_XATTR)
+      if (value !== null) return value.toString('utf8')
       if (at === ROOT) return null
       at = this.meta.parent(at)
     }
