@@ -1,0 +1,69 @@
+// Profiles a meshfs mount process (node --cpu-prof) during one workload, over 5 storage peers
+// on a local testnet, and prints where its time went (bench/profile-top.ts).
+//   node --import tsx bench/profile-mount.ts tar|write|read [N] [-- mount args...]
+// tar: tar -x of N small files (default 2,000); write: dd of N MiB (default 512); read: the
+// same written, then read cold by a new mount process (page cache dropped).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { TestMesh, forceUnmount, sh } from '../test/helpers/mesh-mount.ts'
+import { REPO_ROOT, exited, waitForLine } from '../test/helpers/peer-process.ts'
+import { printProfile } from './profile-top.ts'
+import { sourceTree } from './workloads.ts'
+
+const [what = 'tar', count, ...rest] = process.argv.slice(2)
+const extra = rest[0] === '--' ? rest.slice(1) : rest
+const n = Number(count ?? (what === 'tar' ? 2000 : 512))
+if (!['tar', 'write', 'read'].includes(what) || !Number.isFinite(n)) {
+  console.error('usage: bench/profile-mount.ts tar|write|read [N] [-- mount args...]')
+  process.exit(2)
+}
+const work = await mkdtemp(join(tmpdir(), 'meshfs-profile-'))
+const profiles = join(work, 'profiles')
+const mesh = await TestMesh.start({ capacity: '4G' })
+let child: ChildProcess | null = null
+const path = join(mesh.root, 'mnt')
+
+async function mount (profile: boolean): Promise<void> {
+  await mkdir(path, { recursive: true })
+  child = spawn(process.execPath, [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : []), '--import', 'tsx', 'mount.ts', 'mount', path,
+    '--key', mesh.key, '--store', join(mesh.root, 'mnt-store'), ...mesh.testnet.bootstrap.flatMap((b) => ['--bootstrap', b]), ...extra],
+  { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  await waitForLine(child, /mounted /, 60_000)
+}
+
+async function unmount (): Promise<void> {
+  child?.kill('SIGTERM')
+  if (child) await exited(child)
+  await forceUnmount(path)
+}
+
+try {
+  const tree = what === 'tar' ? await sourceTree(work, n) : null
+  await mount(what !== 'read')
+  if (what === 'read') {
+    await sh('dd', ['if=/dev/urandom', `of=${path}/big`, 'bs=1M', `count=${n}`, 'conv=fsync'])
+    await unmount()
+    await mount(true)
+    await sh('sh', ['-c', 'echo 3 > /proc/sys/vm/drop_caches']).catch(() => {})
+  }
+  const started = Date.now()
+  if (tree) {
+    await mkdir(join(path, 'tar'))
+    await sh('tar', ['-xf', tree.tarball, '-C', join(path, 'tar')])
+  } else if (what === 'write') {
+    await sh('dd', ['if=/dev/urandom', `of=${path}/big`, 'bs=1M', `count=${n}`, 'conv=fsync'])
+  } else {
+    await sh('dd', [`if=${path}/big`, 'of=/dev/null', 'bs=1M'])
+  }
+  console.log(`${what} ${n}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  await unmount()
+  const files = await readdir(profiles)
+  const sized = await Promise.all(files.map(async (f) => ({ f, size: (await stat(join(profiles, f))).size })))
+  printProfile(join(profiles, sized.sort((a, b) => b.size - a.size)[0]!.f), 30) // the main thread's
+} finally {
+  await unmount()
+  await mesh.stop()
+  await rm(work, { recursive: true, force: true })
+}
