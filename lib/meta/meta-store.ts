@@ -340,10 +340,13 @@ export class MetaStore {
    */
   writeChunks (ino: Ino, chunks: Array<{ index: number, ref: Buffer }>, attrs: Attrs, time = now(), placed: StripePlaced[] = []): Inode {
     const inode = this.get(ino)
-    this.commit([{
+    const { size, mtime, ...others } = attrs // mode, owner, atime set while the file was written: in the same change
+    const ops: Op[] = [{
       type: OpType.Write, ino: this.fid(ino), base: this.tree.version(ino) ?? Buffer.alloc(0), dropFrom: -1,
-      chunks, size: attrs.size ?? inode.size, mtime: attrs.mtime ?? inode.mtime, time
-    }], placed)
+      chunks, size: size ?? inode.size, mtime: mtime ?? inode.mtime, time
+    }]
+    if (Object.keys(others).length > 0) ops.push({ type: OpType.SetAttr, ino: this.fid(ino), attrs: others, time })
+    this.commit(ops, placed)
     return this.get(ino)
   }
 

@@ -2,7 +2,7 @@ import type { ChunkStorage, StripeInfo } from '../data/chunk-service.ts'
 import { toMeshError, type MeshError } from '../errors.ts'
 import type { MetaStore } from '../meta/meta-store.ts'
 import { now } from '../meta/meta-store.ts'
-import type { Time } from '../meta/ops.ts'
+import type { Attrs, Time } from '../meta/ops.ts'
 import type { Ino } from '../ports.ts'
 import type { ChunkCache } from './chunk-cache.ts'
 
@@ -36,6 +36,11 @@ export class OpenFile {
   mtime: Time | null = null
   /** When the last unrecorded write was made: the change's time (ctime), though it is recorded at flush. */
   private changedAt: Time | null = null
+  /**
+   * Mode, owner and atime set while the file had unrecorded writes (tar: write, utimens, fchown,
+   * fchmod, close): recorded with the write at flush, in one change instead of one per call.
+   */
+  attrs: Pick<Attrs, 'mode' | 'uid' | 'gid' | 'atime'> = {}
   private error: MeshError | null = null
   private readonly dirty = new Map<number, Buffer>()
   private readonly loading = new Map<number, Promise<Buffer>>()
@@ -101,15 +106,32 @@ export class OpenFile {
     while (this.sealing.size > this.deps.maxSealing) await Promise.race([...this.sealing.values()].map((s) => s.done))
   }
 
-  /** Stores every modified chunk and records all of it, with size and mtime, in one metadata change. */
+  /** The ctime the next flush records (the time of the last change made here), or null. */
+  get changeTime (): Time | null {
+    return this.changedAt
+  }
+
+  /** Attributes set now (see attrs): a change, whose time is the file's ctime from now on. */
+  setAttrs (attrs: Pick<Attrs, 'mode' | 'uid' | 'gid' | 'atime'>): void {
+    Object.assign(this.attrs, attrs)
+    this.changedAt = now()
+  }
+
+  /** True while writes here are not yet recorded in metadata (attributes set now can wait for them). */
+  get writing (): boolean {
+    return this.dirty.size > 0 || this.sealing.size > 0 || this.pending.size > 0 || this.sizeChanged || this.mtime !== null
+  }
+
+  /** Stores every modified chunk and records all of it, with size, mtime and attributes set meanwhile, in one metadata change. */
   async flush (): Promise<void> {
     for (const index of [...this.dirty.keys()]) this.seal(index)
     await Promise.all([...this.sealing.values()].map((s) => s.done))
     this.throwPendingError()
     if (this.unlinked) return // stored, kept here for reads until the last close
-    if (this.pending.size === 0 && !this.sizeChanged && this.mtime === null) return
+    if (this.pending.size === 0 && !this.sizeChanged && this.mtime === null && Object.keys(this.attrs).length === 0) return
     const chunks = [...this.pending].map(([index, ref]) => ({ index, ref }))
-    this.deps.meta.writeChunks(this.ino, chunks, { size: this.size, ...(this.mtime ? { mtime: this.mtime } : {}) }, this.changedAt ?? now(), this.stripes(chunks))
+    this.deps.meta.writeChunks(this.ino, chunks, { ...this.attrs, size: this.size, ...(this.mtime ? { mtime: this.mtime } : {}) }, this.changedAt ?? now(), this.stripes(chunks))
+    this.attrs = {}
     for (const { index, ref } of chunks) {
       this.pending.delete(index)
       this.deps.storage.release(ref)
@@ -163,6 +185,7 @@ export class OpenFile {
     this.dirty.clear()
     this.sizeChanged = false
     this.mtime = null
+    this.attrs = {}
     this.error = null
   }
 

@@ -72,7 +72,9 @@ export class Vfs {
   getattr (ino: Ino): Stat {
     const inode = this.meta.get(ino)
     const open = this.files.get(ino)
-    const current = open ? { ...inode, size: open.size, mtime: open.mtime ?? inode.mtime } : inode
+    const changed = open?.changeTime
+    const ctime = changed && (changed.sec > inode.ctime.sec || (changed.sec === inode.ctime.sec && changed.nsec > inode.ctime.nsec)) ? changed : inode.ctime
+    const current = open ? { ...inode, ...open.attrs, size: open.size, mtime: open.mtime ?? inode.mtime, ctime } : inode
     return { ...current, allocated: this.allocated(current, open) }
   }
 
@@ -212,10 +214,16 @@ export class Vfs {
       const inode = this.meta.get(ino)
       const changes: Attrs = { ...rest }
       if (changes.mode !== undefined) changes.mode = (inode.mode & ~0o7777) | (changes.mode & 0o7777)
-      this.meta.setAttrs(ino, changes)
       const open = this.files.get(ino)
-      // An explicit mtime wins over the write time an open file would record at flush.
-      if (open && changes.mtime) open.mtime = changes.mtime
+      if (open?.writing) {
+        // Recorded with the writes at flush (one change, not one per call); getattr shows it now.
+        const { mtime, ...others } = changes
+        open.setAttrs(others)
+        if (mtime) open.mtime = mtime // an explicit mtime wins over the write time
+      } else {
+        this.meta.setAttrs(ino, changes)
+        if (open && changes.mtime) open.mtime = changes.mtime
+      }
     }
     return this.getattr(ino)
   }

@@ -94,6 +94,25 @@ describe('Vfs', () => {
     await vfs.release(again)
   })
 
+  it('records mode, owner and times set while a file is written with the write, in one change (tar: write, utimens, fchown, fchmod, close)', async () => {
+    const { inode, fh } = vfs.create(ROOT, 'extracted', 0o600, me)
+    await vfs.write(fh, Buffer.from('hello'), 0)
+    const before = meta.ops().length
+    const mtime = { sec: 1_700_000_000, nsec: 5 }
+    await vfs.setattr(inode.ino, { mtime })
+    await vfs.setattr(inode.ino, { uid: 0, gid: 0 })
+    const shown = await vfs.setattr(inode.ino, { mode: 0o644 })
+    expect(meta.ops().length).toBe(before) // nothing recorded yet: it waits for the write
+    expect(shown).toMatchObject({ mode: 0o100644, uid: 0, gid: 0, mtime, size: 5 }) // but shown at once
+    await vfs.release(fh)
+    expect(meta.ops().length).toBe(before + 2) // the write and the attributes, one commit
+    expect(meta.get(inode.ino)).toMatchObject({ mode: 0o100644, uid: 0, gid: 0, mtime, size: 5 })
+    expect(vfs.getattr(inode.ino).ctime).toEqual(shown.ctime) // the ctime shown is the one recorded
+    // A file not being written: recorded at once.
+    await vfs.setattr(inode.ino, { mode: 0o600 })
+    expect(meta.ops().length).toBe(before + 3)
+  })
+
   it('reads zeros where a file was shrunk and then extended', async () => {
     const { inode, fh } = vfs.create(ROOT, 'f', 0o644, me)
     await vfs.write(fh, Buffer.alloc(CHUNK + 100, 0xaa), 0)
