@@ -204,9 +204,10 @@ describe('mesh node', () => {
       await waitFor(() => a.node.violators.violations > 0, 20_000)
       const first = Date.now()
       await new Promise((resolve) => setTimeout(resolve, 4000))
-      // Kept away 1 s, then 2 s: at most 3 connections in those 4 s (with no backoff, hundreds).
+      // Kept away 1 s, then 2 s: 3 reconnections in those 4 s (with no backoff, hundreds). Up
+      // to 5 allowed: both sides dial, and a loaded machine may log one reconnection twice.
       const during = joins.filter((t) => t >= first - 100).length
-      expect(during).toBeLessThanOrEqual(3)
+      expect(during).toBeLessThanOrEqual(5)
       console.log(`violation backoff: ${during} connections between a node and a peer breaking the protocol in the 4 s after its first violation`)
     } finally {
       await liar.close()
