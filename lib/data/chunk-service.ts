@@ -129,10 +129,10 @@ export class ChunkService implements ChunkStorage {
   }
 
   async read (ref: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer> {
-    const inline = decodeChunkRef(ref).inline
-    if (inline) return inline
+    const decoded = decodeChunkRef(ref)
+    if (decoded.inline) return decoded.inline
     for (;;) {
-      const located = this.located(decodeChunkRef(ref))
+      const located = this.located(decoded) // again on each try: moves recorded meanwhile count
       try {
         return await this.reader.read(located, opts)
       } catch (err) {

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { errno, syncDir, syncFile } from './shard-files.ts'
+import { syncDir, syncFile } from './shard-files.ts'
 import { dirname } from 'node:path'
 
 // Files written without fsync stay here until made durable together: at sync() (a client's
@@ -51,8 +51,8 @@ export class WriteBack {
       }
       for (const dir of new Set(files.map((f) => dirname(f)))) await syncDir(dir)
     } catch (err) {
-      for (const file of files) this.files.add(file)
-      if (errno(err) !== 'ENOENT') throw err
+      for (const file of files) this.files.add(file) // not durable: the next sync tries them again
+      throw err
     }
   }
 
