@@ -76,8 +76,6 @@ export class ChunkService implements ChunkStorage {
   private readonly locate: ChunkServiceOptions['locate']
   private readonly writers = new Map<string, ChunkWriter>()
   private readonly joinedBy: number
-
-  readonly syncStats = { syncs: 0, failures: 0 }
   private readonly unsynced = new Set<PeerId>()
 
   constructor (private readonly opts: ChunkServiceOptions) {
@@ -114,18 +112,16 @@ export class ChunkService implements ChunkStorage {
 
   /**
    * Asks every peer that took a buffered shard since the last sync to make it durable. A peer
-   * that does not answer is counted, not an error: it has the shard (it acknowledged it) and
-   * fsyncs it within a second on its own; the stripe's other shards are synced.
+   * that does not answer is not an error: it has the shard (it acknowledged it) and fsyncs it
+   * within a second on its own; the stripe's other shards are synced.
    */
   async sync (): Promise<void> {
     const { network } = this.opts
     const peers = [...this.unsynced]
     this.unsynced.clear()
     if (!network.sync || peers.length === 0) return
-    const results = await Promise.allSettled(peers.map((peer) =>
+    await Promise.allSettled(peers.map((peer) =>
       bounded(`sync on peer ${peer.slice(0, 8)}`, SYNC_TIMEOUT_MS, undefined, (call) => network.sync!(peer, call))))
-    this.syncStats.syncs++
-    this.syncStats.failures += results.filter((r) => r.status === 'rejected').length
   }
 
   async read (ref: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer> {

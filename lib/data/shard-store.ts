@@ -221,16 +221,13 @@ export class ShardStore implements ShardStorage {
     const tmp = this.layout.tmpFile()
     let renamed = false
     try {
+      const started = performance.now()
+      await (buffered ? writeUnsynced : writeSynced)(tmp, data)
+      await rename(tmp, file)
+      renamed = true
       if (buffered) {
-        await writeUnsynced(tmp, data)
-        await rename(tmp, file)
-        renamed = true
-        this.writeBack.add(file)
+        this.writeBack.add(file) // durable (and timed) with the others, at the next sync
       } else {
-        const started = performance.now()
-        await writeSynced(tmp, data)
-        await rename(tmp, file)
-        renamed = true
         await syncDir(dirname(file))
         this.disk.noteSync(performance.now() - started)
       }

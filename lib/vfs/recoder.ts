@@ -153,7 +153,9 @@ export class Recoder extends PeriodicTask {
           // A directory with a policy of its own is a root of its own; a file linked from elsewhere follows its first name.
           if (entry.ino !== root && this.ownPolicy(entry.ino) !== null) continue
           if (entry.kind === Kind.Dir) { dirs.push(entry.ino); continue }
-          if (entry.kind !== Kind.File || this.policy.of(entry.ino) !== scheme) continue
+          if (entry.kind !== Kind.File) continue
+          // Only a hard-linked file can have another policy than the directory it is listed in.
+          if (meta.get(entry.ino).nlink > 1 && this.policy.of(entry.ino) !== scheme) continue
           for (const { index, ref } of meta.chunks(entry.ino)) {
             if (!needsRecode(ref, scheme)) continue
             this.queue.push({ ino: entry.ino, index, scheme, root })

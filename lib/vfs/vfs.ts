@@ -332,8 +332,7 @@ export class Vfs {
   /** Returns when the file's data and metadata are durable (on peers and in the database). */
   async fsync (fh: number): Promise<void> {
     await this.handle(fh).file.flush()
-    await this.storage.sync?.()
-    this.meta.sync()
+    await this.makeDurable()
   }
 
   /** Returns when every metadata change made so far is durable (a directory's entries among them). */
@@ -368,6 +367,11 @@ export class Vfs {
   /** Stores and records every open file's changes, and makes everything written durable (stopping). */
   async flushAll (): Promise<void> {
     await Promise.all([...this.files.values()].map((file) => file.flush()))
+    await this.makeDurable()
+  }
+
+  /** Everything stored and recorded so far survives power loss from here on (peers and database synced). */
+  private async makeDurable (): Promise<void> {
     await this.storage.sync?.()
     this.meta.sync()
   }
