@@ -1,8 +1,9 @@
 // Profiles a meshfs mount process (node --cpu-prof) during one workload, over 5 storage peers
 // on a local testnet, and prints where its time went (bench/profile-top.ts).
-//   node --import tsx bench/profile-mount.ts tar|write|read [N] [-- mount args...]
-// tar: tar -x of N small files (default 2,000); write: dd of N MiB (default 512); read: the
-// same written, then read cold by a new mount process (page cache dropped).
+//   node --import tsx bench/profile-mount.ts tar|rm|du|write|read [N] [-- mount args...]
+// tar: tar -x of N small files (default 2,000); rm, du: rm -rf and du -s of such a tree (made by
+// a mount not profiled); write: dd of N MiB (default 512); read: the same written, then read
+// cold by a new mount process (page cache dropped).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -10,13 +11,14 @@ import { join } from 'node:path'
 import { TestMesh, forceUnmount, sh } from '../test/helpers/mesh-mount.ts'
 import { REPO_ROOT, exited, waitForLine } from '../test/helpers/peer-process.ts'
 import { printProfile } from './profile-top.ts'
-import { sourceTree } from './workloads.ts'
+import { sourceTree, syncAll } from './workloads.ts'
 
 const [what = 'tar', count, ...rest] = process.argv.slice(2)
 const extra = rest[0] === '--' ? rest.slice(1) : rest
-const n = Number(count ?? (what === 'tar' ? 2000 : 512))
-if (!['tar', 'write', 'read'].includes(what) || !Number.isFinite(n)) {
-  console.error('usage: bench/profile-mount.ts tar|write|read [N] [-- mount args...]')
+const small = ['tar', 'rm', 'du'].includes(what)
+const n = Number(count ?? (small ? 2000 : 512))
+if (!['tar', 'rm', 'du', 'write', 'read'].includes(what) || !Number.isFinite(n)) {
+  console.error('usage: bench/profile-mount.ts tar|rm|du|write|read [N] [-- mount args...]')
   process.exit(2)
 }
 const work = await mkdtemp(join(tmpdir(), 'meshfs-profile-'))
@@ -40,18 +42,28 @@ async function unmount (): Promise<void> {
 }
 
 try {
-  const tree = what === 'tar' ? await sourceTree(work, n) : null
-  await mount(what !== 'read')
-  if (what === 'read') {
-    await sh('dd', ['if=/dev/urandom', `of=${path}/big`, 'bs=1M', `count=${n}`, 'conv=fsync'])
+  const tree = small ? await sourceTree(work, n) : null
+  const setup = what === 'read' || what === 'rm' || what === 'du' // made by a mount not profiled
+  await mount(!setup)
+  if (tree && setup) {
+    await mkdir(join(path, 'tar'))
+    await sh('tar', ['-xf', tree.tarball, '-C', join(path, 'tar')])
+  }
+  if (what === 'read') await sh('dd', ['if=/dev/urandom', `of=${path}/big`, 'bs=1M', `count=${n}`, 'conv=fsync'])
+  if (setup) {
     await unmount()
     await mount(true)
     await sh('sh', ['-c', 'echo 3 > /proc/sys/vm/drop_caches']).catch(() => {})
   }
   const started = Date.now()
-  if (tree) {
+  if (what === 'tar') {
     await mkdir(join(path, 'tar'))
-    await sh('tar', ['-xf', tree.tarball, '-C', join(path, 'tar')])
+    await sh('tar', ['-xf', tree!.tarball, '-C', join(path, 'tar')])
+    await syncAll(join(path, 'tar'))
+  } else if (what === 'rm') {
+    await sh('rm', ['-rf', join(path, 'tar')])
+  } else if (what === 'du') {
+    await sh('du', ['-s', join(path, 'tar')])
   } else if (what === 'write') {
     await sh('dd', ['if=/dev/urandom', `of=${path}/big`, 'bs=1M', `count=${n}`, 'conv=fsync'])
   } else {

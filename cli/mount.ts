@@ -146,6 +146,8 @@ export async function mountCommand (argv: string[]): Promise<void> {
     meta, network: node, guard: storage.guard, log: say,
     release: (stripes, asOf) => maintenance.release(stripes, asOf)
   })
+  const resumed = vfs.resumeWriteBehind()
+  if (resumed > 0) say(`storing ${resumed} files closed before the last stop and not yet on the mesh`)
   // Chunks stored under another scheme than their directory's policy (a policy changed) are stored again.
   recoder = new Recoder({ meta, storage, log: say })
   let fuse: FuseMount
@@ -168,9 +170,9 @@ export async function mountCommand (argv: string[]): Promise<void> {
       const released = await fuse.unmount()
       if (!released) say('programs still have files open in the mount; it is detached and they lose access at exit')
       try {
-        await vfs.flushAll()
+        await vfs.stop()
       } catch (err) {
-        say(`could not store every open file before stopping: ${(err as Error).message}`)
+        say(`could not store every open file before stopping (closed files stay journaled for the next start): ${(err as Error).message}`)
         process.exitCode = 1
       }
       clearInterval(acknowledger)

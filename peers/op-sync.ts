@@ -28,6 +28,8 @@ export class OpSync {
 
   private changed = false
   private readonly timer: NodeJS.Timeout
+  /** Ops made here this turn of the event loop, pushed together when it ends. */
+  private outbox: Uint8Array[] = []
 
   constructor (readonly oplog: OpLog, readonly log: (line: string) => void = () => {}, announceMs = 500) {
     // Ops made here are pushed at once to every connected peer. Ops received are not pushed on
@@ -35,9 +37,12 @@ export class OpSync {
     // instead, when something new arrived, peers tell each other how far they have each writer,
     // twice a second, and send only what the other lacks, so ops still cross peers that are not
     // directly connected.
+    // A burst of local changes (tar -x makes several per file) goes as one message per peer,
+    // which the peer stores in one transaction: far fewer packets and commits than one per op.
     this.unsubscribe = oplog.onAdded((envelope, _writer, _seq, source) => {
       if (source instanceof OpLink) { this.changed = true; return }
-      for (const link of this.links) link.push(envelope)
+      if (this.outbox.length === 0) setImmediate(() => this.pushOutbox())
+      this.outbox.push(envelope)
     })
     this.timer = setInterval(() => {
       if (!this.changed) return
@@ -45,6 +50,19 @@ export class OpSync {
       for (const link of this.links) link.announce()
     }, announceMs)
     this.timer.unref()
+  }
+
+  private pushOutbox (): void {
+    const envelopes = this.outbox
+    this.outbox = []
+    for (let from = 0; from < envelopes.length;) {
+      let bytes = 0
+      let to = from
+      while (to < envelopes.length && to - from < m.BATCH_OPS && (to === from || bytes + envelopes[to]!.byteLength <= m.BATCH_BYTES)) bytes += envelopes[to++]!.byteLength
+      const batch = envelopes.slice(from, to)
+      for (const link of this.links) link.push(batch)
+      from = to
+    }
   }
 
   /** Starts replication on an authenticated connection's multiplexer. */
@@ -63,6 +81,7 @@ export class OpSync {
 
   close (): void {
     clearInterval(this.timer)
+    this.pushOutbox() // ops made just before stopping still leave now
     this.unsubscribe()
     for (const link of this.links) link.close()
     this.links.clear()
@@ -95,10 +114,10 @@ class OpLink {
     channel.open()
   }
 
-  push (envelope: Uint8Array): void {
+  push (envelopes: Uint8Array[]): void {
     if (!this.opened?.opened) return
-    this.sendOps.send({ envelopes: [envelope] })
-    this.sync.stats.sent++
+    this.sendOps.send({ envelopes })
+    this.sync.stats.sent += envelopes.length
   }
 
   close (): void {

@@ -23,6 +23,8 @@ export interface ChunkStorage {
   stripeOf? (ref: Uint8Array): StripeInfo | null
   /** Makes every chunk written so far durable on its peers (writes may return before: fsync calls this). */
   sync? (): Promise<void>
+  /** Chunks of at most this many bytes are kept in their reference (no shards, nothing to wait for). */
+  readonly inlineMax?: number
 }
 
 /** A stripe and where its shards went: what location records say of a new chunk. */
@@ -85,6 +87,10 @@ export class ChunkService implements ChunkStorage {
     this.writer = new ChunkWriter({ ...this.writerOptions(), scheme: opts.scheme })
     this.writers.set(this.writer.scheme.name, this.writer)
     this.reader = new ChunkReader({ network: opts.network, contentKey: opts.contentKey, avoid: opts.takesShards && ((peer) => !opts.takesShards!(peer)) })
+  }
+
+  get inlineMax (): number | undefined {
+    return this.opts.inlineMax
   }
 
   async write (plaintext: Uint8Array, opts?: { signal?: AbortSignal, scheme?: string }): Promise<Buffer> {

@@ -7,6 +7,7 @@ import { FID_BYTES, Kind, OpType, ROOT_FID, type Attrs, type Fid, type Op, type 
 import { MergeLog } from './merge-log.ts'
 import { locationRecord, type StripePlaced } from './location-ops.ts'
 import { SCHEMA, SCHEMA_VERSION } from './schema.ts'
+import { StagedWrites } from './staged-writes.ts'
 import { ROOT, Tree, type Inode } from './tree.ts'
 
 export { ROOT, type Inode }
@@ -45,6 +46,8 @@ export class MetaStore {
   /** True when this open started a new writer identity (see MetaStoreOptions.durability). */
   readonly rotated: boolean = false
   readonly log: MergeLog
+  /** Closed files' data not yet on the mesh (write-behind), local to this mount. */
+  readonly staged: StagedWrites
   private readonly db: Database.Database
   private readonly tree: Tree
   private fidCounter: number
@@ -95,6 +98,7 @@ export class MetaStore {
     this.fidCounter = this.rotated ? 0 : Number(setting.get('fid_counter')?.value ?? 0)
     this.tree = new Tree(db)
     this.tree.ensureRoot()
+    this.staged = new StagedWrites(db)
     this.log = new MergeLog(db, this.tree, key, seed, opts.wall, opts.locationKey ?? null)
     this.writer = this.log.writer
     // Every writer is known to the others from its first op on: removals wait for it (see purge).
@@ -331,14 +335,12 @@ export class MetaStore {
   }
 
   /**
-   * Records new chunk refs and the file's new size and mtime in one transaction: after a crash a
-   * file is either as before or as after, never a size that points past its chunks.
+   * Records written chunks with the file's size, mtime and attributes in one change: after a crash
+   * a file is either as before or as after. placed: the new stripes behind them, recorded in the
+   * same transaction as location records that every peer reads (repair, space). staged: the
+   * write-behind generation this records (its journal row goes in the same transaction).
    */
-  /**
-   * Records written chunks (with size and mtime) in one change. placed: the new stripes behind
-   * them, recorded in the same transaction as location records that every peer reads (repair, space).
-   */
-  writeChunks (ino: Ino, chunks: Array<{ index: number, ref: Buffer }>, attrs: Attrs, time = now(), placed: StripePlaced[] = []): Inode {
+  writeChunks (ino: Ino, chunks: Array<{ index: number, ref: Buffer }>, attrs: Attrs, time = now(), placed: StripePlaced[] = [], staged = 0): Inode {
     const inode = this.get(ino)
     const { size, mtime, ...others } = attrs // mode, owner, atime set while the file was written: in the same change
     const ops: Op[] = [{
@@ -346,7 +348,7 @@ export class MetaStore {
       chunks, size: size ?? inode.size, mtime: mtime ?? inode.mtime, time
     }]
     if (Object.keys(others).length > 0) ops.push({ type: OpType.SetAttr, ino: this.fid(ino), attrs: others, time })
-    this.commit(ops, placed)
+    this.commit(ops, placed, staged > 0 ? () => this.staged.unstage(ino, staged) : undefined)
     return this.get(ino)
   }
 
@@ -382,10 +384,10 @@ export class MetaStore {
       : { type: OpType.SetXattrValue, ino: this.fid(ino), name, value, time }])
   }
 
-  private commit (ops: Op[], placed: StripePlaced[] = []): void {
+  private commit (ops: Op[], placed: StripePlaced[] = [], also?: () => void): void {
     const counter = this.fidCounter
     try {
-      this.log.commit(ops, () => this.saveSetting.run('fid_counter', this.fidCounter), placed.length > 0 ? locationRecord({ placed }) : undefined)
+      this.log.commit(ops, () => { this.saveSetting.run('fid_counter', this.fidCounter); also?.() }, placed.length > 0 ? locationRecord({ placed }) : undefined)
     } catch (err) {
       this.fidCounter = counter
       throw err

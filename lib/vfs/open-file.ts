@@ -2,6 +2,7 @@ import type { ChunkStorage, StripeInfo } from '../data/chunk-service.ts'
 import { toMeshError, type MeshError } from '../errors.ts'
 import type { MetaStore } from '../meta/meta-store.ts'
 import { now } from '../meta/meta-store.ts'
+import type { StagedWrite } from '../meta/staged-writes.ts'
 import type { Attrs, Time } from '../meta/ops.ts'
 import type { Ino } from '../ports.ts'
 import type { ChunkCache } from './chunk-cache.ts'
@@ -22,7 +23,7 @@ export interface OpenFileDeps {
   scheme?: string
 }
 
-interface Sealing { buf: Buffer, done: Promise<void> }
+interface Sealing { buf: Buffer, done: Promise<void>, error?: MeshError }
 
 /**
  * The state of a file while it is open (shared by all its handles): chunks being modified,
@@ -43,7 +44,7 @@ export class OpenFile {
   attrs: Pick<Attrs, 'mode' | 'uid' | 'gid' | 'atime'> = {}
   private error: MeshError | null = null
   private readonly dirty = new Map<number, Buffer>()
-  private readonly loading = new Map<number, Promise<Buffer>>()
+  private readonly loading = new Map<number, Promise<void>>()
   private readonly sealing = new Map<number, Sealing>()
   private readonly pending = new Map<number, Buffer>()
   private sizeChanged = false
@@ -52,6 +53,11 @@ export class OpenFile {
   unlinked = false
   /** Recorded chunks from this offset on were cut by truncateHere (they read as holes). */
   private cut = Infinity
+  /** The write-behind journal's generation of this file's last stage, and the last one recorded. */
+  private stagedGeneration = 0
+  private recordedGeneration = 0
+  /** Written since the last stage (what the journal holds is not all there is to record). */
+  private writtenSinceStage = false
 
   constructor (readonly ino: Ino, size: number, private readonly deps: OpenFileDeps) {
     this.size = size
@@ -91,7 +97,7 @@ export class OpenFile {
       const index = Math.floor(pos / C)
       const within = pos - index * C
       const n = Math.min(C - within, data.byteLength - src)
-      const chunk = await this.writable(index)
+      const chunk = await this.writable(index, within + n)
       chunk.set(data.subarray(src, src + n), within)
       pos += n
       src += n
@@ -99,6 +105,7 @@ export class OpenFile {
       if (within + n === C) this.seal(index) // a full chunk: store it while the next one fills
     }
     this.mtime = this.changedAt = now()
+    this.writtenSinceStage = true
     for (const index of this.dirty.keys()) { // oldest first
       if (this.dirty.size <= this.deps.maxDirty) break
       this.seal(index)
@@ -124,13 +131,22 @@ export class OpenFile {
 
   /** Stores every modified chunk and records all of it, with size, mtime and attributes set meanwhile, in one metadata change. */
   async flush (): Promise<void> {
+    const staged = this.stagedGeneration // journaled before this flush: what it records covers it
     for (const index of [...this.dirty.keys()]) this.seal(index)
-    await Promise.all([...this.sealing.values()].map((s) => s.done))
-    this.throwPendingError()
-    if (this.unlinked) return // stored, kept here for reads until the last close
+    const stores = [...this.sealing.values()]
+    await Promise.all(stores.map((s) => s.done))
+    // Every flush waiting on a failed store fails (not only the first to look): none may record a
+    // size whose data is not stored.
+    const failed = stores.find((s) => s.error)
+    if (failed) {
+      this.error = null
+      throw failed.error
+    }
+    if (this.unlinked || this.discarded) return // stored, kept here for reads until the last close; or gone
     if (this.pending.size === 0 && !this.sizeChanged && this.mtime === null && Object.keys(this.attrs).length === 0) return
     const chunks = [...this.pending].map(([index, ref]) => ({ index, ref }))
-    this.deps.meta.writeChunks(this.ino, chunks, { ...this.attrs, size: this.size, ...(this.mtime ? { mtime: this.mtime } : {}) }, this.changedAt ?? now(), this.stripes(chunks))
+    this.deps.meta.writeChunks(this.ino, chunks, this.changes(), this.changedAt ?? now(), this.stripes(chunks), staged)
+    this.recordedGeneration = Math.max(this.recordedGeneration, staged)
     this.attrs = {}
     for (const { index, ref } of chunks) {
       this.pending.delete(index)
@@ -138,6 +154,57 @@ export class OpenFile {
     }
     this.sizeChanged = false
     this.mtime = this.changedAt = null
+  }
+
+  /** What the next flush records besides chunks: size, mtime and attributes set meanwhile. */
+  private changes (): Attrs {
+    return { ...this.attrs, size: this.size, ...(this.mtime ? { mtime: this.mtime } : {}) }
+  }
+
+  /** True while a stage of this file (see stage) is not yet recorded. */
+  get staged (): boolean {
+    return this.stagedGeneration > this.recordedGeneration
+  }
+
+  /** True when everything left to record is journaled (a second close has nothing to add). */
+  get journaled (): boolean {
+    return this.staged && !this.writtenSinceStage
+  }
+
+  /**
+   * Journals what is left to record in the local database (see StagedWrites), so a close need not
+   * wait for the mesh: possible when it is a single chunk of at most maxBytes that no flush has
+   * started storing. False: nothing journaled, flush instead.
+   */
+  stage (maxBytes: number): boolean {
+    if (this.unlinked || this.discarded || this.sealing.size > 0 || this.pending.size > 0 || this.dirty.size !== 1) return false
+    const [index, buf] = this.dirty.entries().next().value!
+    const length = Math.max(0, Math.min(this.deps.chunkSize, this.size - index * this.deps.chunkSize))
+    if (length > maxBytes || length <= (this.deps.storage.inlineMax ?? -1)) return false // inline: recorded at once anyway
+    const generation = this.deps.meta.staged.nextGeneration()
+    this.deps.meta.staged.stage({ ino: this.ino, generation, index, data: buf.subarray(0, length), attrs: this.changes(), changed: this.changedAt ?? now() })
+    this.stagedGeneration = generation
+    this.writtenSinceStage = false
+    return true
+  }
+
+  /** Attributes changed while a stage waits: the journal says them too (a kill -9 would lose them). */
+  restage (): void {
+    if (this.staged) this.deps.meta.staged.updateAttrs(this.ino, this.changes(), this.changedAt ?? now())
+  }
+
+  /** A journaled write found at start (the last run stopped before storing it): recorded like a closed file's. */
+  restore (write: StagedWrite): void {
+    const { size, mtime, ...attrs } = write.attrs
+    const buf = Buffer.alloc(capacity(write.data.byteLength, this.deps.chunkSize))
+    write.data.copy(buf)
+    this.dirty.set(write.index, buf)
+    this.size = size ?? this.size
+    this.sizeChanged = true
+    this.mtime = mtime ?? null
+    this.attrs = attrs
+    this.changedAt = write.changed
+    this.stagedGeneration = write.generation
   }
 
   async truncate (size: number): Promise<void> {
@@ -170,7 +237,7 @@ export class OpenFile {
   private async truncateHere (size: number): Promise<void> {
     const C = this.deps.chunkSize
     const keep = size - Math.floor(size / C) * C
-    if (size < this.size && keep > 0) (await this.writable(Math.floor(size / C))).fill(0, keep)
+    if (size < this.size && keep > 0) (await this.writable(Math.floor(size / C), keep)).fill(0, keep)
     for (const index of [...this.dirty.keys()]) if (index * C >= size) this.dirty.delete(index)
     for (const [index, ref] of [...this.pending]) if (index * C >= size) { this.pending.delete(index); this.drop(ref) }
     this.size = size
@@ -180,6 +247,8 @@ export class OpenFile {
   /** Forgets everything not yet recorded: the file is gone, there is nowhere to record it. */
   discard (): void {
     this.discarded = true
+    if (this.staged) this.deps.meta.staged.unstage(this.ino)
+    this.recordedGeneration = this.stagedGeneration
     for (const ref of this.pending.values()) this.drop(ref)
     this.pending.clear()
     this.dirty.clear()
@@ -206,25 +275,35 @@ export class OpenFile {
     throw err
   }
 
-  /** A full-size buffer of chunk index to modify, holding the chunk's current bytes (zeros past the size). */
-  private async writable (index: number): Promise<Buffer> {
-    const dirty = this.dirty.get(index)
-    if (dirty) return dirty
-    let loading = this.loading.get(index)
-    if (!loading) {
-      loading = this.load(index).finally(() => this.loading.delete(index))
-      this.loading.set(index, loading)
+  /**
+   * A buffer of chunk index to modify, at least need bytes long, holding the chunk's current bytes
+   * (zeros past the size). It grows as writes reach further: most files are far smaller than a chunk.
+   */
+  private async writable (index: number, need: number): Promise<Buffer> {
+    for (;;) {
+      const dirty = this.dirty.get(index)
+      if (dirty && dirty.byteLength >= need) return dirty
+      if (dirty) {
+        const grown = Buffer.alloc(capacity(need, this.deps.chunkSize))
+        dirty.copy(grown)
+        this.dirty.set(index, grown)
+        return grown
+      }
+      let loading = this.loading.get(index)
+      if (!loading) {
+        loading = this.load(index, need).finally(() => this.loading.delete(index))
+        this.loading.set(index, loading)
+      }
+      await loading // then take it from dirty: a flush may have sealed it meanwhile
     }
-    return loading
   }
 
-  private async load (index: number): Promise<Buffer> {
+  private async load (index: number, need: number): Promise<void> {
     const C = this.deps.chunkSize
-    const buf = Buffer.alloc(C)
     const valid = Math.max(0, Math.min(C, this.size - index * C))
+    const buf = Buffer.alloc(capacity(Math.max(valid, need), C))
     if (valid > 0) (await this.chunk(index))?.copy(buf, 0, 0, valid)
     this.dirty.set(index, buf)
-    return buf
   }
 
   /** Starts storing chunk index (from here on its buffer is not modified; a new write copies it). */
@@ -243,7 +322,7 @@ export class OpenFile {
         if (replaced) this.drop(replaced)
         this.pending.set(index, ref)
       }, (err: unknown) => {
-        this.error = toMeshError(err, `storing chunk ${index} of inode ${this.ino}`)
+        this.error = entry.error = toMeshError(err, `storing chunk ${index} of inode ${this.ino}`)
         // Keep the bytes: a later flush tries again, nothing acknowledged is dropped.
         if (this.sealing.get(index) === entry && !this.dirty.has(index)) this.dirty.set(index, buf)
       }).finally(() => {
@@ -252,4 +331,9 @@ export class OpenFile {
     }
     this.sealing.set(index, entry)
   }
+}
+
+/** Bytes to allocate for a chunk buffer holding n: powers of two from 4 KiB, at most a chunk. */
+function capacity (n: number, chunkSize: number): number {
+  return Math.min(chunkSize, Math.max(4096, 2 ** Math.ceil(Math.log2(Math.max(1, n)))))
 }

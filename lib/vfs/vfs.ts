@@ -7,6 +7,7 @@ import type { Ino } from '../ports.ts'
 import { ChunkCache } from './chunk-cache.ts'
 import { POLICY_XATTR, RedundancyPolicy } from './redundancy-policy.ts'
 import { OpenFile } from './open-file.ts'
+import { WriteBehind } from './write-behind.ts'
 
 export interface VfsOptions {
   meta: MetaStore
@@ -19,8 +20,15 @@ export interface VfsOptions {
   readAhead?: number
   /** Usable capacity of the mesh after redundancy, for statfs. */
   capacity?: () => { total: number, free: number }
-  /** Where refusals worth a line go (an invalid redundancy policy). */
+  /** Where refusals and failures worth a line go (an invalid redundancy policy, a store after close that failed). */
   log?: (line: string) => void
+  /**
+   * A file closed with at most this many bytes left to store is journaled and stored in the
+   * background (close does not wait for the mesh; fsync does). 0: every close waits. Default: a quarter chunk.
+   */
+  writeBehindMax?: number
+  /** Files stored in the background at once (default 64). */
+  writeBehindFiles?: number
 }
 
 export interface Caller { uid: number, gid: number }
@@ -54,6 +62,8 @@ export class Vfs {
   private readonly readAhead: number
   private readonly policy: RedundancyPolicy
   private readonly files = new Map<Ino, OpenFile>()
+  private readonly behind: WriteBehind
+  private readonly writeBehindMax: number
   private readonly handles = new Map<number, Handle>()
   private nextHandle = 1
 
@@ -64,6 +74,33 @@ export class Vfs {
     this.cache = new ChunkCache(opts.storage, opts.cacheBytes ?? 256 * 1024 * 1024)
     this.readAhead = opts.readAhead ?? 4
     this.policy = new RedundancyPolicy(opts.meta, opts.log)
+    this.writeBehindMax = opts.writeBehindMax ?? this.chunkSize / 4
+    this.behind = new WriteBehind({
+      maxFiles: opts.writeBehindFiles ?? 64, retryMs: 1000, log: opts.log ?? (() => {}), settled: (file) => this.releaseIfIdle(file)
+    })
+  }
+
+  /**
+   * Stores the writes journaled when the last run stopped before storing them (see StagedWrites),
+   * in the background; returns how many files.
+   */
+  resumeWriteBehind (): number {
+    const staged = this.meta.staged.list()
+    for (const write of staged) {
+      if (!this.meta.exists(write.ino) || this.meta.get(write.ino).kind !== Kind.File) {
+        this.meta.staged.unstage(write.ino)
+        continue
+      }
+      const file = this.fileState(write.ino)
+      file.restore(write)
+      void this.behind.add(file)
+    }
+    return staged.length
+  }
+
+  /** Files closed and still being stored in the background. */
+  get writingBehind (): number {
+    return this.behind.files
   }
 
   // ---- names and attributes ------------------------------------------------------------
@@ -220,6 +257,7 @@ export class Vfs {
         const { mtime, ...others } = changes
         open.setAttrs(others)
         if (mtime) open.mtime = mtime // an explicit mtime wins over the write time
+        open.restage()
       } else {
         this.meta.setAttrs(ino, changes)
         if (open && changes.mtime) open.mtime = changes.mtime
@@ -335,13 +373,28 @@ export class Vfs {
     await this.makeDurable()
   }
 
-  /** Returns when every metadata change made so far is durable (a directory's entries among them). */
+  /**
+   * Returns when every metadata change made so far is durable (a directory's entries among
+   * them), and the files closed before it are stored: more than POSIX asks, and what lets
+   * fsync of the mount's root say "everything written so far is safe".
+   */
   async fsyncdir (): Promise<void> {
-    this.meta.sync()
+    await Promise.all([...this.files.values()].filter((file) => file.handles === 0).map((file) => file.flush()))
+    await this.makeDurable()
   }
 
   async flush (fh: number): Promise<void> {
-    await this.handle(fh).file.flush()
+    await this.closeWrites(this.handle(fh).file)
+  }
+
+  /**
+   * A close: small leftovers are journaled and stored in the background (see WriteBehind), the
+   * rest is stored now. Either way it is recorded and survives kill -9 of the mount once this returns.
+   */
+  private async closeWrites (file: OpenFile): Promise<void> {
+    if (file.journaled) return // a close before this one journaled it all: it is being stored
+    if (file.stage(this.writeBehindMax)) await this.behind.add(file)
+    else await file.flush()
   }
 
   async release (fh: number): Promise<void> {
@@ -357,17 +410,22 @@ export class Vfs {
       return
     }
     try {
-      await file.flush()
+      await this.closeWrites(file)
     } finally {
       this.releaseIfIdle(file)
     }
   }
 
-  /** Flushes every open file (before unmount). */
   /** Stores and records every open file's changes, and makes everything written durable (stopping). */
   async flushAll (): Promise<void> {
     await Promise.all([...this.files.values()].map((file) => file.flush()))
     await this.makeDurable()
+  }
+
+  /** Stopping: flushes everything; what cannot be stored now stays journaled for the next start. */
+  async stop (): Promise<void> {
+    this.behind.stop()
+    await this.flushAll()
   }
 
   /** Everything stored and recorded so far survives power loss from here on (peers and database synced). */

@@ -105,6 +105,7 @@ describe('Vfs', () => {
     expect(meta.ops().length).toBe(before) // nothing recorded yet: it waits for the write
     expect(shown).toMatchObject({ mode: 0o100644, uid: 0, gid: 0, mtime, size: 5 }) // but shown at once
     await vfs.release(fh)
+    await vfs.fsyncdir() // a closed file is stored in the background (write-behind): wait for it
     expect(meta.ops().length).toBe(before + 2) // the write and the attributes, one commit
     expect(meta.get(inode.ino)).toMatchObject({ mode: 0o100644, uid: 0, gid: 0, mtime, size: 5 })
     expect(vfs.getattr(inode.ino).ctime).toEqual(shown.ctime) // the ctime shown is the one recorded
