@@ -48,8 +48,8 @@ Options:
                         anyway (default: 30)
   --allow-other         let other users use the mount (root, or user_allow_other in
                         /etc/fuse.conf)
-  --cache SIZE          memory for file contents read or written recently
-                        (default: 256M)
+  --cache SIZE          memory for file contents: read recently, or being written
+                        (writes take what they need first; default: 256M)
   --inline SIZE         files (and file ends) of up to SIZE are kept in the metadata,
                         which every peer holds, instead of a stripe of shards: a small
                         file costs no shard puts (default: 4K; 0: never)
@@ -194,7 +194,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
     // The histogram holds the whole 10 ms sampling interval: what counts is the lateness beyond it.
     const ms = (ns: number) => Math.max(0, (ns - 10e6) / 1e6).toFixed(1)
     say(`stats: event-loop lateness p50 ${ms(loopDelay.percentile(50))} ms, p99 ${ms(loopDelay.percentile(99))} ms, max ${ms(loopDelay.max)} ms; ` +
-      `rss ${formatSize(process.memoryUsage.rss())}`)
+      `${memoryLine()}`)
     loopDelay.reset()
   })
   process.once('SIGINT', () => stop('SIGINT'))
@@ -232,4 +232,10 @@ async function checkedMountpoint (dir: string): Promise<Awaited<ReturnType<typeo
     if (isMeshError(err)) throw new UsageError(err.message)
     throw err
   }
+}
+
+/** Where the memory is: resident in all, JavaScript objects, and buffers (file contents, shards). */
+function memoryLine (): string {
+  const m = process.memoryUsage()
+  return `rss ${formatSize(m.rss)} (heap ${formatSize(m.heapUsed)}, buffers ${formatSize(m.arrayBuffers)})`
 }

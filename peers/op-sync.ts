@@ -5,6 +5,9 @@ import type { OpLog, PeerId } from '../lib/ports.ts'
 import * as m from './op-messages.ts'
 import { short } from './peer-connection.ts'
 
+/** How long a local op may wait for others to leave with it. */
+const PUSH_DELAY_MS = 10
+
 export interface OpSyncStats {
   /** Envelopes received that were new here, and their bytes. */
   received: number
@@ -37,11 +40,11 @@ export class OpSync {
     // instead, when something new arrived, peers tell each other how far they have each writer,
     // twice a second, and send only what the other lacks, so ops still cross peers that are not
     // directly connected.
-    // A burst of local changes (tar -x makes several per file) goes as one message per peer,
-    // which the peer stores in one transaction: far fewer packets and commits than one per op.
+    // Local changes of the next few milliseconds (tar -x makes several per file) go as one
+    // message per peer, which the peer stores in one transaction: far fewer packets and commits.
     this.unsubscribe = oplog.onAdded((envelope, _writer, _seq, source) => {
       if (source instanceof OpLink) { this.changed = true; return }
-      if (this.outbox.length === 0) setImmediate(() => this.pushOutbox())
+      if (this.outbox.length === 0) setTimeout(() => this.pushOutbox(), PUSH_DELAY_MS)
       this.outbox.push(envelope)
     })
     this.timer = setInterval(() => {

@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS peer_marks (
   peer BLOB PRIMARY KEY, state INTEGER NOT NULL, ms INTEGER NOT NULL, count INTEGER NOT NULL, writer BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stripe_table_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 `
+/** How long a location record may wait for others to be applied with it (reads apply at once). */
+const APPLY_DELAY_MS = 20
 const LIVE = '(s.placed_ms > s.released_ms OR (s.placed_ms = s.released_ms AND s.placed_count > s.released_count))'
 /** (ms, count, writer) of the new record is later than the row's. */
 const LATER = '(@ms > ms OR (@ms = ms AND (@count > count OR (@count = count AND @writer > writer))))'
@@ -46,6 +48,9 @@ export class StripeTable {
   readonly stats: StripeTableStats = { applied: 0, unreadable: 0 }
   private readonly q
   private readonly stopFollowing: () => void
+  /** Location records arrived and not yet applied: applied together (one commit), before any read. */
+  private pending: Envelope[] = []
+  private applyTimer: NodeJS.Timeout | null = null
 
   private constructor (private readonly db: Database.Database, private readonly ops: OpStore, private readonly locationKey: Uint8Array) {
     db.exec(SCHEMA)
@@ -82,8 +87,24 @@ export class StripeTable {
     }
     this.stopFollowing = ops.onAdded((bytes) => {
       const envelope = decodeEnvelope(bytes, { verified: true })
-      if (envelope.kind === EnvelopeKind.Locations) this.db.transaction(() => this.applyEnvelope(envelope))()
+      if (envelope.kind !== EnvelopeKind.Locations) return
+      // Said once per batch: a process killed before applying them rebuilds the table at its next start.
+      if (this.pending.length === 0) this.q.setMeta.run('unapplied', 1)
+      this.pending.push(envelope)
+      this.applyTimer ??= setTimeout(() => this.applyPending(), APPLY_DELAY_MS).unref()
     })
+  }
+
+  private applyPending (): void {
+    if (this.applyTimer) clearTimeout(this.applyTimer)
+    this.applyTimer = null
+    if (this.pending.length === 0 || !this.db.open) return // closed: the next start rebuilds ('unapplied')
+    const envelopes = this.pending
+    this.pending = []
+    this.db.transaction(() => {
+      for (const envelope of envelopes) this.applyEnvelope(envelope)
+      this.q.setMeta.run('unapplied', 0)
+    })()
   }
 
   /**
@@ -92,12 +113,14 @@ export class StripeTable {
    */
   static follow (ops: OpStore, locationKey: Uint8Array): StripeTable {
     const table = new StripeTable(ops.db, ops, locationKey)
-    if (table.q.getMeta.get('built') === undefined) table.rebuild()
+    if (table.q.getMeta.get('built') === undefined || table.q.getMeta.get('unapplied')?.value === 1) table.rebuild()
     return table
   }
 
   close (): void {
     this.stopFollowing()
+    if (this.db.open) this.applyPending()
+    else if (this.applyTimer) clearTimeout(this.applyTimer)
   }
 
   private rebuild (): void {
@@ -107,6 +130,7 @@ export class StripeTable {
     this.db.transaction(() => {
       for (const envelope of locations) this.applyEnvelope(envelope)
       this.q.setMeta.run('built', 1)
+      this.q.setMeta.run('unapplied', 0)
     })()
   }
 
@@ -123,6 +147,7 @@ export class StripeTable {
 
   /** Applies one record made at hlc by writer (in a transaction of the caller's). */
   apply (record: LocationRecord, hlc: Hlc, writer: Buffer): void {
+    this.applyPending() // records in the order they came
     const at = { ms: hlc.ms, count: hlc.count, writer }
     for (const p of record.placed) {
       this.q.placeStripe.run({ chunk: p.chunk, scheme: p.scheme, size: p.size, width: p.shards.length, ...at })
@@ -142,6 +167,7 @@ export class StripeTable {
 
   /** A live stripe with its slots, or null (unknown or released). */
   stripe (chunk: Buffer, scheme: string): Stripe | null {
+    this.applyPending()
     const row = this.q.stripe.get(chunk, scheme)
     if (!row) return null
     return { chunk, scheme, size: row.size, width: row.width, slots: this.slots(chunk, scheme) }
@@ -153,35 +179,42 @@ export class StripeTable {
 
   /** Every live stripe with its slots (repair scans them; one query per stripe, lazily). */
   * stripes (): IterableIterator<Stripe> {
+    this.applyPending()
     const rows = this.q.live.all() // read first: callers may write while iterating
     for (const row of rows) yield { chunk: row.chunk, scheme: row.scheme, size: row.size, width: row.width, slots: this.slots(row.chunk, row.scheme) }
   }
 
   get liveStripes (): number {
+    this.applyPending()
     return this.q.liveCount.get()?.n ?? 0
   }
 
   /** Slots of live stripes that name peer as holder. */
   slotsOn (peer: Buffer): number {
+    this.applyPending()
     return this.q.slotsOn.get(peer)?.n ?? 0
   }
 
   /** Shards that peer should hold (slots of live stripes naming it). */
   shardsOn (peer: Buffer): Buffer[] {
+    this.applyPending()
     return this.q.shardsOn.all(peer).map((r) => r.shard)
   }
 
   /** Every peer that holds shards of live stripes, with how many. */
   holders (): Map<string, number> {
+    this.applyPending()
     return new Map(this.q.holders.all().map((r) => [r.peer.toString('hex'), r.n]))
   }
 
   /** True if a live stripe names peer as the holder of shard. */
   names (peer: Buffer, shard: Buffer): boolean {
+    this.applyPending()
     return this.q.names.get(shard, peer) !== undefined
   }
 
   marks (): Map<string, PeerMarkState> {
+    this.applyPending()
     return new Map(this.q.marks.all().map((r) => [r.peer.toString('hex'), r.state as PeerMarkState]))
   }
 }

@@ -15,10 +15,11 @@ export interface OpenFileDeps {
   /** Chunks being stored at once per file before write() waits (bounds memory, keeps a pipeline). */
   maxSealing: number
   /**
-   * Chunks modified and not yet being stored, per file, past which the oldest is stored (random
-   * writes over a big file would otherwise hold every chunk they touched in memory until flush).
+   * True while the chunks all files hold modified or being stored take more memory than allowed:
+   * the writer then stores its oldest modified chunks (random writes over a big file would
+   * otherwise hold every chunk they touched until flush).
    */
-  maxDirty: number
+  overBudget: () => boolean
   /** The redundancy scheme new chunks get (the file's policy); absent: the storage's default. */
   scheme?: string
 }
@@ -107,7 +108,7 @@ export class OpenFile {
     this.mtime = this.changedAt = now()
     this.writtenSinceStage = true
     for (const index of this.dirty.keys()) { // oldest first
-      if (this.dirty.size <= this.deps.maxDirty) break
+      if (!this.deps.overBudget()) break
       this.seal(index)
     }
     while (this.sealing.size > this.deps.maxSealing) await Promise.race([...this.sealing.values()].map((s) => s.done))
@@ -132,8 +133,13 @@ export class OpenFile {
   /** Stores every modified chunk and records all of it, with size, mtime and attributes set meanwhile, in one metadata change. */
   async flush (): Promise<void> {
     const staged = this.stagedGeneration // journaled before this flush: what it records covers it
-    for (const index of [...this.dirty.keys()]) this.seal(index)
-    const stores = [...this.sealing.values()]
+    const stores: Sealing[] = [...this.sealing.values()]
+    for (const index of [...this.dirty.keys()]) {
+      // No more stores at once than a writer may have (each holds several copies of its chunk).
+      while (this.sealing.size >= this.deps.maxSealing) await Promise.race([...this.sealing.values()].map((s) => s.done))
+      const entry = this.seal(index)
+      if (entry) stores.push(entry)
+    }
     await Promise.all(stores.map((s) => s.done))
     // Every flush waiting on a failed store fails (not only the first to look): none may record a
     // size whose data is not stored.
@@ -264,6 +270,14 @@ export class OpenFile {
     this.deps.storage.release(ref)
   }
 
+  /** Bytes of chunk buffers held here (modified, or being stored). */
+  get heldBytes (): number {
+    let bytes = 0
+    for (const buf of this.dirty.values()) bytes += buf.byteLength
+    for (const s of this.sealing.values()) bytes += s.buf.byteLength
+    return bytes
+  }
+
   get busy (): boolean {
     return this.dirty.size > 0 || this.sealing.size > 0 || this.pending.size > 0
   }
@@ -302,14 +316,18 @@ export class OpenFile {
     const C = this.deps.chunkSize
     const valid = Math.max(0, Math.min(C, this.size - index * C))
     const buf = Buffer.alloc(capacity(Math.max(valid, need), C))
-    if (valid > 0) (await this.chunk(index))?.copy(buf, 0, 0, valid)
+    if (valid > 0) {
+      const ref = this.dirty.has(index) || this.sealing.has(index) ? null : this.pending.get(index) ?? this.deps.meta.chunk(this.ino, index)
+      ;(await this.chunk(index))?.copy(buf, 0, 0, valid)
+      if (ref) this.deps.cache.delete(ref) // this copy replaces it: one copy in memory, not two
+    }
     this.dirty.set(index, buf)
   }
 
   /** Starts storing chunk index (from here on its buffer is not modified; a new write copies it). */
-  private seal (index: number): void {
+  private seal (index: number): Sealing | undefined {
     const buf = this.dirty.get(index)
-    if (!buf) return
+    if (!buf) return undefined
     this.dirty.delete(index)
     const length = Math.max(0, Math.min(this.deps.chunkSize, this.size - index * this.deps.chunkSize))
     const data = buf.subarray(0, length)
@@ -330,6 +348,7 @@ export class OpenFile {
       })
     }
     this.sealing.set(index, entry)
+    return entry
   }
 }
 

@@ -14,7 +14,10 @@ export interface VfsOptions {
   storage: ChunkStorage
   /** Bytes per chunk (default 1 MiB). */
   chunkSize?: number
-  /** Bytes of plaintext chunks kept in memory (default 256 MiB). */
+  /**
+   * Memory for file contents (default 256 MiB): chunks read recently, and chunks being written
+   * (which take what they need from the first).
+   */
   cacheBytes?: number
   /** Chunks fetched ahead of a sequential reader (default 4). */
   readAhead?: number
@@ -59,6 +62,7 @@ export class Vfs {
   private readonly meta: MetaStore
   private readonly storage: ChunkStorage
   private readonly cache: ChunkCache
+  private readonly memoryBytes: number
   private readonly readAhead: number
   private readonly policy: RedundancyPolicy
   private readonly files = new Map<Ino, OpenFile>()
@@ -71,7 +75,8 @@ export class Vfs {
     this.meta = opts.meta
     this.storage = opts.storage
     this.chunkSize = opts.chunkSize ?? 1024 * 1024
-    this.cache = new ChunkCache(opts.storage, opts.cacheBytes ?? 256 * 1024 * 1024)
+    this.memoryBytes = opts.cacheBytes ?? 256 * 1024 * 1024
+    this.cache = new ChunkCache(opts.storage, this.memoryBytes, () => this.heldBytes())
     this.readAhead = opts.readAhead ?? 4
     this.policy = new RedundancyPolicy(opts.meta, opts.log)
     this.writeBehindMax = opts.writeBehindMax ?? this.chunkSize / 4
@@ -450,12 +455,25 @@ export class Vfs {
     let file = this.files.get(ino)
     if (!file) {
       file = new OpenFile(ino, this.meta.get(ino).size, {
-        meta: this.meta, storage: this.storage, cache: this.cache, chunkSize: this.chunkSize, maxSealing: 8, maxDirty: 64,
+        meta: this.meta, storage: this.storage, cache: this.cache, chunkSize: this.chunkSize, maxSealing: 8, overBudget: () => this.overBudget(),
         scheme: this.policy.of(ino) ?? undefined
       })
       this.files.set(ino, file)
     }
     return file
+  }
+
+  /** Chunks written take the memory they need from the cache; true when they alone take more than there is. */
+  private overBudget (): boolean {
+    const held = this.heldBytes()
+    this.cache.shrinkTo(this.memoryBytes - held)
+    return held > this.memoryBytes
+  }
+
+  private heldBytes (): number {
+    let held = 0
+    for (const file of this.files.values()) held += file.heldBytes
+    return held
   }
 
   private releaseIfIdle (file: OpenFile): void {

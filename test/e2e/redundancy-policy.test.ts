@@ -55,7 +55,12 @@ describe('redundancy policy per directory, through the mount', () => {
     // The new mount mounts once it sees the 5 peers its own scheme needs; the grid stripes need
     // more of the 13 left, and reads wait for them while they connect.
     await fx.remount()
-    await expectFilesIntact(join(fx.mount.path, 'grid'), inGrid)
-    await expectFilesIntact(join(fx.mount.path, 'rs'), inRs)
+    try {
+      await expectFilesIntact(join(fx.mount.path, 'grid'), inGrid)
+      await expectFilesIntact(join(fx.mount.path, 'rs'), inRs)
+    } catch (err) {
+      console.log(`the mount said:\n${fx.mount.output.split('\n').slice(-30).join('\n')}`) // why a read failed
+      throw err
+    }
   }, 300_000)
 })

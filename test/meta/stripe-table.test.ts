@@ -6,9 +6,14 @@
 import { describe, expect, it } from 'vitest'
 import Database from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { OpStore } from '../../lib/meta/op-store.ts'
 import { StripeTable } from '../../lib/meta/stripe-table.ts'
-import { PeerMarkState, locationRecord, type LocationRecord } from '../../lib/meta/location-ops.ts'
+import { EnvelopeKind, sealEnvelope } from '../../lib/meta/op-envelope.ts'
+import { PeerMarkState, encodeLocations, locationRecord, type LocationRecord } from '../../lib/meta/location-ops.ts'
+import { signingKeyPair } from '../../crypto/signing.ts'
 import type { Hlc } from '../../lib/meta/hlc.ts'
 
 const chunk = randomBytes(32)
@@ -93,5 +98,29 @@ describe('stripe table', () => {
     // And a release outranks it: the stripe stays released.
     const released: Entry[] = [...history, [release({ ms: 500, count: 0 }), { ms: 600, count: 0 }, writerA], [stale, { ms: 900, count: 0 }, writerB]]
     expect(tableOf(shuffled(released, 4)).stripes).toEqual([])
+  })
+
+  it('applies arriving records in batches before any read, and rebuilds at the next start if the process died first', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshfs-stripe-table-'))
+    try {
+      const key = randomBytes(32)
+      const signer = signingKeyPair(randomBytes(32))
+      const path = join(dir, 'ops.db')
+      let db = new Database(path)
+      const ops = new OpStore(db)
+      const table = StripeTable.follow(ops, key)
+      ops.add(sealEnvelope(key, signer, 1, { ms: 100, count: 0 }, encodeLocations(placed([p1!, p2!, p3!, p4!, p5!])), EnvelopeKind.Locations).bytes)
+      expect(table.liveStripes).toBe(1) // a read applies what waits
+      ops.add(sealEnvelope(key, signer, 2, { ms: 200, count: 0 }, encodeLocations(move(1, p6!)), EnvelopeKind.Locations).bytes)
+      db.close() // died before the batch was applied (no close of the table)
+
+      db = new Database(path)
+      const again = StripeTable.follow(new OpStore(db), key)
+      expect(again.stripe(chunk, 'rs:3+2')!.slots.map((s) => s.peer)).toEqual([p1, p6, p3, p4, p5])
+      again.close()
+      db.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
