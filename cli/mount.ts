@@ -118,7 +118,10 @@ export async function mountCommand (argv: string[]): Promise<void> {
     ...maintenanceOptions, log: say
   })
   let recoder: Recoder | null = null
-  const control = await serveControl(join(storeDir, 'control.sock'), controlCommands(maintenance, VERSION, { recode: () => recoder?.status() ?? null }))
+  let vfs: Vfs | null = null
+  const control = await serveControl(join(storeDir, 'control.sock'), controlCommands(maintenance, VERSION, {
+    recode: () => recoder?.status() ?? null, writingBehind: () => vfs?.writingBehind ?? 0
+  }))
 
   const storagePeers = () => node.peers().filter((p) => p.capacity > 0).length
   if (storagePeers() < scheme.n) {
@@ -133,7 +136,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
     locate: (chunk, scheme) => meta.shardMoves(chunk, scheme),
     takesShards: (peer) => maintenance.directory.takesShards(peer)
   })
-  const vfs = new Vfs({ meta, storage, capacity: () => meshCapacity(node.peers(), scheme), cacheBytes, log: say })
+  vfs = new Vfs({ meta, storage, capacity: () => meshCapacity(node.peers(), scheme), cacheBytes, log: say })
   // Stripes of data written before stripe records existed, recorded in the background.
   void backfillStripes({
     refs: () => meta.allRefs(),

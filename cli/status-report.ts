@@ -42,11 +42,14 @@ export interface StatusReport {
   drains: Array<{ id: string, state: 'draining' | 'unhealthy', shardsLeft: number, shardsPerSecond: number, etaSeconds: number | null }>
   /** A mount's re-encoding of chunks to their directories' redundancy policies (null: a storage peer). */
   recode: RecodeStatus | null
+  /** Files a mount closed and is still storing in the background (null: a storage peer). */
+  writingBehind: number | null
 }
 
 /** What only a mount adds to its status. */
 export interface MountStatus {
   recode: () => RecodeStatus | null
+  writingBehind: () => number
 }
 
 export function statusReport (m: Maintenance, version: string, mount?: MountStatus): StatusReport {
@@ -88,7 +91,8 @@ export function statusReport (m: Maintenance, version: string, mount?: MountStat
     scrub: { ...m.scrubber.stats },
     space: { ...m.collector.stats },
     drains,
-    recode: mount?.recode() ?? null
+    recode: mount?.recode() ?? null,
+    writingBehind: mount?.writingBehind() ?? null
   }
 }
 

@@ -63,6 +63,7 @@ export function formatStatus (r: StatusReport): string {
     const pace = d.shardsPerSecond > 0 ? `, ${d.shardsPerSecond.toFixed(1)} moved per second${d.etaSeconds !== null ? `, about ${d.etaSeconds} s left` : ''}` : ''
     lines.push(`${d.state} ${d.id.slice(0, 8)}: ${d.shardsLeft === 0 ? 'no shards left, safe to remove' : `${d.shardsLeft} shards left${pace}`}`)
   }
+  if (r.writingBehind) lines.push(`storing ${r.writingBehind} files closed recently (fsync of a directory waits for them)`)
   const rc = r.recode
   if (rc && (rc.chunksLeft > 0 || rc.chunksDone > 0 || rc.failures > 0)) {
     const pace = rc.chunksPerSecond > 0 ? `, ${rc.chunksPerSecond.toFixed(1)} chunks/s${rc.etaSeconds !== null ? `, about ${rc.etaSeconds} s left` : ''}` : ''

@@ -51,6 +51,8 @@ export class MetaStore {
   private readonly db: Database.Database
   private readonly tree: Tree
   private fidCounter: number
+  /** The counter as the database holds it: saved again only when a create took ids. */
+  private savedFidCounter: number
   private readonly saveSetting
 
   private constructor (db: Database.Database, opts: MetaStoreOptions) {
@@ -100,6 +102,7 @@ export class MetaStore {
       this.saveSetting.run('local_key', key)
     }
     this.fidCounter = this.rotated ? 0 : Number(setting.get('fid_counter')?.value ?? 0)
+    this.savedFidCounter = this.fidCounter
     this.tree = new Tree(db)
     this.tree.ensureRoot()
     this.staged = new StagedWrites(db)
@@ -391,7 +394,11 @@ export class MetaStore {
   private commit (ops: Op[], placed: StripePlaced[] = [], also?: () => void): void {
     const counter = this.fidCounter
     try {
-      this.log.commit(ops, () => { this.saveSetting.run('fid_counter', this.fidCounter); also?.() }, placed.length > 0 ? locationRecord({ placed }) : undefined)
+      this.log.commit(ops, () => {
+        if (this.fidCounter !== this.savedFidCounter) this.saveSetting.run('fid_counter', this.fidCounter) // a create took ids
+        also?.()
+      }, placed.length > 0 ? locationRecord({ placed }) : undefined)
+      this.savedFidCounter = this.fidCounter
     } catch (err) {
       this.fidCounter = counter
       throw err

@@ -323,8 +323,13 @@ export class Vfs {
       throw errors.noSpace(`extended attributes of inode ${ino} (${XATTR_FILE_MAX / 1024} KiB per file, names listed in ${XATTR_LIST_MAX / 1024} KiB)`)
     }
     this.meta.setXattr(ino, name, value)
+    if (name === POLICY_XATTR) this.policy.changed()
   }
-  removexattr (ino: Ino, name: string): void { this.meta.setXattr(ino, checkAttrName(name), null) }
+
+  removexattr (ino: Ino, name: string): void {
+    this.meta.setXattr(ino, checkAttrName(name), null)
+    if (name === POLICY_XATTR) this.policy.changed()
+  }
 
   // ---- open files ------------------------------------------------------------------------
 

@@ -28,13 +28,14 @@ describe('redundancy policy per directory', () => {
   let network: LocalShardNetwork
   let meta: MetaStore
   let vfs: Vfs
+  let storage: ChunkService
   const logged: string[] = []
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'meshfs-policy-'))
     network = await LocalShardNetwork.create({ peers: 9, capacity: 256 * 1024 * 1024 })
     meta = MetaStore.open(join(dir, 'meta.db'))
-    const storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
+    storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
     vfs = new Vfs({ meta, storage, chunkSize: CHUNK, cacheBytes: 4 * CHUNK, log: (line) => logged.push(line) })
   })
 
@@ -87,5 +88,27 @@ describe('redundancy policy per directory', () => {
       expect(logged.at(-1)).toContain(`refused ${POLICY}="${bad}" on inode ${d}`)
     }
     expect(vfs.getxattr(d, POLICY).toString()).toBe('rs:4+2')
+  })
+
+  it('follows a policy another writer set, from the first open after it arrives', async () => {
+    const key = randomBytes(32)
+    meta.close()
+    meta = MetaStore.open(join(dir, 'shared.db'), { metadataKey: key })
+    vfs = new Vfs({ meta, storage, chunkSize: CHUNK, cacheBytes: 4 * CHUNK })
+    const other = MetaStore.open(join(dir, 'other.db'), { metadataKey: key })
+    const copy = async (from: MetaStore, to: MetaStore) => {
+      for (const envelope of [...from.log.ops.ordered()]) to.log.ops.add(envelope.bytes)
+      await new Promise((resolve) => setTimeout(resolve, 10)) // remote ops apply in a batch
+    }
+    try {
+      const d = vfs.mkdir(ROOT, 'd', 0o755, me).ino
+      expect((await write(d, 'before')).scheme).toBe('rs:3+2') // no policy anywhere yet
+      await copy(meta, other)
+      other.setXattr(other.lookup(ROOT, 'd').ino, POLICY, Buffer.from('rs:4+2'))
+      await copy(other, meta)
+      expect((await write(d, 'after')).scheme).toBe('rs:4+2')
+    } finally {
+      other.close()
+    }
   })
 })
