@@ -133,20 +133,21 @@ export class OpenFile {
   /** Stores every modified chunk and records all of it, with size, mtime and attributes set meanwhile, in one metadata change. */
   async flush (): Promise<void> {
     const staged = this.stagedGeneration // journaled before this flush: what it records covers it
-    const stores: Sealing[] = [...this.sealing.values()]
+    // Each store's outcome, not the store: a flush of many chunks must not keep every buffer it stored.
+    const outcome = (s: Sealing): Promise<MeshError | undefined> => s.done.then(() => s.error)
+    const outcomes = [...this.sealing.values()].map(outcome)
     for (const index of [...this.dirty.keys()]) {
       // No more stores at once than a writer may have (each holds several copies of its chunk).
       while (this.sealing.size >= this.deps.maxSealing) await Promise.race([...this.sealing.values()].map((s) => s.done))
       const entry = this.seal(index)
-      if (entry) stores.push(entry)
+      if (entry) outcomes.push(outcome(entry))
     }
-    await Promise.all(stores.map((s) => s.done))
     // Every flush waiting on a failed store fails (not only the first to look): none may record a
     // size whose data is not stored.
-    const failed = stores.find((s) => s.error)
+    const failed = (await Promise.all(outcomes)).find((error) => error !== undefined)
     if (failed) {
       this.error = null
-      throw failed.error
+      throw failed
     }
     if (this.unlinked || this.discarded) return // stored, kept here for reads until the last close; or gone
     if (this.pending.size === 0 && !this.sizeChanged && this.mtime === null && Object.keys(this.attrs).length === 0) return
@@ -334,7 +335,7 @@ export class OpenFile {
     const entry: Sealing = {
       buf,
       done: this.deps.storage.write(data, { scheme: this.deps.scheme }).then((ref) => {
-        this.deps.cache.put(ref, Buffer.from(data))
+        this.deps.cache.put(ref, data) // no copy: a sealed buffer is never modified again (a new write copies it)
         if (this.discarded || this.sealing.get(index) !== entry) return this.drop(ref)
         const replaced = this.pending.get(index)
         if (replaced) this.drop(replaced)
