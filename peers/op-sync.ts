@@ -59,9 +59,7 @@ export class OpSync {
     const envelopes = this.outbox
     this.outbox = []
     for (let from = 0; from < envelopes.length;) {
-      let bytes = 0
-      let to = from
-      while (to < envelopes.length && to - from < m.BATCH_OPS && (to === from || bytes + envelopes[to]!.byteLength <= m.BATCH_BYTES)) bytes += envelopes[to++]!.byteLength
+      const to = batchEnd(envelopes, from)
       const batch = envelopes.slice(from, to)
       for (const link of this.links) link.push(batch)
       from = to
@@ -178,9 +176,7 @@ class OpLink {
   private sendSince (writer: Uint8Array, after: number): void {
     for (let from = after; ;) {
       const batch = this.sync.oplog.since(writer, from, m.BATCH_OPS)
-      let bytes = 0
-      let n = 0
-      while (n < batch.length && (n === 0 || bytes + batch[n]!.byteLength <= m.BATCH_BYTES)) bytes += batch[n++]!.byteLength
+      const n = batchEnd(batch, 0)
       if (n === 0) return
       this.sendOps.send({ envelopes: batch.slice(0, n) })
       this.sync.stats.sent += n
@@ -188,4 +184,12 @@ class OpLink {
       if (batch.length < m.BATCH_OPS && n === batch.length) return
     }
   }
+}
+
+/** Where one message's batch starting at from ends: at most BATCH_OPS envelopes and BATCH_BYTES (at least one). */
+function batchEnd (envelopes: Uint8Array[], from: number): number {
+  let bytes = 0
+  let to = from
+  while (to < envelopes.length && to - from < m.BATCH_OPS && (to === from || bytes + envelopes[to]!.byteLength <= m.BATCH_BYTES)) bytes += envelopes[to++]!.byteLength
+  return to
 }
