@@ -74,13 +74,18 @@ export class OpenFile {
   async chunk (index: number): Promise<Buffer | null> {
     const dirty = this.dirty.get(index) ?? this.sealing.get(index)?.buf
     if (dirty) return dirty
-    const ref = this.pending.get(index) ?? (index * this.deps.chunkSize >= this.cut ? null : this.deps.meta.chunk(this.ino, index))
+    const ref = this.storedRef(index)
     return ref ? this.deps.cache.get(ref) : null
+  }
+
+  /** The stored chunk index reads from (stored here and not yet recorded, or recorded), or null: a hole. */
+  private storedRef (index: number): Buffer | null {
+    return this.pending.get(index) ?? (index * this.deps.chunkSize >= this.cut ? null : this.deps.meta.chunk(this.ino, index))
   }
 
   prefetch (index: number): void {
     if (this.dirty.has(index) || this.sealing.has(index)) return
-    const ref = this.pending.get(index) ?? this.deps.meta.chunk(this.ino, index)
+    const ref = this.storedRef(index)
     if (ref) this.deps.cache.prefetch(ref)
   }
 
@@ -318,8 +323,11 @@ export class OpenFile {
     const valid = Math.max(0, Math.min(C, this.size - index * C))
     const buf = Buffer.alloc(capacity(Math.max(valid, need), C))
     if (valid > 0) {
-      const ref = this.dirty.has(index) || this.sealing.has(index) ? null : this.pending.get(index) ?? this.deps.meta.chunk(this.ino, index)
-      ;(await this.chunk(index))?.copy(buf, 0, 0, valid)
+      // The chunk being stored, else the stored one (looked up once: this runs per chunk a write touches).
+      const sealed = this.sealing.get(index)?.buf
+      const ref = sealed ? null : this.storedRef(index)
+      const current = sealed ?? (ref ? await this.deps.cache.get(ref) : null)
+      current?.copy(buf, 0, 0, valid)
       if (ref) this.deps.cache.delete(ref) // this copy replaces it: one copy in memory, not two
     }
     this.dirty.set(index, buf)
