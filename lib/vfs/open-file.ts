@@ -103,7 +103,9 @@ export class OpenFile {
       const index = Math.floor(pos / C)
       const within = pos - index * C
       const n = Math.min(C - within, data.byteLength - src)
-      const chunk = await this.writable(index, within + n)
+      let chunk = await this.writable(index, within + n)
+      // Another call may have started storing it between its loading and now: a stored buffer is never modified.
+      while (this.dirty.get(index) !== chunk) chunk = await this.writable(index, within + n)
       chunk.set(data.subarray(src, src + n), within)
       pos += n
       src += n
@@ -112,11 +114,26 @@ export class OpenFile {
     }
     this.mtime = this.changedAt = now()
     this.writtenSinceStage = true
-    for (const index of this.dirty.keys()) { // oldest first
-      if (!this.deps.overBudget()) break
-      this.seal(index)
+    await this.storeOverBudget()
+    while (this.sealing.size > this.deps.maxSealing) await this.someStored()
+  }
+
+  /**
+   * Past the memory budget, stores the oldest modified chunks, at most maxSealing at once, until
+   * back within it (or nothing modified is left here). A chunk being stored still holds its
+   * memory: starting every store at once did not free anything sooner, it held several copies of each.
+   */
+  private async storeOverBudget (): Promise<void> {
+    for (;;) {
+      const oldest = this.dirty.keys().next()
+      if (oldest.done === true || !this.deps.overBudget()) return
+      if (this.sealing.size >= this.deps.maxSealing) await this.someStored()
+      else this.seal(oldest.value)
     }
-    while (this.sealing.size > this.deps.maxSealing) await Promise.race([...this.sealing.values()].map((s) => s.done))
+  }
+
+  private someStored (): Promise<void> {
+    return Promise.race([...this.sealing.values()].map((s) => s.done))
   }
 
   /** The ctime the next flush records (the time of the last change made here), or null. */
@@ -143,7 +160,7 @@ export class OpenFile {
     const outcomes = [...this.sealing.values()].map(outcome)
     for (const index of [...this.dirty.keys()]) {
       // No more stores at once than a writer may have (each holds several copies of its chunk).
-      while (this.sealing.size >= this.deps.maxSealing) await Promise.race([...this.sealing.values()].map((s) => s.done))
+      while (this.sealing.size >= this.deps.maxSealing) await this.someStored()
       const entry = this.seal(index)
       if (entry) outcomes.push(outcome(entry))
     }

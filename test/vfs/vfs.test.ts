@@ -94,6 +94,37 @@ describe('Vfs', () => {
     await vfs.release(again)
   })
 
+  it('past the memory budget stores at most 8 chunks at once, however many are modified', async () => {
+    // The bench's random I/O filled the budget with modified chunks; one more write then started
+    // storing every one of them at once (1.5 GB of store buffers for a 256 MiB budget).
+    const storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
+    let inFlight = 0
+    let most = 0
+    const write = storage.write.bind(storage)
+    storage.write = async (...args) => {
+      most = Math.max(most, ++inFlight)
+      try { return await write(...args) } finally { inFlight-- }
+    }
+    vfs = new Vfs({ meta, storage, chunkSize: CHUNK, cacheBytes: 24 * CHUNK })
+    const data = randomBytes(40 * CHUNK)
+    const { inode, fh } = vfs.create(ROOT, 'big', 0o644, me)
+    await vfs.write(fh, data, 0)
+    await vfs.release(fh)
+    most = 0
+    const rw = await vfs.open(inode.ino, constants.O_RDWR)
+    for (let index = 0; index < 40; index++) {
+      await vfs.write(rw, Buffer.from([index]), index * CHUNK + 7)
+      data[index * CHUNK + 7] = index
+    }
+    expect(most).toBeGreaterThan(0) // the budget was passed: stores started before the flush
+    expect(most).toBeLessThanOrEqual(8)
+    await vfs.release(rw)
+    expect(most).toBeLessThanOrEqual(8)
+    const again = await vfs.open(inode.ino, 0)
+    expect((await vfs.read(again, 0, data.length)).equals(data)).toBe(true)
+    await vfs.release(again)
+  })
+
   it('records mode, owner and times set while a file is written with the write, in one change (tar: write, utimens, fchown, fchmod, close)', async () => {
     const { inode, fh } = vfs.create(ROOT, 'extracted', 0o600, me)
     await vfs.write(fh, Buffer.from('hello'), 0)
