@@ -5,7 +5,7 @@ import type { Ino } from '../ports.ts'
 import { now, type Attrs, type FileSystemApi, type Stat } from '../vfs/vfs.ts'
 import { toErrno } from './errno.ts'
 import { FuseOp, SetAttr, type MeshFuseBinding, type MountHandle } from './native.ts'
-import { toStat } from './stat.ts'
+import { STAT_FIELDS, writeStat } from './stat.ts'
 import { DirListing } from './dir-listing.ts'
 
 const RENAME_NOREPLACE = 1
@@ -23,7 +23,7 @@ export interface FuseAdapterOptions {
  */
 export class FuseAdapter {
   private handle: MountHandle | null = null
-  private readonly stat = new Float64Array(14)
+  private readonly stat = new Float64Array(STAT_FIELDS)
   private readonly statfsFields = new Float64Array(7)
   private readonly dirs = new Map<number, DirListing>()
   private nextDir = 1
@@ -106,6 +106,12 @@ export class FuseAdapter {
         const listing = this.dirs.get(a as number)
         if (!listing) throw errors.badArgument(`no open directory handle ${String(a)}`)
         return this.done(() => this.native.replyDir(this.mount, req, b as number, listing.names, listing.inos, listing.modes, c as number))
+      }
+      case FuseOp.Readdirplus: {
+        const listing = this.dirs.get(a as number)
+        if (!listing) throw errors.badArgument(`no open directory handle ${String(a)}`)
+        const stats = listing.stats(vfs, c as number, b as number)
+        return this.done(() => this.native.replyDirPlus(this.mount, req, b as number, listing.names, stats, c as number, this.cacheSeconds))
       }
       case FuseOp.Releasedir: this.dirs.delete(a as number); return this.ok(req)
       case FuseOp.Fsyncdir: return vfs.fsyncdir().then(() => this.ok(req))
@@ -191,9 +197,7 @@ export class FuseAdapter {
   }
 
   private fillStat (inode: Stat): void {
-    const s = toStat(inode)
-    this.stat.set([s.ino, s.mode, s.nlink, s.uid, s.gid, s.size, s.blocks,
-      s.atime.sec, s.atime.nsec, s.mtime.sec, s.mtime.nsec, s.ctime.sec, s.ctime.nsec, s.blksize])
+    writeStat(this.stat, 0, inode)
   }
 }
 

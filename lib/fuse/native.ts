@@ -7,7 +7,7 @@ import { join } from 'node:path'
 export enum FuseOp {
   Lookup = 1, Getattr, Setattr, Readlink, Mknod, Mkdir, Unlink, Rmdir, Symlink, Rename, Link, Open,
   Read, Write, Flush, Release, Fsync, Opendir, Readdir, Releasedir, Fsyncdir, Statfs, Setxattr,
-  Getxattr, Listxattr, Removexattr, Create, Ended = 100
+  Getxattr, Listxattr, Removexattr, Create, Readdirplus, Ended = 100
 }
 
 /** setattr's to_set bits (fuse_lowlevel.h). */
@@ -43,6 +43,8 @@ export interface MeshFuseBinding {
   replyBuf (m: MountHandle, req: number, data: Uint8Array): void
   replyXattr (m: MountHandle, req: number, size: number): void
   replyDir (m: MountHandle, req: number, maxSize: number, names: Buffer[], inos: Float64Array, modes: Float64Array, first: number): void
+  /** Entries from first on with their attributes (STAT_FIELDS numbers each, see writeStat; nlink 0: sent without). */
+  replyDirPlus (m: MountHandle, req: number, maxSize: number, names: Buffer[], stats: Float64Array, first: number, timeout: number): void
   replyStatfs (m: MountHandle, req: number, fields: Float64Array): void
 }
 

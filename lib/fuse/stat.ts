@@ -17,6 +17,16 @@ export interface FuseStat {
 
 export const BLOCK_SIZE = 4096
 
+/** Numbers per stat in the arrays the binding reads (writeStat's order). */
+export const STAT_FIELDS = 14
+
+/** A stat into target at index at, in the order the binding reads: ino, mode, nlink, uid, gid, size, blocks, atime, mtime, ctime (s, ns), blksize. */
+export function writeStat (target: Float64Array, at: number, inode: Stat): void {
+  const s = toStat(inode)
+  target.set([s.ino, s.mode, s.nlink, s.uid, s.gid, s.size, s.blocks,
+    s.atime.sec, s.atime.nsec, s.mtime.sec, s.mtime.nsec, s.ctime.sec, s.ctime.nsec, s.blksize], at)
+}
+
 export function toStat (inode: Stat): FuseStat {
   return {
     ino: inode.ino,

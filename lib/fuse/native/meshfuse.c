@@ -27,7 +27,7 @@ enum {
   OP_LOOKUP = 1, OP_GETATTR, OP_SETATTR, OP_READLINK, OP_MKNOD, OP_MKDIR, OP_UNLINK, OP_RMDIR,
   OP_SYMLINK, OP_RENAME, OP_LINK, OP_OPEN, OP_READ, OP_WRITE, OP_FLUSH, OP_RELEASE, OP_FSYNC,
   OP_OPENDIR, OP_READDIR, OP_RELEASEDIR, OP_FSYNCDIR, OP_STATFS, OP_SETXATTR, OP_GETXATTR,
-  OP_LISTXATTR, OP_REMOVEXATTR, OP_CREATE, OP_ENDED = 100
+  OP_LISTXATTR, OP_REMOVEXATTR, OP_CREATE, OP_READDIRPLUS, OP_ENDED = 100
 };
 
 typedef struct mount_s {
@@ -147,6 +147,10 @@ static void ll_opendir(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi) 
 static void ll_readdir(fuse_req_t r, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   WITH_FH(OP_READDIR); if (j) { j->size = size; j->off = off; } submit(j, r);
 }
+// Entries with their attributes: `ls -l`, du and find then need no lookup per entry.
+static void ll_readdirplus(fuse_req_t r, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  WITH_FH(OP_READDIRPLUS); if (j) { j->size = size; j->off = off; } submit(j, r);
+}
 static void ll_releasedir(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi) { WITH_FH(OP_RELEASEDIR); submit(j, r); }
 static void ll_fsyncdir(fuse_req_t r, fuse_ino_t ino, int ds, struct fuse_file_info *fi) { WITH_FH(OP_FSYNCDIR); submit(j, r); }
 static void ll_statfs(fuse_req_t r, fuse_ino_t ino) { submit(job_new(OP_STATFS, r, ino), r); }
@@ -179,6 +183,7 @@ static const struct fuse_lowlevel_ops ops = {
   .mkdir = ll_mkdir, .unlink = ll_unlink, .rmdir = ll_rmdir, .symlink = ll_symlink, .rename = ll_rename,
   .link = ll_link, .open = ll_open, .read = ll_read, .write = ll_write, .flush = ll_flush,
   .release = ll_release, .fsync = ll_fsync, .opendir = ll_opendir, .readdir = ll_readdir,
+  .readdirplus = ll_readdirplus,
   .releasedir = ll_releasedir, .fsyncdir = ll_fsyncdir, .statfs = ll_statfs, .setxattr = ll_setxattr,
   .getxattr = ll_getxattr, .listxattr = ll_listxattr, .removexattr = ll_removexattr, .create = ll_create,
 };
@@ -230,7 +235,7 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
     case OP_RENAME: argv[6] = str(env, j->name); argv[7] = num(env, (double) j->ino2); argv[8] = str(env, j->name2); argv[9] = num(env, j->flags); break;
     case OP_LINK: argv[6] = num(env, (double) j->ino2); argv[7] = str(env, j->name); break;
     case OP_OPEN: argv[6] = num(env, j->flags); break;
-    case OP_READ: case OP_READDIR: argv[6] = num(env, (double) j->fh); argv[7] = num(env, (double) j->size); argv[8] = num(env, (double) j->off); break;
+    case OP_READ: case OP_READDIR: case OP_READDIRPLUS: argv[6] = num(env, (double) j->fh); argv[7] = num(env, (double) j->size); argv[8] = num(env, (double) j->off); break;
     case OP_WRITE: {
       napi_value b;
       napi_create_external_buffer(env, j->size, j->buf, free_buf, NULL, &b);
@@ -363,18 +368,21 @@ static napi_value js_dispose(napi_env env, napi_callback_info info) {
 }
 
 // stat from a Float64Array: [ino, mode, nlink, uid, gid, size, blocks, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, blksize]
-static void fill_stat(napi_env env, napi_value a, struct stat *st) {
-  void *data = NULL; size_t len = 0; napi_typedarray_type type; napi_value ab; size_t off;
-  napi_get_typedarray_info(env, a, &type, &len, &data, &ab, &off);
+#define STAT_FIELDS 14
+static void stat_from(const double *v, struct stat *st) {
   memset(st, 0, sizeof *st);
-  if (type != napi_float64_array || len < 14) return;
-  double *v = data;
   st->st_ino = (ino_t) v[0]; st->st_mode = (mode_t) v[1]; st->st_nlink = (nlink_t) v[2];
   st->st_uid = (uid_t) v[3]; st->st_gid = (gid_t) v[4]; st->st_size = (off_t) v[5]; st->st_blocks = (blkcnt_t) v[6];
   st->st_atim.tv_sec = (time_t) v[7]; st->st_atim.tv_nsec = (long) v[8];
   st->st_mtim.tv_sec = (time_t) v[9]; st->st_mtim.tv_nsec = (long) v[10];
   st->st_ctim.tv_sec = (time_t) v[11]; st->st_ctim.tv_nsec = (long) v[12];
   st->st_blksize = (blksize_t) v[13];
+}
+static void fill_stat(napi_env env, napi_value a, struct stat *st) {
+  void *data = NULL; size_t len = 0; napi_typedarray_type type; napi_value ab; size_t off;
+  napi_get_typedarray_info(env, a, &type, &len, &data, &ab, &off);
+  if (type != napi_float64_array || len < STAT_FIELDS) { memset(st, 0, sizeof *st); return; }
+  stat_from(data, st);
 }
 
 #define REPLY_PROLOGUE(n) ARGS(n); mount_t *m = get_mount(env, argv[0]); if (!m || m->destroyed) return NULL; fuse_req_t req = get_req(env, argv[1])
@@ -479,6 +487,40 @@ static napi_value js_reply_dir(napi_env env, napi_callback_info info) {
   free(buf);
   answered(m); return NULL;
 }
+// replyDirPlus(handle, req, maxSize, names[], Float64Array stats, firstIndex, timeoutSeconds)
+// Entries from firstIndex on, as many as stats holds (STAT_FIELDS each, from firstIndex); entry i gets
+// offset i + 1. An entry whose nlink is 0 (".", "..", or gone since the listing) is sent without
+// attributes: the kernel then looks it up as usual.
+static napi_value js_reply_dir_plus(napi_env env, napi_callback_info info) {
+  REPLY_PROLOGUE(7);
+  size_t size = (size_t) get_num(env, argv[2]);
+  uint32_t n = 0; napi_get_array_length(env, argv[3], &n);
+  void *stats_p; size_t ns; napi_typedarray_type t; napi_value ab; size_t off;
+  napi_get_typedarray_info(env, argv[4], &t, &ns, &stats_p, &ab, &off);
+  double *stats = stats_p;
+  uint32_t first = (uint32_t) get_num(env, argv[5]);
+  double timeout = get_num(env, argv[6]);
+  char *buf = malloc(size ? size : 1);
+  if (!buf) { fuse_reply_err(req, ENOMEM); answered(m); return NULL; }
+  size_t pos = 0;
+  for (uint32_t i = first; i < n && (i - first + 1) * STAT_FIELDS <= ns; i++) {
+    napi_value e; void *name_p; size_t name_len;
+    napi_get_element(env, argv[3], i, &e);
+    napi_get_buffer_info(env, e, &name_p, &name_len);
+    char name[1024];
+    if (name_len >= sizeof name) continue;
+    memcpy(name, name_p, name_len); name[name_len] = 0;
+    struct fuse_entry_param p; memset(&p, 0, sizeof p);
+    stat_from(stats + (size_t) (i - first) * STAT_FIELDS, &p.attr);
+    if (p.attr.st_nlink > 0) { p.ino = p.attr.st_ino; p.attr_timeout = p.entry_timeout = timeout; }
+    size_t need = fuse_add_direntry_plus(req, buf + pos, size - pos, name, &p, (off_t) i + 1);
+    if (need > size - pos) break;
+    pos += need;
+  }
+  fuse_reply_buf(req, buf, pos);
+  free(buf);
+  answered(m); return NULL;
+}
 // replyStatfs(handle, req, Float64Array [bsize, blocks, bfree, bavail, files, ffree, namemax])
 static napi_value js_reply_statfs(napi_env env, napi_callback_info info) {
   REPLY_PROLOGUE(3);
@@ -517,6 +559,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     { "replyBuf", 0, js_reply_buf, 0, 0, 0, napi_default, 0 },
     { "replyXattr", 0, js_reply_xattr, 0, 0, 0, napi_default, 0 },
     { "replyDir", 0, js_reply_dir, 0, 0, 0, napi_default, 0 },
+    { "replyDirPlus", 0, js_reply_dir_plus, 0, 0, 0, napi_default, 0 },
     { "replyStatfs", 0, js_reply_statfs, 0, 0, 0, napi_default, 0 },
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
