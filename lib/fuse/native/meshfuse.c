@@ -456,6 +456,15 @@ static napi_value js_reply_xattr(napi_env env, napi_callback_info info) {
   fuse_reply_xattr(req, (size_t) get_num(env, argv[2]));
   answered(m); return NULL;
 }
+// Entry i of names[] (Buffers) as a C string in out; false if it does not fit.
+static int entry_name(napi_env env, napi_value names, uint32_t i, char *out, size_t max) {
+  napi_value e; void *p; size_t len;
+  napi_get_element(env, names, i, &e);
+  napi_get_buffer_info(env, e, &p, &len);
+  if (len >= max) return 0;
+  memcpy(out, p, len); out[len] = 0;
+  return 1;
+}
 // replyDir(handle, req, maxSize, names[], Float64Array inos, Float64Array modes, firstIndex)
 // Entries from firstIndex on; entry i gets offset i + 1 (where the next readdir resumes).
 static napi_value js_reply_dir(napi_env env, napi_callback_info info) {
@@ -471,12 +480,8 @@ static napi_value js_reply_dir(napi_env env, napi_callback_info info) {
   if (!buf) { fuse_reply_err(req, ENOMEM); answered(m); return NULL; }
   size_t pos = 0;
   for (uint32_t i = first; i < n && i < ni && i < nm; i++) {
-    napi_value e; void *name_p; size_t name_len;
-    napi_get_element(env, argv[3], i, &e);
-    napi_get_buffer_info(env, e, &name_p, &name_len);
     char name[1024];
-    if (name_len >= sizeof name) continue;
-    memcpy(name, name_p, name_len); name[name_len] = 0;
+    if (!entry_name(env, argv[3], i, name, sizeof name)) continue;
     struct stat st; memset(&st, 0, sizeof st);
     st.st_ino = (ino_t) inos[i]; st.st_mode = (mode_t) modes[i];
     size_t need = fuse_add_direntry(req, buf + pos, size - pos, name, &st, (off_t) i + 1);
@@ -504,12 +509,8 @@ static napi_value js_reply_dir_plus(napi_env env, napi_callback_info info) {
   if (!buf) { fuse_reply_err(req, ENOMEM); answered(m); return NULL; }
   size_t pos = 0;
   for (uint32_t i = first; i < n && (i - first + 1) * STAT_FIELDS <= ns; i++) {
-    napi_value e; void *name_p; size_t name_len;
-    napi_get_element(env, argv[3], i, &e);
-    napi_get_buffer_info(env, e, &name_p, &name_len);
     char name[1024];
-    if (name_len >= sizeof name) continue;
-    memcpy(name, name_p, name_len); name[name_len] = 0;
+    if (!entry_name(env, argv[3], i, name, sizeof name)) continue;
     struct fuse_entry_param p; memset(&p, 0, sizeof p);
     stat_from(stats + (size_t) (i - first) * STAT_FIELDS, &p.attr);
     if (p.attr.st_nlink > 0) { p.ino = p.attr.st_ino; p.attr_timeout = p.entry_timeout = timeout; }
