@@ -51,8 +51,8 @@ export class MemoryFs implements FileSystemApi {
     return this.getattr(ino)
   }
 
-  readdir (dir: Ino): Array<{ name: Buffer, ino: Ino, kind: Kind }> {
-    return [...this.dir(dir).entries].map(([name, ino]) => ({ name: Buffer.from(name, 'latin1'), ino, kind: this.get(ino).kind }))
+  readdir (dir: Ino): Array<{ name: Buffer, ino: Ino, kind: Kind, stat: Stat }> {
+    return [...this.dir(dir).entries].map(([name, ino]) => ({ name: Buffer.from(name, 'latin1'), ino, kind: this.get(ino).kind, stat: this.getattr(ino) }))
   }
 
   parent (ino: Ino): Ino {

@@ -110,7 +110,7 @@ export class FuseAdapter {
       case FuseOp.Readdirplus: {
         const listing = this.dirs.get(a as number)
         if (!listing) throw errors.badArgument(`no open directory handle ${String(a)}`)
-        const stats = listing.stats(vfs, c as number, b as number)
+        const stats = listing.stats(c as number, b as number)
         return this.done(() => this.native.replyDirPlus(this.mount, req, b as number, listing.names, stats, c as number, this.cacheSeconds))
       }
       case FuseOp.Releasedir: this.dirs.delete(a as number); return this.ok(req)

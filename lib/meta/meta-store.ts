@@ -8,9 +8,9 @@ import { MergeLog } from './merge-log.ts'
 import { locationRecord, type StripePlaced } from './location-ops.ts'
 import { SCHEMA, SCHEMA_VERSION } from './schema.ts'
 import { StagedWrites } from './staged-writes.ts'
-import { ROOT, Tree, type Inode } from './tree.ts'
+import { ROOT, Tree, type DirEntry, type Inode } from './tree.ts'
 
-export { ROOT, type Inode }
+export { ROOT, type DirEntry, type Inode }
 export const NAME_MAX = 255
 
 /** A directory entry's name: bytes as the kernel gives them (not always UTF-8), or text. */
@@ -174,7 +174,7 @@ export class MetaStore {
     return this.get(ino)
   }
 
-  readdir (dir: Ino): Array<{ name: Buffer, ino: Ino, kind: Kind }> {
+  readdir (dir: Ino): DirEntry[] {
     this.dir(dir)
     return this.tree.children(dir)
   }

@@ -17,6 +17,8 @@ CREATE INDEX IF NOT EXISTS inodes_by_version ON inodes (version);
 CREATE TABLE IF NOT EXISTS dirents (
   parent INTEGER NOT NULL, name BLOB NOT NULL, ino INTEGER NOT NULL,
   PRIMARY KEY (parent, name)) WITHOUT ROWID;
+-- A directory's parent (".." of every listing), a file's name, the ancestor walk of a rename.
+CREATE INDEX IF NOT EXISTS dirents_by_ino ON dirents (ino);
 CREATE TABLE IF NOT EXISTS chunks (
   ino INTEGER NOT NULL, idx INTEGER NOT NULL, ref BLOB NOT NULL,
   PRIMARY KEY (ino, idx)) WITHOUT ROWID;

@@ -14,8 +14,8 @@ export function treeQueries (db: Database.Database) {
   return {
     inode: db.prepare<[number], InodeRow>('SELECT * FROM inodes WHERE ino = ?'),
     lookup: db.prepare<[number, Buffer], { ino: number }>('SELECT ino FROM dirents WHERE parent = ? AND name = ?'),
-    children: db.prepare<[number], { name: Buffer, ino: number, kind: number }>(
-      'SELECT d.name AS name, d.ino AS ino, i.kind AS kind FROM dirents d JOIN inodes i ON i.ino = d.ino WHERE d.parent = ? ORDER BY d.name'),
+    children: db.prepare<[number], InodeRow & { name: Buffer }>(
+      'SELECT d.name AS name, i.* FROM dirents d JOIN inodes i ON i.ino = d.ino WHERE d.parent = ? ORDER BY d.name'),
     hasChildren: db.prepare<[number], { one: number }>('SELECT 1 AS one FROM dirents WHERE parent = ? LIMIT 1'),
     parentOf: db.prepare<[number], { parent: number }>('SELECT parent FROM dirents WHERE ino = ? LIMIT 1'),
     insertInode: db.prepare(`INSERT INTO inodes (ino, kind, mode, uid, gid, size, nlink, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target)

@@ -20,6 +20,8 @@ export interface Inode {
   target: Buffer | null
 }
 
+/** A name in a directory, with its inode. */
+export interface DirEntry { name: Buffer, ino: Ino, kind: Kind, inode: Inode }
 
 export const ROOT = 1 as Ino
 
@@ -48,8 +50,9 @@ export class Tree {
     return (this.q.lookup.get(parent, name)?.ino ?? null) as Ino | null
   }
 
-  children (dir: Ino): Array<{ name: Buffer, ino: Ino, kind: Kind }> {
-    return this.q.children.all(dir) as Array<{ name: Buffer, ino: Ino, kind: Kind }>
+  /** The entries of dir with their inodes (one query: a listing with attributes needs them all). */
+  children (dir: Ino): DirEntry[] {
+    return this.q.children.all(dir).map((row) => ({ name: row.name, ino: row.ino as Ino, kind: row.kind as Kind, inode: toInode(row) }))
   }
 
   isEmpty (dir: Ino): boolean {

@@ -112,7 +112,12 @@ export class Vfs {
 
   /** Attributes, with the size and mtime of unflushed writes. */
   getattr (ino: Ino): Stat {
-    const inode = this.meta.get(ino)
+    return this.shown(this.meta.get(ino))
+  }
+
+  /** An inode as stat shows it: with the size, times and attributes of unrecorded writes. */
+  private shown (inode: Inode): Stat {
+    const ino = inode.ino
     const open = this.files.get(ino)
     const changed = open?.changeTime
     const ctime = changed && (changed.sec > inode.ctime.sec || (changed.sec === inode.ctime.sec && changed.nsec > inode.ctime.nsec)) ? changed : inode.ctime
@@ -143,8 +148,9 @@ export class Vfs {
     return this.getattr(inode.ino)
   }
 
-  readdir (dir: Ino): Array<{ name: Buffer, ino: Ino, kind: Kind }> {
-    return this.meta.readdir(dir)
+  /** The entries of dir, each with its attributes as getattr gives them (one query for all). */
+  readdir (dir: Ino): Array<{ name: Buffer, ino: Ino, kind: Kind, stat: Stat }> {
+    return this.meta.readdir(dir).map((entry) => ({ name: entry.name, ino: entry.ino, kind: entry.kind, stat: this.shown(entry.inode) }))
   }
 
   /** The directory holding ino (for ".."). */
