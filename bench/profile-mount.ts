@@ -1,8 +1,8 @@
 // Profiles a meshfs mount process (node --cpu-prof) during one workload, over 5 storage peers
 // on a local testnet, and prints where its time went (bench/profile-top.ts).
-//   node --import tsx bench/profile-mount.ts tar|rm|du|write|read [N] [-- mount args...]
+//   node --import tsx bench/profile-mount.ts tar|rm|du|walk|write|read [N] [-- mount args...]
 // tar: tar -x of N small files (default 2,000); rm, du: rm -rf and du -s of such a tree (made by
-// a mount not profiled); write: dd of N MiB (default 512); read: the same written, then read
+// a mount not profiled); walk: find, then du of it (as the benchmark runs them); write: dd of N MiB (default 512); read: the same written, then read
 // cold by a new mount process (page cache dropped).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
@@ -15,10 +15,10 @@ import { sourceTree, syncAll } from './workloads.ts'
 
 const [what = 'tar', count, ...rest] = process.argv.slice(2)
 const extra = rest[0] === '--' ? rest.slice(1) : rest
-const small = ['tar', 'rm', 'du'].includes(what)
+const small = ['tar', 'rm', 'du', 'walk'].includes(what)
 const n = Number(count ?? (small ? 2000 : 512))
-if (!['tar', 'rm', 'du', 'write', 'read'].includes(what) || !Number.isFinite(n)) {
-  console.error('usage: bench/profile-mount.ts tar|rm|du|write|read [N] [-- mount args...]')
+if (!['tar', 'rm', 'du', 'walk', 'write', 'read'].includes(what) || !Number.isFinite(n)) {
+  console.error('usage: bench/profile-mount.ts tar|rm|du|walk|write|read [N] [-- mount args...]')
   process.exit(2)
 }
 const work = await mkdtemp(join(tmpdir(), 'meshfs-profile-'))
@@ -43,7 +43,7 @@ async function unmount (): Promise<void> {
 
 try {
   const tree = small ? await sourceTree(work, n) : null
-  const setup = what === 'read' || what === 'rm' || what === 'du' // made by a mount not profiled
+  const setup = what === 'read' || what === 'rm' || what === 'du' || what === 'walk' // made by a mount not profiled
   await mount(!setup)
   if (tree && setup) {
     await mkdir(join(path, 'tar'))
@@ -64,6 +64,12 @@ try {
     await sh('rm', ['-rf', join(path, 'tar')])
   } else if (what === 'du') {
     await sh('du', ['-s', join(path, 'tar')])
+  } else if (what === 'walk') {
+    await sh('find', [join(path, 'tar'), '-printf', '%y %p\n'], { maxBuffer: 256 * 1024 * 1024 })
+    console.log(`find ${n}: ${((Date.now() - started) / 1000).toFixed(2)} s`)
+    const du = Date.now()
+    await sh('du', ['-s', join(path, 'tar')])
+    console.log(`du ${n}: ${((Date.now() - du) / 1000).toFixed(2)} s`)
   } else if (what === 'write') {
     await sh('dd', ['if=/dev/urandom', `of=${path}/big`, 'bs=1M', `count=${n}`, 'conv=fsync'])
   } else {

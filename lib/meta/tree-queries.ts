@@ -8,14 +8,22 @@ export interface InodeRow {
   target: Buffer | null
 }
 
+/** The inode columns of a listing's rows, after the name. */
+const CHILD_COLUMNS = ['i.ino', 'i.kind', 'i.mode', 'i.uid', 'i.gid', 'i.size', 'i.nlink', 'i.atime_s', 'i.atime_ns', 'i.mtime_s',
+  'i.mtime_ns', 'i.ctime_s', 'i.ctime_ns', 'i.target'] as const
+
+/** [name, ino, kind, mode, uid, gid, size, nlink, atime s/ns, mtime s/ns, ctime s/ns, target] */
+export type ChildRow = [Buffer, number, number, number, number, number, number, number, number, number, number, number, number, number, Buffer | null]
+
 export type TreeQueries = ReturnType<typeof treeQueries>
 
 export function treeQueries (db: Database.Database) {
   return {
     inode: db.prepare<[number], InodeRow>('SELECT * FROM inodes WHERE ino = ?'),
     lookup: db.prepare<[number, Buffer], { ino: number }>('SELECT ino FROM dirents WHERE parent = ? AND name = ?'),
-    children: db.prepare<[number], InodeRow & { name: Buffer }>(
-      'SELECT d.name AS name, i.* FROM dirents d JOIN inodes i ON i.ino = d.ino WHERE d.parent = ? ORDER BY d.name'),
+    // Rows as arrays (CHILD_COLUMNS' order): a listing reads 15 values per entry, and an object per row cost twice the time.
+    children: db.prepare<[number], ChildRow>(`SELECT d.name, ${CHILD_COLUMNS.join(', ')} FROM dirents d JOIN inodes i ON i.ino = d.ino
+      WHERE d.parent = ? ORDER BY d.name`).raw(true),
     hasChildren: db.prepare<[number], { one: number }>('SELECT 1 AS one FROM dirents WHERE parent = ? LIMIT 1'),
     parentOf: db.prepare<[number], { parent: number }>('SELECT parent FROM dirents WHERE ino = ? LIMIT 1'),
     insertInode: db.prepare(`INSERT INTO inodes (ino, kind, mode, uid, gid, size, nlink, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target)

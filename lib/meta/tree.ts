@@ -52,7 +52,15 @@ export class Tree {
 
   /** The entries of dir with their inodes (one query: a listing with attributes needs them all). */
   children (dir: Ino): DirEntry[] {
-    return this.q.children.all(dir).map((row) => ({ name: row.name, ino: row.ino as Ino, kind: row.kind as Kind, inode: toInode(row) }))
+    return this.q.children.all(dir).map(([name, ino, kind, mode, uid, gid, size, nlink, as, ans, ms, mns, cs, cns, target]) => ({
+      name,
+      ino: ino as Ino,
+      kind: kind as Kind,
+      inode: {
+        ino: ino as Ino, kind: kind as Kind, mode, uid, gid, size, nlink,
+        atime: { sec: as, nsec: ans }, mtime: { sec: ms, nsec: mns }, ctime: { sec: cs, nsec: cns }, target
+      }
+    }))
   }
 
   isEmpty (dir: Ino): boolean {
