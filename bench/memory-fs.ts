@@ -1,6 +1,6 @@
 import { errors } from '../lib/errors.ts'
 import type { Ino } from '../lib/ports.ts'
-import { Kind, ROOT, now, type Attrs, type Caller, type FileSystemApi, type Name, type Stat, type StatFs, type Time } from '../lib/vfs/vfs.ts'
+import { Kind, ROOT, now, type Attrs, type Caller, type FileSystemApi, type ListedEntry, type Name, type Stat, type StatFs, type Time } from '../lib/vfs/vfs.ts'
 
 // The benchmark's ceiling: a filesystem in memory behind the same FUSE binding and mount
 // options as meshfs, with none of its work (no metadata database, no chunks, no mesh). What
@@ -51,7 +51,7 @@ export class MemoryFs implements FileSystemApi {
     return this.getattr(ino)
   }
 
-  readdir (dir: Ino): Array<{ name: Buffer, ino: Ino, kind: Kind, stat: Stat }> {
+  readdir (dir: Ino): ListedEntry[] {
     return [...this.dir(dir).entries].map(([name, ino]) => ({ name: Buffer.from(name, 'latin1'), ino, kind: this.get(ino).kind, stat: this.getattr(ino) }))
   }
 

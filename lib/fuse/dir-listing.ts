@@ -5,6 +5,8 @@ import { STAT_FIELDS, writeStat } from './stat.ts'
 
 /** The smallest entry of a readdirplus reply (struct fuse_direntplus with a name of up to 8 bytes). */
 const DIRENTPLUS_MIN = 160
+const DOT = Buffer.from('.')
+const DOT_DOT = Buffer.from('..')
 
 /**
  * A directory's entries and their attributes as of opendir, in the shape the binding sends to the
@@ -18,7 +20,7 @@ export class DirListing {
   static snapshot (vfs: FileSystemApi, dir: Ino): DirListing {
     const entries = vfs.readdir(dir)
     const count = entries.length + 2
-    const names: Buffer[] = [Buffer.from('.'), Buffer.from('..')]
+    const names: Buffer[] = [DOT, DOT_DOT]
     const inos = new Float64Array(count)
     const modes = new Float64Array(count)
     // "." and "..": nlink 0, the binding sends them without attributes (the kernel skips them anyway).

@@ -54,6 +54,7 @@ export class MetaStore {
   /** The counter as the database holds it: saved again only when a create took ids. */
   private savedFidCounter: number
   private readonly saveSetting
+  private readonly totalChanges: Database.Statement<[], number>
 
   private constructor (db: Database.Database, opts: MetaStoreOptions) {
     this.db = db
@@ -103,6 +104,7 @@ export class MetaStore {
     }
     this.fidCounter = this.rotated ? 0 : Number(setting.get('fid_counter')?.value ?? 0)
     this.savedFidCounter = this.fidCounter
+    this.totalChanges = db.prepare<[], number>('SELECT total_changes()').pluck()
     this.tree = new Tree(db)
     this.tree.ensureRoot()
     this.staged = new StagedWrites(db)
@@ -110,6 +112,14 @@ export class MetaStore {
     this.writer = this.log.writer
     // Every writer is known to the others from its first op on: removals wait for it (see purge).
     if (this.log.ops.head(this.writer) === 0) this.commit([{ type: OpType.Hello, time: now() }])
+  }
+
+  /**
+   * Rows changed in the database since it was opened (this process is its only writer): the same
+   * figure twice means nothing changed in between (what a cache of what was read can rely on).
+   */
+  get changes (): number {
+    return this.totalChanges.get()!
   }
 
   /**
@@ -175,8 +185,9 @@ export class MetaStore {
   }
 
   readdir (dir: Ino): DirEntry[] {
-    this.dir(dir)
-    return this.tree.children(dir)
+    const children = this.tree.children(dir)
+    if (children.length === 0) this.dir(dir) // NOT_FOUND, NOT_DIR (a directory with entries is one)
+    return children
   }
 
   chunk (ino: Ino, index: number): Buffer | null {

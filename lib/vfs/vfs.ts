@@ -1,4 +1,5 @@
 import { constants } from 'node:fs'
+import { LRUCache } from 'lru-cache'
 import type { ChunkStorage } from '../data/chunk-service.ts'
 import { errors, isMeshError } from '../errors.ts'
 import { MetaStore, ROOT, now, type Inode, type Name } from '../meta/meta-store.ts'
@@ -53,6 +54,12 @@ const XATTR_FILE_MAX = 256 * 1024
 
 interface Handle { file: OpenFile, nextRead: number }
 
+/** A directory entry as readdir lists it. */
+export interface ListedEntry { name: Buffer, ino: Ino, kind: Kind, stat: Stat }
+interface Listing { entries: ListedEntry[] }
+/** Entries kept by the listing cache (about 300 bytes each). */
+const LISTING_CACHE_ENTRIES = 16_384
+
 /**
  * POSIX semantics over metadata and chunk storage, by inode number. No FUSE here: lib/fuse
  * adapts this to a binding, and tests drive it directly.
@@ -69,6 +76,9 @@ export class Vfs {
   private readonly behind: WriteBehind
   private readonly writeBehindMax: number
   private readonly handles = new Map<number, Handle>()
+  /** Listings as readdir gave them, while the database has not changed since (see readdir). */
+  private readonly listings = new LRUCache<Ino, Listing>({ maxSize: LISTING_CACHE_ENTRIES, sizeCalculation: (l) => l.entries.length + 1 })
+  private listingsAt = -1
   private nextHandle = 1
 
   constructor (private readonly opts: VfsOptions) {
@@ -148,9 +158,23 @@ export class Vfs {
     return this.getattr(inode.ino)
   }
 
-  /** The entries of dir, each with its attributes as getattr gives them (one query for all). */
-  readdir (dir: Ino): Array<{ name: Buffer, ino: Ino, kind: Kind, stat: Stat }> {
-    return this.meta.readdir(dir).map((entry) => ({ name: entry.name, ino: entry.ino, kind: entry.kind, stat: this.shown(entry.inode) }))
+  /**
+   * The entries of dir, each with its attributes as getattr gives them (one query for all). Kept
+   * while neither the database nor any open file changed (find then du list every directory
+   * twice): a listing is a query and an object per entry. Callers must not modify what they get.
+   */
+  readdir (dir: Ino): readonly ListedEntry[] {
+    // Open files show sizes and times the database does not hold yet: no reuse while there are any.
+    const at = this.files.size === 0 ? this.meta.changes : -1
+    if (at !== this.listingsAt) {
+      this.listings.clear()
+      this.listingsAt = at
+    }
+    const kept = at >= 0 ? this.listings.get(dir) : undefined
+    if (kept) return kept.entries
+    const entries = this.meta.readdir(dir).map((entry) => ({ name: entry.name, ino: entry.ino, kind: entry.kind, stat: this.shown(entry.inode) }))
+    if (at >= 0) this.listings.set(dir, { entries })
+    return entries
   }
 
   /** The directory holding ino (for ".."). */
