@@ -32,6 +32,8 @@ export interface ReclaimStats {
 }
 
 const BATCH = 1000
+/** Chunks whose shards are being deleted at once. */
+const DELETING_CHUNKS = 32
 
 /**
  * Returns the space of deleted, truncated and overwritten files: for every released chunk
@@ -52,12 +54,11 @@ export class Reclaimer extends PeriodicTask {
     if (released.length === 0) return
     this.stats.passes++
     // Decide and lock in one synchronous step: no write can start or record between them.
-    const referenced = new Set<ShardId>()
-    for (const ref of meta.allRefs()) for (const shard of decodeChunkRef(ref).shards) referenced.add(shard.id)
+    const decoded = released.map((raw) => ({ raw, ref: decodeChunkRef(raw) }))
+    const referenced = this.stillReferenced(new Set(decoded.flatMap(({ ref }) => ref.shards.map((s) => s.id))))
     const work: Array<{ raw: Buffer, ref: ChunkRef, unlock: () => void }> = []
     const settled: Buffer[] = []
-    for (const raw of released) {
-      const ref = decodeChunkRef(raw)
+    for (const { raw, ref } of decoded) {
       if (ref.inline) { settled.push(raw); continue } // it went with the metadata: nothing to delete
       if (ref.shards.every((s) => referenced.has(s.id))) {
         this.stats.stillReferenced++
@@ -70,14 +71,37 @@ export class Reclaimer extends PeriodicTask {
     const unused = work.filter(({ ref }) => ref.shards.every((s) => !referenced.has(s.id)))
     // Every op before the stable point is here, so no reference this peer has not seen is older.
     if (unused.length > 0) this.opts.release?.(unused.map(({ ref }) => ({ chunk: Buffer.from(ref.id, 'hex'), scheme: ref.scheme })), meta.log.ops.stableHlc())
-    await Promise.all(work.map(async ({ raw, ref, unlock }) => {
-      try {
-        if (await this.deleteShards(ref, referenced)) settled.push(raw)
-      } finally {
-        unlock()
+    // A few chunks at a time: a batch's thousands of deletes at once held tens of MB of requests.
+    let next = 0
+    const deleter = async (): Promise<void> => {
+      while (next < work.length) {
+        const { raw, ref, unlock } = work[next++]!
+        try {
+          if (await this.deleteShards(ref, referenced)) settled.push(raw)
+        } finally {
+          unlock() // a write of the same content waits for no more than its own chunk
+        }
       }
-    }))
+    }
+    try {
+      await Promise.all(Array.from({ length: DELETING_CHUNKS }, deleter))
+    } finally {
+      for (const { unlock } of work.slice(next)) unlock() // never started
+    }
     if (settled.length > 0) meta.forgetReleased(settled)
+  }
+
+  /**
+   * Which of these shards a reference in the tree still names. Only the candidates are kept: a
+   * set of every shard of the tree (100,000 ids for 20,000 files) was built again at every pass,
+   * and the heap grew by 100 MB while an rm -rf was reclaimed.
+   */
+  private stillReferenced (candidates: Set<ShardId>): Set<ShardId> {
+    const referenced = new Set<ShardId>()
+    for (const raw of this.opts.meta.allRefs()) {
+      for (const shard of decodeChunkRef(raw).shards) if (candidates.has(shard.id)) referenced.add(shard.id)
+    }
+    return referenced
   }
 
   /** True when every unreferenced shard of ref is gone (deleted now, or already absent). */

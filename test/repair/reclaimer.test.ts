@@ -63,6 +63,22 @@ describe('Reclaimer', () => {
     expect(reclaimer.stats.shardsDeleted).toBe(20)
   })
 
+  it('deletes the shards of many released chunks a few chunks at a time', async () => {
+    for (let i = 0; i < 10; i++) await writeFile(`f${i}`, randomBytes(8 * CHUNK))
+    for (let i = 0; i < 10; i++) vfs.unlink(ROOT, `f${i}`)
+    let inFlight = 0
+    let most = 0
+    const remove = network.delete.bind(network)
+    network.delete = async (...args) => {
+      most = Math.max(most, ++inFlight)
+      try { return await remove(...args) } finally { inFlight-- }
+    }
+    await reclaimer.pass()
+    expect(shardCount()).toBe(0)
+    expect(reclaimer.stats.shardsDeleted).toBe(80 * 5)
+    expect(most).toBeLessThanOrEqual(32 * 5) // 32 chunks at once: all 80 at once held every request in memory
+  })
+
   it('keeps shards that another file with the same content still uses', async () => {
     const data = randomBytes(2 * CHUNK)
     await writeFile('a', data)
