@@ -13,6 +13,7 @@ import { parseScheme } from '../../lib/codec/parse-scheme.ts'
 import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
 import { generateMeshSecret } from '../../crypto/mesh-key.ts'
 import { LocalShardNetwork } from '../helpers/local-network.ts'
+import { trackConcurrency } from '../helpers/concurrency.ts'
 
 const CHUNK = 64 * 1024
 const me = { uid: 1000, gid: 1000 }
@@ -66,17 +67,11 @@ describe('Reclaimer', () => {
   it('deletes the shards of many released chunks a few chunks at a time', async () => {
     for (let i = 0; i < 10; i++) await writeFile(`f${i}`, randomBytes(8 * CHUNK))
     for (let i = 0; i < 10; i++) vfs.unlink(ROOT, `f${i}`)
-    let inFlight = 0
-    let most = 0
-    const remove = network.delete.bind(network)
-    network.delete = async (...args) => {
-      most = Math.max(most, ++inFlight)
-      try { return await remove(...args) } finally { inFlight-- }
-    }
+    const deletes = trackConcurrency(network, 'delete')
     await reclaimer.pass()
     expect(shardCount()).toBe(0)
     expect(reclaimer.stats.shardsDeleted).toBe(80 * 5)
-    expect(most).toBeLessThanOrEqual(32 * 5) // 32 chunks at once: all 80 at once held every request in memory
+    expect(deletes.most).toBeLessThanOrEqual(32 * 5) // 32 chunks at once: all 80 at once held every request in memory
   })
 
   it('keeps shards that another file with the same content still uses', async () => {

@@ -14,6 +14,7 @@ import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
 import { generateMeshSecret } from '../../crypto/mesh-key.ts'
 import { isMeshError } from '../../lib/errors.ts'
 import { LocalShardNetwork } from '../helpers/local-network.ts'
+import { trackConcurrency } from '../helpers/concurrency.ts'
 
 const CHUNK = 64 * 1024
 const me = { uid: 1000, gid: 1000 }
@@ -98,28 +99,22 @@ describe('Vfs', () => {
     // The bench's random I/O filled the budget with modified chunks; one more write then started
     // storing every one of them at once (1.5 GB of store buffers for a 256 MiB budget).
     const storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
-    let inFlight = 0
-    let most = 0
-    const write = storage.write.bind(storage)
-    storage.write = async (...args) => {
-      most = Math.max(most, ++inFlight)
-      try { return await write(...args) } finally { inFlight-- }
-    }
+    const stores = trackConcurrency(storage, 'write')
     vfs = new Vfs({ meta, storage, chunkSize: CHUNK, cacheBytes: 24 * CHUNK })
     const data = randomBytes(40 * CHUNK)
     const { inode, fh } = vfs.create(ROOT, 'big', 0o644, me)
     await vfs.write(fh, data, 0)
     await vfs.release(fh)
-    most = 0
+    stores.reset()
     const rw = await vfs.open(inode.ino, constants.O_RDWR)
     for (let index = 0; index < 40; index++) {
       await vfs.write(rw, Buffer.from([index]), index * CHUNK + 7)
       data[index * CHUNK + 7] = index
     }
-    expect(most).toBeGreaterThan(0) // the budget was passed: stores started before the flush
-    expect(most).toBeLessThanOrEqual(8)
+    expect(stores.most).toBeGreaterThan(0) // the budget was passed: stores started before the flush
+    expect(stores.most).toBeLessThanOrEqual(8)
     await vfs.release(rw)
-    expect(most).toBeLessThanOrEqual(8)
+    expect(stores.most).toBeLessThanOrEqual(8)
     const again = await vfs.open(inode.ino, 0)
     expect((await vfs.read(again, 0, data.length)).equals(data)).toBe(true)
     await vfs.release(again)
