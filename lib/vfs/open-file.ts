@@ -59,6 +59,8 @@ export class OpenFile {
   private recordedGeneration = 0
   /** Written since the last stage (what the journal holds is not all there is to record). */
   private writtenSinceStage = false
+  /** Chunk buffers allocated so far (loaded or grown): a write that took none added no memory. */
+  private allocations = 0
 
   constructor (readonly ino: Ino, size: number, private readonly deps: OpenFileDeps) {
     this.size = size
@@ -97,6 +99,7 @@ export class OpenFile {
   async write (data: Uint8Array, offset: number): Promise<void> {
     this.throwPendingError()
     const C = this.deps.chunkSize
+    const allocated = this.allocations
     let pos = offset
     let src = 0
     while (src < data.byteLength) {
@@ -114,7 +117,7 @@ export class OpenFile {
     }
     this.mtime = this.changedAt = now()
     this.writtenSinceStage = true
-    await this.storeOverBudget()
+    await this.storeOverBudget(this.allocations !== allocated)
     while (this.sealing.size > this.deps.maxSealing) await this.someStored()
   }
 
@@ -122,13 +125,16 @@ export class OpenFile {
    * Past the memory budget, stores the oldest modified chunks, at most maxSealing at once, until
    * back within it (or nothing modified is left here). A chunk being stored still holds its
    * memory: starting every store at once did not free anything sooner, it held several copies of each.
+   * Only a write that took memory (grew) waits for stores: one into a chunk it already holds adds
+   * nothing (waiting there held random writes to the rate of 1 MiB stores).
    */
-  private async storeOverBudget (): Promise<void> {
+  private async storeOverBudget (grew: boolean): Promise<void> {
     for (;;) {
       const oldest = this.dirty.keys().next()
       if (oldest.done === true || !this.deps.overBudget()) return
-      if (this.sealing.size >= this.deps.maxSealing) await this.someStored()
-      else this.seal(oldest.value)
+      if (this.sealing.size < this.deps.maxSealing) this.seal(oldest.value)
+      else if (grew) await this.someStored()
+      else return
     }
   }
 
@@ -322,6 +328,7 @@ export class OpenFile {
       if (dirty && dirty.byteLength >= need) return dirty
       if (dirty) {
         const grown = Buffer.alloc(capacity(need, this.deps.chunkSize))
+        this.allocations++
         dirty.copy(grown)
         this.dirty.set(index, grown)
         return grown
@@ -339,6 +346,7 @@ export class OpenFile {
     const C = this.deps.chunkSize
     const valid = Math.max(0, Math.min(C, this.size - index * C))
     const buf = Buffer.alloc(capacity(Math.max(valid, need), C))
+    this.allocations++
     if (valid > 0) {
       // The chunk being stored, else the stored one (looked up once: this runs per chunk a write touches).
       const sealed = this.sealing.get(index)?.buf

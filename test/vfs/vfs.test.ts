@@ -120,6 +120,36 @@ describe('Vfs', () => {
     await vfs.release(again)
   })
 
+  it('past the memory budget, a write into a chunk already modified does not wait for stores', async () => {
+    const storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
+    let open!: () => void
+    const gate = new Promise<void>((resolve) => { open = resolve })
+    const store = storage.write.bind(storage)
+    vfs = new Vfs({ meta, storage, chunkSize: CHUNK, cacheBytes: 24 * CHUNK })
+    const data = randomBytes(40 * CHUNK)
+    const { inode, fh } = vfs.create(ROOT, 'big', 0o644, me)
+    await vfs.write(fh, data, 0)
+    await vfs.release(fh)
+    let started = 0
+    storage.write = async (...args) => { started++; await gate; return await store(...args) } // stores hang from here on
+    const rw = await vfs.open(inode.ino, constants.O_RDWR)
+    for (let index = 0; index < 24; index++) await vfs.write(rw, Buffer.from([1]), index * CHUNK) // the budget, full
+    const growing = vfs.write(rw, Buffer.from([1]), 24 * CHUNK) // one chunk more: 8 stores start, and it waits for one
+    for (let i = 0; i < 200 && started < 8; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(started).toBe(8)
+    const within = vfs.write(rw, Buffer.from([2]), 20 * CHUNK) // a chunk it holds: no new memory, no wait
+    const first = await Promise.race([within.then(() => 'within'), growing.then(() => 'growing'), new Promise((resolve) => setTimeout(() => resolve('none'), 2000))])
+    expect(first).toBe('within')
+    open()
+    await growing
+    await vfs.release(rw)
+    for (let index = 0; index <= 24; index++) data[index * CHUNK] = 1
+    data[20 * CHUNK] = 2
+    const again = await vfs.open(inode.ino, 0)
+    expect((await vfs.read(again, 0, data.length)).equals(data)).toBe(true)
+    await vfs.release(again)
+  })
+
   it('lists a directory again without a query while nothing changed, and anew after any change', async () => {
     const dir = vfs.mkdir(ROOT, 'd', 0o755, me)
     for (const name of ['a', 'b', 'c']) await vfs.release(vfs.create(dir.ino, name, 0o644, me).fh)
