@@ -149,10 +149,8 @@ export class MemoryFs implements FileSystemApi {
     return { blockSize: 4096, blocks, blocksFree: blocks - Math.ceil(this.bytes / 4096), files: this.nodes.size, filesFree: 1e9, nameMax: 255 }
   }
 
-  getxattr (ino: Ino, name: string): Buffer {
-    const value = this.get(ino).xattrs.get(name)
-    if (!value) throw errors.noAttr(name)
-    return value
+  getxattr (ino: Ino, name: string): Buffer | null {
+    return this.get(ino).xattrs.get(name) ?? null
   }
 
   listxattr (ino: Ino): string[] { return [...this.get(ino).xattrs.keys()] }

@@ -1,8 +1,9 @@
 // Profiles a meshfs mount process (node --cpu-prof) during one workload, over 5 storage peers
 // on a local testnet, and prints where its time went (bench/profile-top.ts).
-//   node --import tsx bench/profile-mount.ts tar|rm|du|walk|write|read [N] [-- mount args...]
+//   node --import tsx bench/profile-mount.ts tar|rm|du|walk|write|read|random [N] [-- mount args...]
 // tar: tar -x of N small files (default 2,000); rm, du: rm -rf and du -s of such a tree (made by
-// a mount not profiled); walk: find, then du of it (as the benchmark runs them); write: dd of N MiB (default 512); read: the same written, then read
+// a mount not profiled); walk: find, then du of it (as the benchmark runs them); random: 4 KiB
+// random reads and writes on a 256 MiB file for N seconds (default 15), then fsync; write: dd of N MiB (default 512); read: the same written, then read
 // cold by a new mount process (page cache dropped).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
@@ -11,14 +12,14 @@ import { join } from 'node:path'
 import { TestMesh, forceUnmount, sh } from '../test/helpers/mesh-mount.ts'
 import { REPO_ROOT, exited, waitForLine } from '../test/helpers/peer-process.ts'
 import { printProfile } from './profile-top.ts'
-import { sourceTree, syncAll } from './workloads.ts'
+import { randomIo, sourceTree, syncAll } from './workloads.ts'
 
 const [what = 'tar', count, ...rest] = process.argv.slice(2)
 const extra = rest[0] === '--' ? rest.slice(1) : rest
 const small = ['tar', 'rm', 'du', 'walk'].includes(what)
-const n = Number(count ?? (small ? 2000 : 512))
-if (!['tar', 'rm', 'du', 'walk', 'write', 'read'].includes(what) || !Number.isFinite(n)) {
-  console.error('usage: bench/profile-mount.ts tar|rm|du|walk|write|read [N] [-- mount args...]')
+const n = Number(count ?? (small ? 2000 : what === 'random' ? 15 : 512))
+if (!['tar', 'rm', 'du', 'walk', 'write', 'read', 'random'].includes(what) || !Number.isFinite(n)) {
+  console.error('usage: bench/profile-mount.ts tar|rm|du|walk|write|read|random [N] [-- mount args...]')
   process.exit(2)
 }
 const work = await mkdtemp(join(tmpdir(), 'meshfs-profile-'))
@@ -70,6 +71,8 @@ try {
     const du = Date.now()
     await sh('du', ['-s', join(path, 'tar')])
     console.log(`du ${n}: ${((Date.now() - du) / 1000).toFixed(2)} s`)
+  } else if (what === 'random') {
+    console.log(`random ${n}: ${(await randomIo(path, 256, n)).toFixed(0)} IOPS (with the dd of the file before)`)
   } else if (what === 'write') {
     await sh('dd', ['if=/dev/urandom', `of=${path}/big`, 'bs=1M', `count=${n}`, 'conv=fsync'])
   } else {

@@ -9,7 +9,7 @@ import { STAT_FIELDS, writeStat } from './stat.ts'
 import { DirListing } from './dir-listing.ts'
 
 const RENAME_NOREPLACE = 1
-const { ENOENT, EIO, ENOSPC } = osConstants.errno
+const { ENOENT, EIO, ENOSPC, ENODATA } = osConstants.errno
 
 export interface FuseAdapterOptions {
   /** Seconds the kernel may cache names and attributes (only this mount changes them today). */
@@ -117,7 +117,11 @@ export class FuseAdapter {
       case FuseOp.Fsyncdir: return vfs.fsyncdir().then(() => this.ok(req))
       case FuseOp.Statfs: return this.statfs(req)
       case FuseOp.Setxattr: vfs.setxattr(ino, attrName(a), Buffer.from(b as Buffer), c as number); return this.ok(req)
-      case FuseOp.Getxattr: return this.xattrReply(req, vfs.getxattr(ino, attrName(a)), b as number)
+      case FuseOp.Getxattr: {
+        const value = vfs.getxattr(ino, attrName(a))
+        if (value === null) return this.done(() => this.native.replyErr(this.mount, req, ENODATA))
+        return this.xattrReply(req, value, b as number)
+      }
       case FuseOp.Listxattr:
         return this.xattrReply(req, Buffer.concat(vfs.listxattr(ino).map((n) => Buffer.from(`${n}\0`))), a as number)
       case FuseOp.Removexattr: vfs.removexattr(ino, attrName(a)); return this.ok(req)

@@ -1,11 +1,12 @@
 import { constants } from 'node:fs'
-import { LRUCache } from 'lru-cache'
 import type { ChunkStorage } from '../data/chunk-service.ts'
 import { errors, isMeshError } from '../errors.ts'
 import { MetaStore, ROOT, now, type Inode, type Name } from '../meta/meta-store.ts'
 import { Kind, type Attrs, type Time } from '../meta/ops.ts'
 import type { Ino } from '../ports.ts'
 import { ChunkCache } from './chunk-cache.ts'
+import { ListingCache, type ListedEntry } from './listing-cache.ts'
+import { UnchangedCache } from './unchanged-cache.ts'
 import { POLICY_XATTR, RedundancyPolicy } from './redundancy-policy.ts'
 import { OpenFile } from './open-file.ts'
 import { WriteBehind } from './write-behind.ts'
@@ -54,12 +55,6 @@ const XATTR_FILE_MAX = 256 * 1024
 
 interface Handle { file: OpenFile, nextRead: number }
 
-/** A directory entry as readdir lists it. */
-export interface ListedEntry { name: Buffer, ino: Ino, kind: Kind, stat: Stat }
-interface Listing { entries: ListedEntry[] }
-/** Entries kept by the listing cache (about 300 bytes each). */
-const LISTING_CACHE_ENTRIES = 16_384
-
 /**
  * POSIX semantics over metadata and chunk storage, by inode number. No FUSE here: lib/fuse
  * adapts this to a binding, and tests drive it directly.
@@ -76,9 +71,11 @@ export class Vfs {
   private readonly behind: WriteBehind
   private readonly writeBehindMax: number
   private readonly handles = new Map<number, Handle>()
-  /** Listings as readdir gave them, while the database has not changed since (see readdir). */
-  private readonly listings = new LRUCache<Ino, Listing>({ maxSize: LISTING_CACHE_ENTRIES, sizeCalculation: (l) => l.entries.length + 1 })
-  private listingsAt = -1
+  private readonly listings: ListingCache
+  /** What getattr reads from the database (never modified: shown() copies). */
+  private readonly inodes: UnchangedCache<Ino, Inode>
+  private readonly chunkCounts: UnchangedCache<Ino, number>
+  private readonly xattrs: UnchangedCache<string, Buffer | null>
   private nextHandle = 1
 
   constructor (private readonly opts: VfsOptions) {
@@ -89,6 +86,13 @@ export class Vfs {
     this.cache = new ChunkCache(opts.storage, this.memoryBytes, () => this.heldBytes())
     this.readAhead = opts.readAhead ?? 4
     this.policy = new RedundancyPolicy(opts.meta, opts.log)
+    this.inodes = new UnchangedCache(() => this.meta.changes)
+    this.chunkCounts = new UnchangedCache(() => this.meta.changes)
+    this.xattrs = new UnchangedCache(() => this.meta.changes)
+    this.listings = new ListingCache({
+      list: (dir) => this.meta.readdir(dir).map((entry) => ({ name: entry.name, ino: entry.ino, kind: entry.kind, stat: this.shown(entry.inode) })),
+      stamp: () => this.files.size === 0 ? this.meta.changes : -1
+    })
     this.writeBehindMax = opts.writeBehindMax ?? this.chunkSize / 4
     this.behind = new WriteBehind({
       maxFiles: opts.writeBehindFiles ?? 64, retryMs: 1000, log: opts.log ?? (() => {}), settled: (file) => this.releaseIfIdle(file)
@@ -122,7 +126,7 @@ export class Vfs {
 
   /** Attributes, with the size and mtime of unflushed writes. */
   getattr (ino: Ino): Stat {
-    return this.shown(this.meta.get(ino))
+    return this.shown(this.inodes.get(ino, (i) => this.meta.get(i)))
   }
 
   /** An inode as stat shows it: with the size, times and attributes of unrecorded writes. */
@@ -140,7 +144,7 @@ export class Vfs {
     // A file within one chunk counts as using its size: counting its chunks read the chunk table
     // for every stat (15% of a du, from disk when cold), and only a hole the size of a chunk frees anything.
     if (inode.kind !== Kind.File || inode.size <= this.chunkSize) return rounded
-    const chunks = this.meta.chunkCount(inode.ino) + (open?.unrecordedChunks ?? 0)
+    const chunks = this.chunkCounts.get(inode.ino, (ino) => this.meta.chunkCount(ino)) + (open?.unrecordedChunks ?? 0)
     return Math.min(rounded, chunks * this.chunkSize)
   }
 
@@ -164,17 +168,7 @@ export class Vfs {
    * twice): a listing is a query and an object per entry. Callers must not modify what they get.
    */
   readdir (dir: Ino): readonly ListedEntry[] {
-    // Open files show sizes and times the database does not hold yet: no reuse while there are any.
-    const at = this.files.size === 0 ? this.meta.changes : -1
-    if (at !== this.listingsAt) {
-      this.listings.clear()
-      this.listingsAt = at
-    }
-    const kept = at >= 0 ? this.listings.get(dir) : undefined
-    if (kept) return kept.entries
-    const entries = this.meta.readdir(dir).map((entry) => ({ name: entry.name, ino: entry.ino, kind: entry.kind, stat: this.shown(entry.inode) }))
-    if (at >= 0) this.listings.set(dir, { entries })
-    return entries
+    return this.listings.list(dir)
   }
 
   /** The directory holding ino (for ".."). */
@@ -338,7 +332,16 @@ export class Vfs {
 
   // ---- extended attributes ---------------------------------------------------------------
 
-  getxattr (ino: Ino, name: string): Buffer { return this.meta.getXattr(ino, checkAttrName(name)) }
+  /**
+   * An attribute's value, or null where the file has none by that name: the kernel asks for
+   * security.capability before every write, and an exception per answer cost 15% of random I/O.
+   */
+  getxattr (ino: Ino, name: string): Buffer | null {
+    checkAttrName(name)
+    const value = this.xattrs.get(`${ino}/${name}`, () => this.meta.xattrOrNull(ino, name))
+    if (value === null) this.inodes.get(ino, (i) => this.meta.get(i)) // NOT_FOUND for a file that is gone
+    return value
+  }
   listxattr (ino: Ino): string[] { return this.meta.listXattrs(ino) }
   /** flags: XATTR_CREATE (1) fails if the attribute exists, XATTR_REPLACE (2) if it does not. */
   setxattr (ino: Ino, name: string, value: Buffer, flags = 0): void {
@@ -546,6 +549,8 @@ function statOf (inode: Inode, allocated: number): Stat {
     atime: inode.atime, mtime: inode.mtime, ctime: inode.ctime, target: inode.target, allocated
   }
 }
+
+export type { ListedEntry }
 
 export type FileSystemApi = Pick<Vfs, 'getattr' | 'lookup' | 'readdir' | 'parent' | 'mkdir' | 'symlink' | 'mknod' | 'readlink' |
 'unlink' | 'link' | 'rmdir' | 'rename' | 'setattr' | 'statfs' | 'getxattr' | 'listxattr' | 'setxattr' | 'removexattr' |

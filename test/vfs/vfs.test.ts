@@ -173,6 +173,34 @@ describe('Vfs', () => {
     expect(vfs.readdir(dir.ino).map((e) => e.name.toString())).toEqual(['a', 'c'])
   })
 
+  it('answers stat and attribute reads from memory only while the database is unchanged (any change, a peer\'s included, shows at once)', () => {
+    const { inode, fh } = vfs.create(ROOT, 'f', 0o644, me)
+    void vfs.release(fh)
+    expect(vfs.getxattr(inode.ino, 'user.tag')).toBeNull()
+    expect(vfs.getattr(inode.ino).mode & 0o777).toBe(0o644)
+    // Straight into the metadata, as an op from another writer is applied: no Vfs call in between.
+    meta.setAttrs(inode.ino, { mode: 0o100600 })
+    meta.setXattr(inode.ino, 'user.tag', Buffer.from('v1'))
+    expect(vfs.getattr(inode.ino).mode & 0o777).toBe(0o600)
+    expect(vfs.getxattr(inode.ino, 'user.tag')?.toString()).toBe('v1')
+    meta.remove(ROOT, 'f', { dir: false })
+    expect(() => vfs.getattr(inode.ino)).toThrow(/not found|no such/i)
+  })
+
+  it('lists the subdirectories of a listing ahead, between requests (a tree walk opens them next)', async () => {
+    const subs = ['x', 'y', 'z'].map((name) => vfs.mkdir(ROOT, name, 0o755, me))
+    vfs.mkdir(subs[1]!.ino, 'inner', 0o755, me)
+    const queried: number[] = []
+    const readdir = meta.readdir.bind(meta)
+    meta.readdir = (dir) => { queried.push(dir); return readdir(dir) }
+    vfs.readdir(ROOT)
+    expect(queried).toEqual([ROOT])
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+    expect(queried).toEqual([ROOT, ...subs.map((s) => s.ino)]) // one level only: not "inner"
+    expect(vfs.readdir(subs[1]!.ino).map((e) => e.name.toString())).toEqual(['inner'])
+    expect(queried).toHaveLength(4) // ready when the walk came
+  })
+
   it('records mode, owner and times set while a file is written with the write, in one change (tar: write, utimens, fchown, fchmod, close)', async () => {
     const { inode, fh } = vfs.create(ROOT, 'extracted', 0o600, me)
     await vfs.write(fh, Buffer.from('hello'), 0)
