@@ -538,10 +538,9 @@ function checkAttrName (name: string): string {
 
 export { Kind, ROOT, now, type Attrs, type Inode, type Name, type Time }
 
-/** What a FUSE mount needs of a filesystem (lib/fuse serves any implementation of it). */
 /**
  * An inode with what it uses, field by field: an object spread made objects V8 reads slowly (a
- * listing's attributes took 39 us per 40 entries to copy out, 3 us from these).
+ * listing's attributes took 39 us per 40 entries to copy out, 1.5 us from these).
  */
 function statOf (inode: Inode, allocated: number): Stat {
   return {
@@ -552,6 +551,7 @@ function statOf (inode: Inode, allocated: number): Stat {
 
 export type { ListedEntry }
 
+/** What a FUSE mount needs of a filesystem (lib/fuse serves any implementation of it). */
 export type FileSystemApi = Pick<Vfs, 'getattr' | 'lookup' | 'readdir' | 'parent' | 'mkdir' | 'symlink' | 'mknod' | 'readlink' |
 'unlink' | 'link' | 'rmdir' | 'rename' | 'setattr' | 'statfs' | 'getxattr' | 'listxattr' | 'setxattr' | 'removexattr' |
 'create' | 'open' | 'read' | 'write' | 'fsync' | 'fsyncdir' | 'flush' | 'release'>
