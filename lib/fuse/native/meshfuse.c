@@ -494,8 +494,8 @@ static napi_value js_reply_dir(napi_env env, napi_callback_info info) {
 }
 // replyDirPlus(handle, req, maxSize, names[], Float64Array stats, firstIndex, timeoutSeconds)
 // Entries from firstIndex on, as many as stats holds (STAT_FIELDS each, from firstIndex); entry i gets
-// offset i + 1. An entry whose nlink is 0 (".", "..", or gone since the listing) is sent without
-// attributes: the kernel then looks it up as usual.
+// offset i + 1. An entry whose nlink is 0 ("." and "..") is sent without attributes: the kernel
+// then looks it up as usual.
 static napi_value js_reply_dir_plus(napi_env env, napi_callback_info info) {
   REPLY_PROLOGUE(7);
   size_t size = (size_t) get_num(env, argv[2]);
