@@ -102,16 +102,12 @@ export class FuseAdapter {
         this.dirs.set(fh, DirListing.snapshot(vfs, ino))
         return this.done(() => this.native.replyOpen(this.mount, req, fh, 0, 0))
       }
-      case FuseOp.Readdir: {
-        const listing = this.dirs.get(a as number)
-        if (!listing) throw errors.badArgument(`no open directory handle ${String(a)}`)
-        return this.done(() => this.native.replyDir(this.mount, req, b as number, listing.names, listing.inos, listing.modes, c as number))
-      }
+      case FuseOp.Readdir:
       case FuseOp.Readdirplus: {
         const listing = this.dirs.get(a as number)
         if (!listing) throw errors.badArgument(`no open directory handle ${String(a)}`)
-        const stats = listing.stats(c as number, b as number)
-        return this.done(() => this.native.replyDirPlus(this.mount, req, b as number, listing.names, stats, c as number, this.cacheSeconds))
+        return this.done(() => this.native.replyDir(this.mount, req, b as number, listing.names, listing.from(c as number),
+          c as number, op === FuseOp.Readdirplus ? 1 : 0, this.cacheSeconds))
       }
       case FuseOp.Releasedir: this.dirs.delete(a as number); return this.ok(req)
       case FuseOp.Fsyncdir: return vfs.fsyncdir().then(() => this.ok(req))

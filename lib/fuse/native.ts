@@ -42,9 +42,12 @@ export interface MeshFuseBinding {
   replyWrite (m: MountHandle, req: number, count: number): void
   replyBuf (m: MountHandle, req: number, data: Uint8Array): void
   replyXattr (m: MountHandle, req: number, size: number): void
-  replyDir (m: MountHandle, req: number, maxSize: number, names: Buffer[], inos: Float64Array, modes: Float64Array, first: number): void
-  /** Entries from first on with their attributes (STAT_FIELDS numbers each, see writeStat; nlink 0: sent without). */
-  replyDirPlus (m: MountHandle, req: number, maxSize: number, names: Buffer[], stats: Float64Array, first: number, timeout: number): void
+  /**
+   * Entries from first on, as many as fit in maxSize (stats: STAT_FIELDS numbers each, from first;
+   * see writeStat). plus 1 (readdirplus): with their attributes, except where nlink is 0 (a number:
+   * the binding reads every argument as one).
+   */
+  replyDir (m: MountHandle, req: number, maxSize: number, names: Buffer[], stats: Float64Array, first: number, plus: 0 | 1, timeout: number): void
   replyStatfs (m: MountHandle, req: number, fields: Float64Array): void
 }
 

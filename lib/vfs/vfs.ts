@@ -126,7 +126,12 @@ export class Vfs {
 
   /** Attributes, with the size and mtime of unflushed writes. */
   getattr (ino: Ino): Stat {
-    return this.shown(this.inodes.get(ino, (i) => this.meta.get(i)))
+    return this.shown(this.inode(ino))
+  }
+
+  /** The inode as the database holds it (kept while it is unchanged; never modified). */
+  private inode (ino: Ino): Inode {
+    return this.inodes.get(ino, (i) => this.meta.get(i))
   }
 
   /** An inode as stat shows it: with the size, times and attributes of unrecorded writes. */
@@ -339,7 +344,7 @@ export class Vfs {
   getxattr (ino: Ino, name: string): Buffer | null {
     checkAttrName(name)
     const value = this.xattrs.get(`${ino}/${name}`, () => this.meta.xattrOrNull(ino, name))
-    if (value === null) this.inodes.get(ino, (i) => this.meta.get(i)) // NOT_FOUND for a file that is gone
+    if (value === null) this.inode(ino) // NOT_FOUND for a file that is gone
     return value
   }
   listxattr (ino: Ino): string[] { return this.meta.listXattrs(ino) }

@@ -465,46 +465,21 @@ static int entry_name(napi_env env, napi_value names, uint32_t i, char *out, siz
   memcpy(out, p, len); out[len] = 0;
   return 1;
 }
-// replyDir(handle, req, maxSize, names[], Float64Array inos, Float64Array modes, firstIndex)
-// Entries from firstIndex on; entry i gets offset i + 1 (where the next readdir resumes).
+// replyDir(handle, req, maxSize, names[], Float64Array stats, firstIndex, plus, timeoutSeconds)
+// Entries from firstIndex on, as many as fit in maxSize; stats holds STAT_FIELDS numbers per entry
+// from firstIndex; entry i gets offset i + 1 (where the next readdir resumes). plus (readdirplus)
+// sends each entry's attributes too, except where nlink is 0 ("." and ".."): the kernel looks
+// those up as usual.
 static napi_value js_reply_dir(napi_env env, napi_callback_info info) {
-  REPLY_PROLOGUE(7);
-  size_t size = (size_t) get_num(env, argv[2]);
-  uint32_t n = 0; napi_get_array_length(env, argv[3], &n);
-  void *inos_p, *modes_p; size_t ni, nm; napi_typedarray_type t; napi_value ab; size_t off;
-  napi_get_typedarray_info(env, argv[4], &t, &ni, &inos_p, &ab, &off);
-  napi_get_typedarray_info(env, argv[5], &t, &nm, &modes_p, &ab, &off);
-  double *inos = inos_p, *modes = modes_p;
-  uint32_t first = (uint32_t) get_num(env, argv[6]);
-  char *buf = malloc(size ? size : 1);
-  if (!buf) { fuse_reply_err(req, ENOMEM); answered(m); return NULL; }
-  size_t pos = 0;
-  for (uint32_t i = first; i < n && i < ni && i < nm; i++) {
-    char name[1024];
-    if (!entry_name(env, argv[3], i, name, sizeof name)) continue;
-    struct stat st; memset(&st, 0, sizeof st);
-    st.st_ino = (ino_t) inos[i]; st.st_mode = (mode_t) modes[i];
-    size_t need = fuse_add_direntry(req, buf + pos, size - pos, name, &st, (off_t) i + 1);
-    if (need > size - pos) break;
-    pos += need;
-  }
-  fuse_reply_buf(req, buf, pos);
-  free(buf);
-  answered(m); return NULL;
-}
-// replyDirPlus(handle, req, maxSize, names[], Float64Array stats, firstIndex, timeoutSeconds)
-// Entries from firstIndex on, as many as stats holds (STAT_FIELDS each, from firstIndex); entry i gets
-// offset i + 1. An entry whose nlink is 0 ("." and "..") is sent without attributes: the kernel
-// then looks it up as usual.
-static napi_value js_reply_dir_plus(napi_env env, napi_callback_info info) {
-  REPLY_PROLOGUE(7);
+  REPLY_PROLOGUE(8);
   size_t size = (size_t) get_num(env, argv[2]);
   uint32_t n = 0; napi_get_array_length(env, argv[3], &n);
   void *stats_p; size_t ns; napi_typedarray_type t; napi_value ab; size_t off;
   napi_get_typedarray_info(env, argv[4], &t, &ns, &stats_p, &ab, &off);
   double *stats = stats_p;
   uint32_t first = (uint32_t) get_num(env, argv[5]);
-  double timeout = get_num(env, argv[6]);
+  int plus = get_num(env, argv[6]) != 0;
+  double timeout = get_num(env, argv[7]);
   char *buf = malloc(size ? size : 1);
   if (!buf) { fuse_reply_err(req, ENOMEM); answered(m); return NULL; }
   size_t pos = 0;
@@ -513,8 +488,13 @@ static napi_value js_reply_dir_plus(napi_env env, napi_callback_info info) {
     if (!entry_name(env, argv[3], i, name, sizeof name)) continue;
     struct fuse_entry_param p; memset(&p, 0, sizeof p);
     stat_from(stats + (size_t) (i - first) * STAT_FIELDS, &p.attr);
-    if (p.attr.st_nlink > 0) { p.ino = p.attr.st_ino; p.attr_timeout = p.entry_timeout = timeout; }
-    size_t need = fuse_add_direntry_plus(req, buf + pos, size - pos, name, &p, (off_t) i + 1);
+    size_t need;
+    if (plus) {
+      if (p.attr.st_nlink > 0) { p.ino = p.attr.st_ino; p.attr_timeout = p.entry_timeout = timeout; }
+      need = fuse_add_direntry_plus(req, buf + pos, size - pos, name, &p, (off_t) i + 1);
+    } else {
+      need = fuse_add_direntry(req, buf + pos, size - pos, name, &p.attr, (off_t) i + 1); // inode and type only
+    }
     if (need > size - pos) break;
     pos += need;
   }
@@ -560,7 +540,6 @@ static napi_value Init(napi_env env, napi_value exports) {
     { "replyBuf", 0, js_reply_buf, 0, 0, 0, napi_default, 0 },
     { "replyXattr", 0, js_reply_xattr, 0, 0, 0, napi_default, 0 },
     { "replyDir", 0, js_reply_dir, 0, 0, 0, napi_default, 0 },
-    { "replyDirPlus", 0, js_reply_dir_plus, 0, 0, 0, napi_default, 0 },
     { "replyStatfs", 0, js_reply_statfs, 0, 0, 0, napi_default, 0 },
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
