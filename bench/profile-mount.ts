@@ -5,8 +5,9 @@
 // a mount not profiled); walk: find, then du of it (as the benchmark runs them); random: 4 KiB
 // random reads and writes on a 256 MiB file for N seconds (default 15), then fsync; write: dd of N MiB (default 512); read: the same written, then read
 // cold by a new mount process (page cache dropped).
+// MESHFS_PROFILE_DIR=dir profiles the storage peers too, and prints one of them.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TestMesh, forceUnmount, sh } from '../test/helpers/mesh-mount.ts'
@@ -36,6 +37,26 @@ async function mount (profile: boolean): Promise<void> {
   await waitForLine(child, /mounted /, 60_000)
 }
 
+/** Jiffies of all cores by kind (/proc/stat): how much of the machine a workload used, and where. */
+async function cpuTimes (): Promise<number[]> {
+  return (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+}
+
+/** CPU seconds (user + system) a process has used so far, 0 if it is gone. */
+async function processCpu (pid: number | undefined): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100 // clock ticks: 100 per second on Linux
+}
+
+const CPU_KINDS = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal']
+
+function busyPercent (before: number[], after: number[]): string {
+  const used = after.map((v, i) => v - (before[i] ?? 0))
+  const total = Math.max(1, used.reduce((a, b) => a + b, 0))
+  return CPU_KINDS.map((kind, i) => `${kind} ${(100 * (used[i] ?? 0) / total).toFixed(0)}%`).filter((_, i) => (used[i] ?? 0) > 0).join(', ')
+}
+
 async function unmount (): Promise<void> {
   child?.kill('SIGTERM')
   if (child) await exited(child)
@@ -56,6 +77,9 @@ try {
     await mount(true)
     await sh('sh', ['-c', 'echo 3 > /proc/sys/vm/drop_caches']).catch(() => {})
   }
+  const cpuBefore = await cpuTimes()
+  const processes = () => [{ name: 'mount', pid: child?.pid }, ...mesh.grid.peers.map((p) => ({ name: `peer ${p.index}`, pid: p.process.pid }))]
+  const usedBefore = await Promise.all(processes().map((p) => processCpu(p.pid)))
   const started = Date.now()
   if (what === 'tar') {
     await mkdir(join(path, 'tar'))
@@ -78,11 +102,23 @@ try {
   } else {
     await sh('dd', [`if=${path}/big`, 'of=/dev/null', 'bs=1M'])
   }
-  console.log(`${what} ${n}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  console.log(`${what} ${n}: ${((Date.now() - started) / 1000).toFixed(1)} s, machine CPU: ${busyPercent(cpuBefore, await cpuTimes())}`)
+  const usedAfter = await Promise.all(processes().map((p) => processCpu(p.pid)))
+  console.log('CPU seconds (user + system): ' + processes().map((p, i) => `${p.name} ${(usedAfter[i]! - usedBefore[i]!).toFixed(1)}`).join(', '))
   await unmount()
   const files = await readdir(profiles)
   const sized = await Promise.all(files.map(async (f) => ({ f, size: (await stat(join(profiles, f))).size })))
   printProfile(join(profiles, sized.sort((a, b) => b.size - a.size)[0]!.f), 30) // the main thread's
+  const peerProfiles = process.env.MESHFS_PROFILE_DIR
+  if (peerProfiles) {
+    // Peers write their profiles when they exit, and a kill -9 (mesh.stop) would lose them.
+    await Promise.all(mesh.grid.peers.map(async (peer) => { peer.process.kill('SIGTERM'); await exited(peer.process) }))
+    const first = (await readdir(peerProfiles)).filter((f) => f.endsWith('.cpuprofile')).sort()[0]
+    if (first) {
+      console.log(`\none storage peer (profiles of all in ${peerProfiles}):`)
+      printProfile(join(peerProfiles, first), 30)
+    }
+  }
 } finally {
   await unmount()
   await mesh.stop()

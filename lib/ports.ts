@@ -107,6 +107,8 @@ export interface WriterHead {
 
 export type OpAddResult = 'added' | 'duplicate' | 'gap'
 
+export interface WriterProof { writer: Uint8Array, proof: Uint8Array }
+
 /**
  * The metadata op logs every peer keeps and relays (lib/meta implements it; peers/ syncs it).
  * Envelopes are opaque here: signed, and sealed with the metadata key.
@@ -119,9 +121,12 @@ export interface OpLog {
   since (writer: Uint8Array, afterSeq: number, limit: number): Uint8Array[]
   /**
    * Checks and keeps one envelope. 'gap' means an earlier op of that writer is missing (ask for it).
-   * Throws PROTOCOL for a malformed or forged envelope.
+   * Throws PROTOCOL for a malformed or forged envelope. fromWriter: true for writers that proved
+   * their key on the connection the envelope came by (crypto/writer-proof.ts): no signature check.
    */
-  add (envelope: Uint8Array, source?: unknown): { result: OpAddResult, writer: Uint8Array, seq: number }
+  add (envelope: Uint8Array, source?: unknown, fromWriter?: (writer: Uint8Array) => boolean): { result: OpAddResult, writer: Uint8Array, seq: number }
+  /** Proofs (crypto/writer-proof.ts) for a connection, one per writer whose ops this process makes. */
+  writerProofs (handshakeHash: Uint8Array, senderPublicKey: Uint8Array): WriterProof[]
   /** Runs fn in one storage transaction (a batch of add() calls costs one sync to disk). */
   transaction<T> (fn: () => T): T
   /** Calls back for every envelope kept from now on (local ops and received ones), with add()'s source. */

@@ -1,8 +1,9 @@
 import c, { type Encoder, type State } from 'compact-encoding'
+import type { WriterProof } from '../lib/ports.ts'
 
 // Wire format of metadata op replication: its own protomux channel, opened only on connections
 // that have already proved the mesh key. Append only; a breaking change bumps OPS_PROTOCOL.
-export const OPS_PROTOCOL = 'meshfs/ops/v1'
+export const OPS_PROTOCOL = 'meshfs/ops/v2'
 
 /** Largest ops message accepted (a batch of envelopes); larger ones close the connection. */
 export const MAX_OPS_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -10,7 +11,12 @@ export const MAX_OPS_MESSAGE_BYTES = 4 * 1024 * 1024
 export const BATCH_OPS = 256
 export const BATCH_BYTES = 1024 * 1024
 
+/** Writers one side may prove in its channel handshake (its own: one or two per process). */
+export const MAX_WRITER_PROOFS = 16
+
 export interface Head { writer: Uint8Array, seq: number }
+/** The channel handshake: the writers whose ops this side makes, each with its proof for this connection. */
+export interface OpsOpen { writers: WriterProof[] }
 export interface Heads { heads: Head[] }
 export interface Ops { envelopes: Uint8Array[] }
 export interface Want { writer: Uint8Array, after: number }
@@ -52,4 +58,21 @@ export const want = bounded<Want>({
   preencode (state, m) { c.fixed32.preencode(state, m.writer); c.uint.preencode(state, m.after) },
   encode (state, m) { c.fixed32.encode(state, m.writer); c.uint.encode(state, m.after) },
   decode: (state) => ({ writer: c.fixed32.decode(state), after: c.uint.decode(state) })
+})
+
+const writerProof: Encoder<WriterProof> = {
+  preencode (state, m) { c.fixed32.preencode(state, m.writer); c.fixed64.preencode(state, m.proof) },
+  encode (state, m) { c.fixed32.encode(state, m.writer); c.fixed64.encode(state, m.proof) },
+  decode: (state) => ({ writer: c.fixed32.decode(state), proof: c.fixed64.decode(state) })
+}
+const writerProofList = c.array(writerProof)
+
+export const opsOpen = bounded<OpsOpen>({
+  preencode (state, m) { writerProofList.preencode(state, m.writers) },
+  encode (state, m) { writerProofList.encode(state, m.writers) },
+  decode (state) {
+    const writers = writerProofList.decode(state)
+    if (writers.length > MAX_WRITER_PROOFS) throw new Error(`${writers.length} writer proofs (at most ${MAX_WRITER_PROOFS})`)
+    return { writers }
+  }
 })

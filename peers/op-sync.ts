@@ -1,5 +1,7 @@
 import type Protomux from 'protomux'
 import type { Channel, Message } from 'protomux'
+import type { SecretStream } from 'hyperswarm'
+import { verifyWriterProof } from '../crypto/writer-proof.ts'
 import { isMeshError } from '../lib/errors.ts'
 import type { OpLog, PeerId } from '../lib/ports.ts'
 import * as m from './op-messages.ts'
@@ -96,11 +98,22 @@ class OpLink {
   private readonly sendWant: Message<m.Want>
   /** Writers asked for and not yet answered (one want at a time per writer). */
   private readonly wanting = new Set<string>()
+  /** Writers (hex) that proved their key on this connection. */
+  private readonly provenWriters = new Set<string>()
+  private readonly fromWriter = (writer: Uint8Array): boolean => this.provenWriters.has(Buffer.from(writer).toString('hex'))
 
   constructor (private readonly sync: OpSync, mux: Protomux, readonly peer: PeerId) {
-    const channel = mux.createChannel({
+    const stream = mux.stream as SecretStream
+    const channel = mux.createChannel<m.OpsOpen>({
       protocol: m.OPS_PROTOCOL,
-      onopen: () => this.sendHeads.send({ heads: this.sync.oplog.heads() }),
+      handshake: m.opsOpen,
+      onopen: (open) => {
+        // Writers that proved their key here: their own envelopes need no signature check (see crypto/writer-proof.ts).
+        for (const { writer, proof } of open.writers) {
+          if (verifyWriterProof(writer, proof, stream.handshakeHash, stream.remotePublicKey)) this.provenWriters.add(Buffer.from(writer).toString('hex'))
+        }
+        this.sendHeads.send({ heads: this.sync.oplog.heads() })
+      },
       onclose: () => sync.detach(this)
     })
     this.opened = channel
@@ -112,7 +125,7 @@ class OpLink {
     this.sendHeads = channel.addMessage({ encoding: m.heads, onmessage: (msg) => this.onheads(msg) })
     this.sendOps = channel.addMessage({ encoding: m.ops, onmessage: (msg) => this.onops(msg) })
     this.sendWant = channel.addMessage({ encoding: m.want, onmessage: (msg) => this.sendSince(msg.writer, msg.after) })
-    channel.open()
+    channel.open({ writers: sync.oplog.writerProofs(stream.handshakeHash, stream.publicKey) })
   }
 
   push (envelopes: Uint8Array[]): void {
@@ -149,7 +162,7 @@ class OpLink {
     for (const envelope of envelopes) {
       let added
       try {
-        added = this.sync.oplog.add(envelope, this)
+        added = this.sync.oplog.add(envelope, this, this.fromWriter)
       } catch (err) {
         // A bad envelope may be relayed in good faith: count it and keep the connection.
         this.sync.stats.rejected++

@@ -16,6 +16,7 @@ export class LocationWriter {
   constructor (private readonly ops: OpStore, private readonly locationKey: Uint8Array, seed: Uint8Array) {
     this.signer = signingKeyPair(seed)
     this.writer = this.signer.publicKey
+    ops.addWriter(this.signer)
     this.clock = new HybridClock(Date.now, ops.maxHlc())
   }
 

@@ -57,6 +57,7 @@ export class MergeLog {
     this.signer = signingKeyPair(writerSeed)
     this.writer = this.signer.publicKey
     this.ops = new OpStore(db)
+    this.ops.addWriter(this.signer)
     this.saveSetting = db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)')
     this.seq = this.ops.head(this.writer)
     this.clock = new HybridClock(wall, this.ops.maxHlc())

@@ -1,7 +1,7 @@
 import c from 'compact-encoding'
 import { openBytes, sealBytes } from '../../crypto/chunk-seal.ts'
 import { sign, verify, type SigningKeyPair } from '../../crypto/signing.ts'
-import { MeshError, errors } from '../errors.ts'
+import { MeshError, errors, isMeshError } from '../errors.ts'
 import type { Hlc } from './hlc.ts'
 
 // One op of one writer's log as it travels and is stored on every peer:
@@ -99,12 +99,20 @@ export function decodeEnvelope (bytes: Uint8Array, opts: { verified?: boolean } 
     const body = Buffer.from(c.buffer.decode(state) ?? Buffer.alloc(0))
     if (state.start !== state.end) throw new Error('trailing bytes')
     if (head.seq < 1) throw new Error(`seq ${head.seq}`)
-    // verified: bytes this peer checked when it stored them (no second signature check).
-    if (!opts.verified && !verify(signature, signed, head.writer)) throw new Error('bad signature')
-    return { ...head, body, signature: Buffer.from(signature), bytes: Buffer.from(buf) }
+    const envelope = { ...head, body, signature: Buffer.from(signature), bytes: Buffer.from(buf) }
+    // verified: bytes this peer checked when it stored them, or that it checks later (checkSignature).
+    if (!opts.verified) checkSignature(envelope)
+    return envelope
   } catch (err) {
+    if (isMeshError(err)) throw err
     throw errors.protocol(`op envelope rejected: ${(err as Error).message}`)
   }
+}
+
+/** Throws PROTOCOL unless the writer named in the envelope signed it. */
+export function checkSignature (envelope: Envelope): void {
+  const signed = envelope.bytes.subarray(0, envelope.bytes.byteLength - SIGNATURE_BYTES)
+  if (!verify(envelope.signature, signed, envelope.writer)) throw errors.protocol('op envelope rejected: bad signature')
 }
 
 /** The bytes inside, for holders of the key of its kind. CORRUPT when the body does not open. */

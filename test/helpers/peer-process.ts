@@ -9,7 +9,9 @@ process.once('exit', () => { for (const child of live) child.kill('SIGKILL') })
 
 /** Runs `meshfs ARGS` as a child process, as a user would (through tsx, no build step). */
 export function spawnMeshfs (args: string[]): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'mount.ts', ...args], {
+  // MESHFS_PROFILE_DIR=dir: every child writes a CPU profile there when it exits (bench/profile-mount.ts).
+  const profile = process.env.MESHFS_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.MESHFS_PROFILE_DIR}`] : []
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'mount.ts', ...args], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_NO_WARNINGS: '1' }

@@ -101,6 +101,14 @@ describe('OpStore', () => {
     expect(store.stats).toMatchObject({ added: 4, duplicates: 1, gaps: 1, rejected: 0 })
   })
 
+  it('turns away a copy it holds by its number, before the costly signature check', () => {
+    store.add(op(alice, 1).bytes)
+    const copy = Buffer.from(op(alice, 1).bytes)
+    copy[copy.length - 1]! ^= 0xff // a check of its signature would refuse it
+    expect(store.add(copy).result).toBe('duplicate')
+    expect(store.stats).toMatchObject({ duplicates: 1, rejected: 0 })
+  })
+
   it('refuses and counts forged or garbled envelopes, and survives a reopen', () => {
     store.add(op(alice, 1).bytes)
     const bad = Buffer.from(op(alice, 2).bytes)

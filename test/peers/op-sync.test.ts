@@ -40,6 +40,7 @@ describe('op replication over the mesh', () => {
       refuse: (remote) => blocked.has(`${self}/${remote}`)
     })
     const p = { peer, ops, writer: signingKeyPair(), seq: 0 }
+    ops.addWriter(p.writer) // proves it to every peer it connects to
     peers.push(p)
     return p
   }
@@ -92,6 +93,11 @@ describe('op replication over the mesh', () => {
     await converge([a, b, c])
     expect(headsOf(a).get(c.writer.publicKey.toString('hex'))).toBe(50)
     expect(headsOf(c).get(a.writer.publicKey.toString('hex'))).toBe(305)
+    // What came straight from its writer was not checked; what b relayed was, each op once (and
+    // each writer's own ops, added here through add() like any envelope).
+    expect(b.ops.stats.signaturesChecked).toBe(0)
+    expect(c.ops.stats.signaturesChecked).toBe(50 + 305)
+    expect(a.ops.stats.signaturesChecked).toBe(305 + 50)
 
     const d = await start('d') // a new peer with nothing
     await converge([a, b, c, d])
