@@ -3,9 +3,9 @@ import { signingKeyPair, type SigningKeyPair } from '../../crypto/signing.ts'
 import { MeshError, errors } from '../errors.ts'
 import { HybridClock, compareHlc, type Hlc } from './hlc.ts'
 import { EnvelopeKind, decodeEnvelope, openEnvelope, sealEnvelope, type Envelope } from './op-envelope.ts'
-import { decodeLocations, encodeLocations, type LocationRecord, type ShardMove } from './location-ops.ts'
+import { decodeLocations, encodeLocations, locationRecord, type LocationRecord, type ShardMove } from './location-ops.ts'
 import { OpStore } from './op-store.ts'
-import { OpType, decodeOp, encodeOp, type Op } from './ops.ts'
+import { OpType, decodeOps, encodeOps, type Op, type TimedOp } from './ops.ts'
 import { TREE_TABLES } from './schema.ts'
 import type { Tree } from './tree.ts'
 
@@ -14,8 +14,26 @@ const LOCAL = Symbol('local op')
 
 interface Position { hlc: Hlc, writer: Buffer }
 
-/** One envelope opened: a filesystem op, or shard moves. */
-interface Entry { op?: Op, moves?: ShardMove[], envelope: Envelope, writer: Buffer }
+/** One envelope opened: filesystem ops, or shard moves. */
+interface Entry { ops?: TimedOp[], moves?: ShardMove[], envelope: Envelope, writer: Buffer }
+
+/** Local changes committed into the transaction still open, sealed and announced together (see commit). */
+interface OpenBatch {
+  ops: TimedOp[]
+  locations: LocationRecord[]
+  timer: NodeJS.Timeout | null
+}
+
+export interface MergeLogOptions {
+  wall?: () => number
+  locationKey?: Uint8Array | null
+  /**
+   * Group commit: local changes of the next batchMs go into one transaction and one signed
+   * envelope (0: each commit() is its own). A change is applied at once (reads see it), but
+   * survives a crash only once its batch is committed: persist() ends the batch under way.
+   */
+  batchMs?: number
+}
 
 export interface MergeStats {
   /** Remote ops applied in order. */
@@ -45,19 +63,31 @@ export class MergeLog {
   private readonly pending: Envelope[] = []
   private readonly saveSetting
   private readonly unsubscribe: () => void
+  private readonly locationKey: Uint8Array | null
+  private readonly batchMs: number
+  private batch: OpenBatch | null = null
+  /** Inside commit()'s own transaction: a batch cannot end there. */
+  private committing = false
+  /** Why the last batch could not be committed (its changes were rolled back): told once, by persist(). */
+  private lostBatch: Error | null = null
 
   constructor (
     private readonly db: Database.Database,
     private readonly tree: Tree,
     private readonly metadataKey: Uint8Array,
     writerSeed: Buffer,
-    wall: () => number = Date.now,
-    private readonly locationKey: Uint8Array | null = null
+    opts: MergeLogOptions = {}
   ) {
+    const wall = opts.wall ?? Date.now
+    this.locationKey = opts.locationKey ?? null
+    this.batchMs = opts.batchMs ?? 0
     this.signer = signingKeyPair(writerSeed)
     this.writer = this.signer.publicKey
     this.ops = new OpStore(db)
     this.ops.addWriter(this.signer)
+    // Whatever else writes to the op store (ops received, a local location writer) goes after the
+    // batch under way: its transaction cannot hold theirs, and its ops come first in the log.
+    this.ops.beforeWrite = () => this.persistBatch()
     this.saveSetting = db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)')
     this.seq = this.ops.head(this.writer)
     this.clock = new HybridClock(wall, this.ops.maxHlc())
@@ -86,40 +116,113 @@ export class MergeLog {
     return () => this.changeListeners.delete(listener)
   }
 
-  /** Seals, stores and applies local ops in one transaction, then announces them. */
+  /**
+   * Applies local ops and stores them in the log, with location records for the stripes they
+   * placed, in one transaction; announces them to the mesh only once that transaction committed.
+   * With batchMs, the ops join the batch under way (one envelope, one commit for all of them).
+   */
   commit (ops: Op[], extra?: () => void, locations?: LocationRecord): void {
-    const sealed: Envelope[] = []
+    // (Inside a caller's own transaction there is no batch to join: that transaction is the batch.)
+    if (this.batchMs > 0 && this.batch === null && !this.db.inTransaction) this.openBatch()
+    const batch = this.batch
+    let sealed: Envelope[] = []
     try {
+      this.committing = true
       this.db.transaction(() => {
-        for (const op of ops) {
-          const envelope = sealEnvelope(this.metadataKey, this.signer, ++this.seq, this.clock.tick(), encodeOp(op))
-          this.ops.insert(envelope)
-          this.tree.apply(op, this.writer, envelope.hlc)
-          sealed.push(envelope)
-        }
-        sealed.forEach((envelope, i) => this.advance({ hlc: envelope.hlc, writer: this.writer }, ops[i]))
-        if (locations && this.locationKey) {
-          // With the ops, in the same transaction: a stripe is never written without its record.
-          const envelope = sealEnvelope(this.locationKey, this.signer, ++this.seq, this.clock.tick(), encodeLocations(locations), EnvelopeKind.Locations)
-          this.ops.insert(envelope)
-          this.tree.applyMoves(locations.moves, envelope.hlc, this.writer)
-          this.advance({ hlc: envelope.hlc, writer: this.writer })
-          sealed.push(envelope)
-        }
-        this.tree.purge(this.ops.stableHlc())
+        const timed = ops.map((op) => ({ op, hlc: this.clock.tick() }))
+        for (const { op, hlc } of timed) this.tree.apply(op, this.writer, hlc)
         extra?.()
+        if (batch) {
+          batch.ops.push(...timed)
+          if (locations) batch.locations.push(locations)
+        } else {
+          sealed = this.seal(timed, locations ? [locations] : [])
+        }
       })()
     } catch (err) {
-      this.seq = this.ops.head(this.writer)
       if (err instanceof MeshError) throw err
       if ((err as { code?: string }).code === 'SQLITE_FULL') throw errors.noSpace('metadata database')
       throw errors.io('metadata database', err)
+    } finally {
+      this.committing = false
     }
     for (const envelope of sealed) this.ops.announce(envelope, LOCAL)
   }
 
+  /**
+   * Ends the batch under way (see MergeLogOptions.batchMs): commits it and announces it. Throws
+   * if an earlier batch could not be committed (its changes are gone), once.
+   */
+  persist (): void {
+    this.persistBatch()
+    const lost = this.lostBatch
+    this.lostBatch = null
+    if (lost) throw lost
+  }
+
+  private openBatch (): void {
+    this.db.exec('BEGIN')
+    const batch: OpenBatch = { ops: [], locations: [], timer: null }
+    batch.timer = setTimeout(() => this.persistBatch(), this.batchMs)
+    this.batch = batch
+  }
+
+  private persistBatch (): void {
+    const batch = this.batch
+    if (!batch || this.committing) return
+    this.batch = null
+    if (batch.timer) clearTimeout(batch.timer)
+    let sealed: Envelope[] = []
+    try {
+      sealed = this.seal(batch.ops, batch.locations)
+      this.db.exec('COMMIT')
+    } catch (err) {
+      // Nothing of the batch is kept, the tree's changes neither: log and tree still agree.
+      if (this.db.inTransaction) this.db.exec('ROLLBACK')
+      this.seq = this.ops.head(this.writer)
+      this.lostBatch = (err as { code?: string }).code === 'SQLITE_FULL'
+        ? errors.noSpace(`metadata database (${batch.ops.length} changes lost)`)
+        : errors.io(`metadata database (${batch.ops.length} changes lost)`, err)
+      return
+    }
+    for (const envelope of sealed) this.ops.announce(envelope, LOCAL)
+  }
+
+  /**
+   * Signs and stores applied ops as one envelope, and location records as another, inside the
+   * caller's transaction; purges what every writer is now past. Returns what to announce once
+   * the transaction commits.
+   */
+  private seal (ops: TimedOp[], locations: LocationRecord[]): Envelope[] {
+    const sealed: Envelope[] = []
+    try {
+      if (ops.length > 0) {
+        // The envelope stands later in the merge order than each of its ops (their HLCs are kept inside).
+        const envelope = sealEnvelope(this.metadataKey, this.signer, ++this.seq, this.clock.tick(), encodeOps(ops))
+        this.ops.insert(envelope)
+        this.advance({ hlc: envelope.hlc, writer: this.writer }, ops.some((t) => t.op.type !== OpType.Hello))
+        sealed.push(envelope)
+      }
+      if (locations.length > 0 && this.locationKey) {
+        // With the ops, in the same transaction: a stripe is never written without its record.
+        const record = locationRecord({ moves: locations.flatMap((l) => l.moves), placed: locations.flatMap((l) => l.placed) })
+        const envelope = sealEnvelope(this.locationKey, this.signer, ++this.seq, this.clock.tick(), encodeLocations(record), EnvelopeKind.Locations)
+        this.ops.insert(envelope)
+        this.tree.applyMoves(record.moves, envelope.hlc, this.writer)
+        this.advance({ hlc: envelope.hlc, writer: this.writer }, false)
+        sealed.push(envelope)
+      }
+      this.tree.purge(this.ops.stableHlc())
+    } catch (err) {
+      this.seq = this.ops.head(this.writer)
+      throw err
+    }
+    return sealed
+  }
+
   /** Purges what every writer is past (after a file removed while open was closed). */
   purgeNow (): void {
+    this.persistBatch()
     this.db.transaction(() => { this.tree.purge(this.ops.stableHlc()) })()
   }
 
@@ -138,20 +241,21 @@ export class MergeLog {
         if (!this.locationKey) return null
         return { moves: decodeLocations(openEnvelope(this.locationKey, envelope)).moves, envelope, writer: envelope.writer }
       }
-      return { op: decodeOp(openEnvelope(this.metadataKey, envelope)), envelope, writer: envelope.writer }
+      return { ops: decodeOps(openEnvelope(this.metadataKey, envelope), envelope.hlc), envelope, writer: envelope.writer }
     } catch {
       return null
     }
   }
 
   private applyEntry (entry: Entry): void {
-    if (entry.op) this.tree.apply(entry.op, entry.writer, entry.envelope.hlc)
+    if (entry.ops) for (const { op, hlc } of entry.ops) this.tree.apply(op, entry.writer, hlc)
     else if (entry.moves) this.tree.applyMoves(entry.moves, entry.envelope.hlc, entry.writer)
-    this.advance({ hlc: entry.envelope.hlc, writer: entry.writer }, entry.op)
+    this.advance({ hlc: entry.envelope.hlc, writer: entry.writer }, changesTree(entry))
   }
 
   /** Rebuilds the tree from the logs alone: the logs are the truth, the tree their materialization. */
   replay (): void {
+    this.persistBatch()
     const all = [...this.merged()] // read first: SQLite cannot write while a query iterates
     this.db.transaction(() => {
       for (const table of TREE_TABLES) this.db.exec(`DELETE FROM ${table}`)
@@ -170,6 +274,7 @@ export class MergeLog {
   }
 
   private applyPending (): void {
+    this.persistBatch() // before what came: the batch's ops were applied first, so they go first
     const batch = this.pending.splice(0)
     const readable: Entry[] = []
     for (const envelope of batch) {
@@ -182,7 +287,7 @@ export class MergeLog {
     const position = (e: Entry): Position => ({ hlc: e.envelope.hlc, writer: e.writer })
     readable.sort((a, b) => comparePosition(position(a), position(b)))
     // Location records apply in any order (latest per slot wins); only a late op needs a replay.
-    const firstOp = readable.find((e) => e.op !== undefined && e.op.type !== OpType.Hello)
+    const firstOp = readable.find(changesTree)
     if (!firstOp || comparePosition(position(firstOp), this.lastChange) > 0) {
       this.db.transaction(() => {
         for (const entry of readable) this.applyEntry(entry)
@@ -203,13 +308,18 @@ export class MergeLog {
    * an older op may land before them without a replay (a new peer's Hello is later than
    * everything it then catches up).
    */
-  private advance (position: Position, op?: Op): void {
+  private advance (position: Position, changes: boolean): void {
     if (comparePosition(position, this.last) > 0) this.last = position
     // Only changes of the tree count: location records (no op) apply in any order.
-    if (op !== undefined && op.type !== OpType.Hello && comparePosition(position, this.lastChange) > 0) this.lastChange = position
+    if (changes && comparePosition(position, this.lastChange) > 0) this.lastChange = position
     this.saveSetting.run('applied', encodePosition(this.last))
     this.saveSetting.run('applied_change', encodePosition(this.lastChange))
   }
+}
+
+/** An envelope with ops that change the tree (not only Hello): one that lands late needs a replay. */
+function changesTree (entry: Entry): boolean {
+  return entry.ops?.some((t) => t.op.type !== OpType.Hello) ?? false
 }
 
 function comparePosition (a: Position, b: Position): number {

@@ -39,6 +39,12 @@ export interface MetaStoreOptions {
   durability?: 'power' | 'process'
   /** This boot of the machine (tests); default: the kernel's boot id. */
   bootId?: string
+  /**
+   * Group commit (a mount: 10): changes of the next batchMs are committed and sent as one. Each
+   * shows at once, but survives a kill -9 only once persist() or sync() returned, or the batch
+   * ended by itself (see MergeLogOptions.batchMs). Default 0: every change is committed alone.
+   */
+  batchMs?: number
 }
 
 export class MetaStore {
@@ -108,7 +114,7 @@ export class MetaStore {
     this.tree = new Tree(db)
     this.tree.ensureRoot()
     this.staged = new StagedWrites(db)
-    this.log = new MergeLog(db, this.tree, key, seed, opts.wall, opts.locationKey ?? null)
+    this.log = new MergeLog(db, this.tree, key, seed, { wall: opts.wall, locationKey: opts.locationKey ?? null, batchMs: opts.batchMs })
     this.writer = this.log.writer
     // Every writer is known to the others from its first op on: removals wait for it (see purge).
     if (this.log.ops.head(this.writer) === 0) this.commit([{ type: OpType.Hello, time: now() }])
@@ -128,8 +134,10 @@ export class MetaStore {
    * released (their space returned), once every writer is past them.
    */
   acknowledge (): boolean {
+    this.log.persist() // the head below is then this writer's latest
     if (!this.tree.hasPendingAfter(this.log.ops.headHlc(this.writer))) return false
     this.commit([{ type: OpType.Hello, time: now() }])
+    this.log.persist() // a message to the others: it goes now
     return true
   }
 
@@ -138,6 +146,7 @@ export class MetaStore {
   }
 
   close (): void {
+    if (this.db.open) this.log.persist()
     this.log.close()
     if (this.db.open) {
       this.db.prepare("DELETE FROM settings WHERE key = 'open_in_boot'").run()
@@ -145,8 +154,17 @@ export class MetaStore {
     }
   }
 
-  /** Makes every committed change durable against power loss (fsync, fsyncdir). */
+  /**
+   * Ends the batch of changes under way (see MetaStoreOptions.batchMs): once this returns, every
+   * change made so far survives a kill -9 of the process, and has left for the peers.
+   */
+  persist (): void {
+    this.log.persist()
+  }
+
+  /** Makes every change made so far durable against power loss (fsync, fsyncdir). */
   sync (): void {
+    this.log.persist()
     // In WAL mode with synchronous NORMAL, a checkpoint syncs the log first: everything committed is on disk.
     this.db.pragma('wal_checkpoint(PASSIVE)')
   }
@@ -274,7 +292,7 @@ export class MetaStore {
 
   /** Every filesystem op of every writer, in merge order. */
   ops (): Op[] {
-    return [...this.log.merged()].flatMap((entry) => (entry.op ? [entry.op] : []))
+    return [...this.log.merged()].flatMap((entry) => (entry.ops ?? []).map((t) => t.op))
   }
 
   /** Where shards of a stripe moved since its chunk ref was written (by repair or drain). */

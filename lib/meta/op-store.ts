@@ -27,6 +27,8 @@ export class OpStore implements OpLog {
   readonly stats: OpStoreStats = { added: 0, duplicates: 0, gaps: 0, rejected: 0, signaturesChecked: 0 }
   private readonly listeners = new Set<Listener>()
   private readonly writers: SigningKeyPair[] = []
+  /** Called before add() and transaction() write: a writer's batch under way ends first (see MergeLog). */
+  beforeWrite: () => void = () => {}
   private readonly q
 
   constructor (readonly db: Database.Database) {
@@ -98,6 +100,7 @@ export class OpStore implements OpLog {
   }
 
   add (bytes: Uint8Array, source?: unknown, fromWriter?: (writer: Uint8Array) => boolean): { result: OpAddResult, writer: Uint8Array, seq: number } {
+    this.beforeWrite()
     let envelope
     try {
       envelope = decodeEnvelope(bytes, { verified: true }) // checked below, once it would be kept
@@ -178,6 +181,7 @@ export class OpStore implements OpLog {
   }
 
   transaction<T> (fn: () => T): T {
+    this.beforeWrite()
     return this.db.transaction(fn)()
   }
 

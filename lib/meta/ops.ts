@@ -1,4 +1,5 @@
 import c, { type Encoder, type State } from 'compact-encoding'
+import type { Hlc } from './hlc.ts'
 
 // Every metadata change is an op: appended to its writer's log and applied to the tree in one
 // transaction. The logs are the truth (replicated between peers, merged in HLC order); the tree
@@ -172,4 +173,39 @@ export function encodeOp (o: Op): Buffer {
 
 export function decodeOp (bytes: Uint8Array): Op {
   return c.decode(op, bytes)
+}
+
+/** An op with the HLC its writer gave it (several ops go in one envelope: see encodeOps). */
+export interface TimedOp { op: Op, hlc: Hlc }
+
+// Several ops in one envelope (OPS_BATCH_FORMAT): one signature and one row for all of them.
+// Each keeps its own HLC, which the tree's rules use; the envelope's HLC, later than all of
+// them, is where the batch stands in the merge order. An envelope body in OP_FORMAT is one op
+// made at the envelope's HLC (logs written before batches).
+const OPS_BATCH_FORMAT = 3
+
+const timedOp: Encoder<TimedOp> = {
+  preencode (state, t) { c.uint.preencode(state, t.hlc.ms); c.uint.preencode(state, t.hlc.count); op.preencode(state, t.op) },
+  encode (state, t) { c.uint.encode(state, t.hlc.ms); c.uint.encode(state, t.hlc.count); op.encode(state, t.op) },
+  decode: (state) => ({ hlc: { ms: c.uint.decode(state), count: c.uint.decode(state) }, op: op.decode(state) })
+}
+const timedOps = c.array(timedOp)
+
+export function encodeOps (ops: TimedOp[]): Buffer {
+  const state = { start: 0, end: 0, buffer: null as unknown as Buffer }
+  c.uint.preencode(state, OPS_BATCH_FORMAT)
+  timedOps.preencode(state, ops)
+  state.buffer = Buffer.allocUnsafe(state.end)
+  c.uint.encode(state, OPS_BATCH_FORMAT)
+  timedOps.encode(state, ops)
+  return state.buffer
+}
+
+/** The ops of an envelope body, either format; at: the envelope's HLC (a single op's). */
+export function decodeOps (bytes: Uint8Array, at: Hlc): TimedOp[] {
+  const state = { start: 0, end: bytes.byteLength, buffer: bytes }
+  if (c.uint.decode(state) !== OPS_BATCH_FORMAT) return [{ op: decodeOp(bytes), hlc: at }]
+  const ops = timedOps.decode(state)
+  if (state.start !== state.end) throw new Error('trailing bytes after metadata ops')
+  return ops
 }

@@ -3,7 +3,9 @@
 import { MetaStore, ROOT } from '../../lib/meta/meta-store.ts'
 import { Kind } from '../../lib/meta/ops.ts'
 
-const meta = MetaStore.open(process.argv[2] as string, { durability: 'process' }) // as a mount opens it
+// 'batched': with group commit, as a mount opens it; a step is acknowledged once persisted.
+const batched = process.argv[4] === 'batched'
+const meta = MetaStore.open(process.argv[2] as string, { durability: 'process', batchMs: batched ? 10 : 0 })
 const round = process.argv[3] as string // names are unique per round: a restart never collides
 const file = { kind: Kind.File, mode: 0o100644, uid: 0, gid: 0 }
 process.stdout.write('ready\n')
@@ -21,5 +23,7 @@ for (let i = 0; ; i++) {
   if (i % 5 === 0 && i > 0) {
     try { meta.remove(ROOT, `r${round}moved${i - 3}`, { dir: false }) } catch {}
   }
-  process.stdout.write(`${i}\n`)
+  // Batched: a few steps per batch (a kill lands inside batches too), persisted before they are told.
+  if (batched && i % 4 === 3) meta.persist()
+  if (!batched || i % 4 === 3) process.stdout.write(`${i}\n`)
 }

@@ -1,0 +1,95 @@
+// Group commit: a mount's changes of a few milliseconds are committed, signed and sent as one
+// envelope. Each shows at once; none leaves before its batch is committed; a batch ends by
+// itself, when asked (persist, sync), or before anything else is written to the log. A kill -9
+// inside a batch: test/meta/crash.test.ts.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { MetaStore, ROOT } from '../../lib/meta/meta-store.ts'
+import { Kind } from '../../lib/meta/ops.ts'
+import { dumpTree } from './dump-tree.ts'
+
+const file = { kind: Kind.File, mode: 0o100644, uid: 1000, gid: 1000 }
+const settle = () => new Promise((resolve) => setImmediate(resolve))
+
+describe('group commit', () => {
+  let root: string
+  let key: Buffer
+  const stores: MetaStore[] = []
+
+  const open = (name: string, batchMs: number): MetaStore => {
+    const meta = MetaStore.open(join(root, `${name}.db`), { metadataKey: key, batchMs })
+    stores.push(meta)
+    return meta
+  }
+  /** Envelopes announced to the mesh from now on. */
+  const announced = (meta: MetaStore): Buffer[] => {
+    const out: Buffer[] = []
+    meta.log.ops.onAdded((bytes) => out.push(Buffer.from(bytes)))
+    return out
+  }
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'meshfs-group-'))
+    key = randomBytes(32)
+  })
+
+  afterEach(async () => {
+    for (const s of stores.splice(0)) s.close()
+    await rm(root, { recursive: true, force: true })
+  })
+
+  it('shows each change at once and sends them all, once committed, in one envelope', () => {
+    const a = open('a', 60_000)
+    a.persist() // the store's first Hello
+    const sent = announced(a)
+    const size = a.log.ops.size
+    for (let i = 0; i < 20; i++) {
+      const f = a.create(ROOT, `f${i}`, file)
+      a.writeChunks(f.ino, [{ index: 0, ref: Buffer.from(`ref ${i}`) }], { size: 6, mode: 0o100600 })
+    }
+    expect(a.readdir(ROOT)).toHaveLength(20) // visible before the batch ends
+    expect(sent).toHaveLength(0) // nothing left before it was committed
+    expect(a.log.ops.size).toBe(size)
+    a.persist()
+    expect(sent).toHaveLength(1) // 40 changes (60 ops), one envelope, one signature
+    expect(a.log.ops.size).toBe(size + 1)
+    const tree = dumpTree(a)
+    a.replay()
+    expect(dumpTree(a)).toEqual(tree) // the log holds what the tree shows
+  })
+
+  it('ends a batch by itself after batchMs', async () => {
+    const a = open('a', 20)
+    a.persist()
+    const sent = announced(a)
+    a.create(ROOT, 'x', file)
+    expect(sent).toHaveLength(0)
+    const deadline = Date.now() + 5000
+    while (sent.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+    expect(sent).toHaveLength(1)
+  })
+
+  it('ends the batch under way before ops from elsewhere are stored, so every peer applies them in one order', async () => {
+    const a = open('a', 60_000)
+    const b = open('b', 0)
+    a.persist()
+    a.create(ROOT, 'from-a-1', file) // a's batch is open
+    b.create(ROOT, 'from-b', file)
+    const headBefore = a.log.ops.head(a.writer)
+    for (const e of b.log.ops.ordered()) a.log.ops.add(e.bytes) // b's ops arrive at a
+    expect(a.log.ops.head(a.writer)).toBe(headBefore + 1) // a's batch was sealed first
+    a.create(ROOT, 'from-a-2', file)
+    a.persist()
+    for (const e of a.log.ops.ordered()) b.log.ops.add(e.bytes)
+    await settle()
+    const names = (meta: MetaStore) => meta.readdir(ROOT).map((e) => e.name.toString()).sort()
+    expect(names(a)).toEqual(['from-a-1', 'from-a-2', 'from-b'])
+    expect(names(b)).toEqual(names(a))
+    const tree = dumpTree(a)
+    a.replay()
+    expect(dumpTree(a)).toEqual(tree) // applied as it arrived = the merge order
+  })
+})
