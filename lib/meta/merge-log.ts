@@ -70,6 +70,8 @@ export class MergeLog {
   private committing = false
   /** Why the last batch could not be committed (its changes were rolled back): told once, by persist(). */
   private lostBatch: Error | null = null
+  /** Batches rolled back: what was read from the tree before may be gone (see MetaStore.changes). */
+  rollbacks = 0
 
   constructor (
     private readonly db: Database.Database,
@@ -179,6 +181,7 @@ export class MergeLog {
     } catch (err) {
       // Nothing of the batch is kept, the tree's changes neither: log and tree still agree.
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
+      this.rollbacks++
       this.seq = this.ops.head(this.writer)
       this.lostBatch = (err as { code?: string }).code === 'SQLITE_FULL'
         ? errors.noSpace(`metadata database (${batch.ops.length} changes lost)`)

@@ -125,7 +125,8 @@ export class MetaStore {
    * figure twice means nothing changed in between (what a cache of what was read can rely on).
    */
   get changes (): number {
-    return this.totalChanges.get()!
+    // A batch rolled back takes its changes away without a change to count: it moves the figure too.
+    return this.totalChanges.get()! + this.log.rollbacks * 1e12
   }
 
   /**

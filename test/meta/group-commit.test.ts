@@ -92,4 +92,21 @@ describe('group commit', () => {
     a.replay()
     expect(dumpTree(a)).toEqual(tree) // applied as it arrived = the merge order
   })
+
+  it('rolls a batch that cannot be committed back whole, and says so at the next persist', () => {
+    const a = open('a', 60_000)
+    a.persist()
+    const before = a.changes
+    for (let i = 0; i < 50; i++) a.create(ROOT, `file-with-a-long-name-${'x'.repeat(150)}-${i}`, file)
+    // The database may not grow any more: the batch's envelope (12 KB of ops) cannot be stored.
+    const db = (a as unknown as { db: { pragma (sql: string, opts?: { simple: boolean }): unknown } }).db
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`)
+    expect(() => a.persist()).toThrow(/metadata database/)
+    expect(a.readdir(ROOT)).toEqual([]) // the tree lost the batch's changes with the log
+    expect(a.changes).not.toBe(before) // caches of what was read see that something changed
+    db.pragma('max_page_count = 1073741823')
+    a.create(ROOT, 'after', file) // the store goes on
+    a.persist()
+    expect(a.readdir(ROOT).map((e) => e.name.toString())).toEqual(['after'])
+  })
 })
