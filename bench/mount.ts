@@ -7,6 +7,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TestMesh, forceUnmount, type MountProcess } from '../test/helpers/mesh-mount.ts'
 import { REPO_ROOT, exited, waitForLine } from '../test/helpers/peer-process.ts'
+import { NODE_FLAGS } from '../cli/node-flags.ts'
 import { dropCaches } from './measure.ts'
 import { du, find, randomFile, randomIo, removeTrees, rsync, seqRead, seqWrite, sourceTree, untar } from './workloads.ts'
 
@@ -77,7 +78,9 @@ export async function benchMount (): Promise<MountBench> {
       await record('find', await find(dir))
       await record('du', await du(dir))
       await record('rm', await removeTrees(dir))
-      await record('random', await randomIo(dir, RANDOM_MIB, RANDOM_SECONDS))
+      const random = await randomIo(dir, RANDOM_MIB, RANDOM_SECONDS)
+      await record('random', random.iops)
+      notes.push(`${target}: the random I/O's final fsync took ${random.fsyncSeconds.toFixed(1)} s`)
       console.error(`bench: ${target} done`)
     }
     const rss = {
@@ -131,7 +134,7 @@ export function printFsTable (title: string, rows: FsRow[]): void {
 
 async function startCeiling (dir: string): Promise<ChildProcess> {
   await mkdir(dir, { recursive: true })
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/ceiling-mount.ts', dir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_NO_WARNINGS: '1' } })
+  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'bench/ceiling-mount.ts', dir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_NO_WARNINGS: '1' } })
   await waitForLine(child, /mounted /, 30_000)
   return child
 }

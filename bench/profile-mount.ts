@@ -5,14 +5,17 @@
 // a mount not profiled); walk: find, then du of it (as the benchmark runs them); random: 4 KiB
 // random reads and writes on a 256 MiB file for N seconds (default 15), then fsync; write: dd of N MiB (default 512); read: the same written, then read
 // cold by a new mount process (page cache dropped).
-// MESHFS_PROFILE_DIR=dir profiles the storage peers too, and prints one of them.
+// MESHFS_PROFILE_DIR=dir profiles the storage peers too, and prints one of them; MESHFS_MOUNT_LOG=file
+// appends the mount's output there, MESHFS_TRACE_GC=1 has V8 log each collection in it.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { appendFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TestMesh, forceUnmount, sh } from '../test/helpers/mesh-mount.ts'
 import { REPO_ROOT, exited, waitForLine } from '../test/helpers/peer-process.ts'
 import { printProfile } from './profile-top.ts'
+import { NODE_FLAGS } from '../cli/node-flags.ts'
 import { randomIo, sourceTree, syncAll } from './workloads.ts'
 
 const [what = 'tar', count, ...rest] = process.argv.slice(2)
@@ -31,10 +34,12 @@ const path = join(mesh.root, 'mnt')
 
 async function mount (profile: boolean): Promise<void> {
   await mkdir(path, { recursive: true })
-  child = spawn(process.execPath, [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : []), '--import', 'tsx', 'mount.ts', 'mount', path,
+  child = spawn(process.execPath, [...NODE_FLAGS, ...(process.env.MESHFS_TRACE_GC ? ['--trace-gc'] : []), ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : []), '--import', 'tsx', 'mount.ts', 'mount', path,
     '--key', mesh.key, '--store', join(mesh.root, 'mnt-store'), ...mesh.testnet.bootstrap.flatMap((b) => ['--bootstrap', b]), ...extra],
   { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   await waitForLine(child, /mounted /, 60_000)
+  const log = process.env.MESHFS_MOUNT_LOG
+  if (log) child.stdout!.on('data', (d: Buffer) => { appendFileSync(log, d) })
 }
 
 /** Jiffies of all cores by kind (/proc/stat): how much of the machine a workload used, and where. */
@@ -47,6 +52,23 @@ async function processCpu (pid: number | undefined): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100 // clock ticks: 100 per second on Linux
+}
+
+function mountPid (): number | undefined {
+  return (child as ChildProcess | null)?.pid
+}
+
+/** CPU seconds per thread of a process, by name and id ("main" for its main thread). */
+async function threadCpu (pid: number | undefined): Promise<Map<string, number>> {
+  const out = new Map<string, number>()
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[])
+  for (const task of tasks) {
+    const stat = await readFile(`/proc/${pid}/task/${task}/stat`, 'utf8').catch(() => '')
+    const name = Number(task) === pid ? 'main' : `${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}#${task}`
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    out.set(name, (out.get(name) ?? 0) + (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100)
+  }
+  return out
 }
 
 const CPU_KINDS = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal']
@@ -80,6 +102,7 @@ try {
   const cpuBefore = await cpuTimes()
   const processes = () => [{ name: 'mount', pid: child?.pid }, ...mesh.grid.peers.map((p) => ({ name: `peer ${p.index}`, pid: p.process.pid }))]
   const usedBefore = await Promise.all(processes().map((p) => processCpu(p.pid)))
+  const threadsBefore = await threadCpu(mountPid())
   const started = Date.now()
   if (what === 'tar') {
     await mkdir(join(path, 'tar'))
@@ -96,7 +119,8 @@ try {
     await sh('du', ['-s', join(path, 'tar')])
     console.log(`du ${n}: ${((Date.now() - du) / 1000).toFixed(2)} s`)
   } else if (what === 'random') {
-    console.log(`random ${n}: ${(await randomIo(path, 256, n)).toFixed(0)} IOPS (with the dd of the file before)`)
+    const random = await randomIo(path, 256, n)
+    console.log(`random ${n}: ${random.iops.toFixed(0)} IOPS, its final fsync ${random.fsyncSeconds.toFixed(1)} s (the profile has the dd of the file before)`)
   } else if (what === 'write') {
     await sh('dd', ['if=/dev/urandom', `of=${path}/big`, 'bs=1M', `count=${n}`, 'conv=fsync'])
   } else {
@@ -105,6 +129,9 @@ try {
   console.log(`${what} ${n}: ${((Date.now() - started) / 1000).toFixed(1)} s, machine CPU: ${busyPercent(cpuBefore, await cpuTimes())}`)
   const usedAfter = await Promise.all(processes().map((p) => processCpu(p.pid)))
   console.log('CPU seconds (user + system): ' + processes().map((p, i) => `${p.name} ${(usedAfter[i]! - usedBefore[i]!).toFixed(1)}`).join(', '))
+  const threadsAfter = await threadCpu(mountPid())
+  console.log('the mount\'s threads (CPU seconds): ' + [...threadsAfter].map(([name, s]) => [name, s - (threadsBefore.get(name) ?? 0)] as const)
+    .filter(([, s]) => s >= 0.05).sort((a, b) => b[1] - a[1]).map(([name, s]) => `${name} ${s.toFixed(1)}`).join(', '))
   await unmount()
   const files = await readdir(profiles)
   const sized = await Promise.all(files.map(async (f) => ({ f, size: (await stat(join(profiles, f))).size })))

@@ -1,5 +1,5 @@
 # 4 KiB random reads and writes (half each, 4 KiB aligned) on FILE for SECONDS, then fsync:
-# prints the operations done and the seconds taken, as JSON. Usage: random-io.py FILE SECONDS
+# prints the operations done, the seconds taken and those of the final fsync, as JSON. Usage: random-io.py FILE SECONDS
 import json, os, random, sys, time
 
 path, seconds = sys.argv[1], float(sys.argv[2])
@@ -17,6 +17,8 @@ while time.monotonic() - start < seconds:
     else:
         os.pwrite(fd, data, offset)
     ops += 1
+synced = time.monotonic()
 os.fsync(fd)
 os.close(fd)
-print(json.dumps({"ops": ops, "seconds": time.monotonic() - start}))
+end = time.monotonic()
+print(json.dumps({"ops": ops, "seconds": end - start, "fsync_seconds": end - synced}))

@@ -92,13 +92,16 @@ export function removeTrees (dir: string): Promise<number> {
   return timed(() => sh('rm', ['-rf', join(dir, 'rsync'), join(dir, 'tar')]))
 }
 
-/** 4 KiB random reads and writes on a fresh file of sizeMib for seconds, fsync at the end: operations per second. */
-export async function randomIo (dir: string, sizeMib: number, seconds: number): Promise<number> {
+/**
+ * 4 KiB random reads and writes on a fresh file of sizeMib for seconds, fsync at the end:
+ * operations per second (fsync included), and the seconds the fsync took.
+ */
+export async function randomIo (dir: string, sizeMib: number, seconds: number): Promise<{ iops: number, fsyncSeconds: number }> {
   const path = join(dir, 'random.bin')
   await sh('dd', ['if=/dev/urandom', `of=${path}`, 'bs=1M', `count=${sizeMib}`, 'conv=fsync'])
   const { stdout } = await sh('python3', [RANDOM_IO, path, String(seconds)])
-  const result = JSON.parse(stdout) as { ops: number, seconds: number }
-  return result.ops / result.seconds
+  const result = JSON.parse(stdout) as { ops: number, seconds: number, fsync_seconds: number }
+  return { iops: result.ops / result.seconds, fsyncSeconds: result.fsync_seconds }
 }
 
 /** A small seeded generator (the same tree every run). */

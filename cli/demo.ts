@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { NODE_FLAGS } from './node-flags.ts'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -71,7 +72,7 @@ export async function demoCommand (argv: string[]): Promise<void> {
 
   for (let i = 0; i < count; i++) {
     const store = join(dir, `peer-${i}`)
-    const child = spawn(process.execPath, ['--import', 'tsx', MOUNT_ENTRY, 'serve', '--key', key, '--store', store,
+    const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', MOUNT_ENTRY, 'serve', '--key', key, '--store', store,
       '--capacity', capacity, ...bootstrap.flatMap((b) => ['--bootstrap', b])], { stdio: ['ignore', 'pipe', 'inherit'] })
     children.push(child)
     child.once('exit', (code, signal) => { if (!stopping) console.log(`meshfs demo: peer ${i} exited (${signal ?? code})`) })
@@ -94,7 +95,7 @@ export async function demoCommand (argv: string[]): Promise<void> {
   }
   const mountpoint = resolve(values.mount ?? join(dir, 'mnt'))
   await mkdir(mountpoint, { recursive: true }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOTCONN') throw err })
-  mount = spawn(process.execPath, ['--import', 'tsx', MOUNT_ENTRY, 'mount', mountpoint, '--key', key, '--store', join(dir, 'client'),
+  mount = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', MOUNT_ENTRY, 'mount', mountpoint, '--key', key, '--store', join(dir, 'client'),
     '--redundancy', 'rs:3+2', ...bootstrap.flatMap((b) => ['--bootstrap', b])], { stdio: ['ignore', 'pipe', 'inherit'] })
   const mountChild = mount
   mountChild.stdout?.pipe(process.stdout)

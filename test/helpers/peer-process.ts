@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { NODE_FLAGS } from '../../cli/node-flags.ts'
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -7,11 +8,11 @@ const live = new Set<ChildProcess>()
 // A failing test must not leave peer processes behind.
 process.once('exit', () => { for (const child of live) child.kill('SIGKILL') })
 
-/** Runs `meshfs ARGS` as a child process, as a user would (through tsx, no build step). */
+/** Runs `meshfs ARGS` as a child process, as a user would (through tsx, no build step; bin/meshfs.js's node flags). */
 export function spawnMeshfs (args: string[]): ChildProcess {
   // MESHFS_PROFILE_DIR=dir: every child writes a CPU profile there when it exits (bench/profile-mount.ts).
   const profile = process.env.MESHFS_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.MESHFS_PROFILE_DIR}`] : []
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'mount.ts', ...args], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...profile, '--import', 'tsx', 'mount.ts', ...args], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_NO_WARNINGS: '1' }
