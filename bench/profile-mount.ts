@@ -9,7 +9,7 @@
 // appends the mount's output there, MESHFS_TRACE_GC=1 has V8 log each collection in it.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFileSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TestMesh, forceUnmount, sh } from '../test/helpers/mesh-mount.ts'
@@ -135,7 +135,12 @@ try {
   await unmount()
   const files = await readdir(profiles)
   const sized = await Promise.all(files.map(async (f) => ({ f, size: (await stat(join(profiles, f))).size })))
-  printProfile(join(profiles, sized.sort((a, b) => b.size - a.size)[0]!.f), 30) // the main thread's
+  const main = join(profiles, sized.sort((a, b) => b.size - a.size)[0]!.f) // the main thread's
+  printProfile(main, 30)
+  // Kept for a closer look (bench/profile-top.ts, or Chrome's DevTools).
+  await mkdir(join(REPO_ROOT, '.bench'), { recursive: true })
+  await copyFile(main, join(REPO_ROOT, '.bench', 'profile-mount.cpuprofile'))
+  console.log('\nthe profile: .bench/profile-mount.cpuprofile')
   const peerProfiles = process.env.MESHFS_PROFILE_DIR
   if (peerProfiles) {
     // Peers write their profiles when they exit, and a kill -9 (mesh.stop) would lose them.
