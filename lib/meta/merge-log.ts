@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3'
 import { signingKeyPair, type SigningKeyPair } from '../../crypto/signing.ts'
 import { MeshError, errors } from '../errors.ts'
-import { HybridClock, compareHlc, type Hlc } from './hlc.ts'
+import { HybridClock, compareHlc } from './hlc.ts'
+import { comparePosition, decodePosition, encodePosition, type Position } from './merge-position.ts'
 import { EnvelopeKind, decodeEnvelope, openEnvelope, sealEnvelope, type Envelope } from './op-envelope.ts'
 import { decodeLocations, encodeLocations, locationRecord, type LocationRecord, type ShardMove } from './location-ops.ts'
 import { OpStore } from './op-store.ts'
@@ -11,8 +12,6 @@ import type { Tree } from './tree.ts'
 
 /** Marks ops this peer made when they reach the op store's listeners. */
 const LOCAL = Symbol('local op')
-
-interface Position { hlc: Hlc, writer: Buffer }
 
 /** One envelope opened: filesystem ops, or shard moves. */
 interface Entry { ops?: TimedOp[], moves?: ShardMove[], envelope: Envelope, writer: Buffer }
@@ -323,20 +322,4 @@ export class MergeLog {
 /** An envelope with ops that change the tree (not only Hello): one that lands late needs a replay. */
 function changesTree (entry: Entry): boolean {
   return entry.ops?.some((t) => t.op.type !== OpType.Hello) ?? false
-}
-
-function comparePosition (a: Position, b: Position): number {
-  return compareHlc(a.hlc, b.hlc) || Buffer.compare(a.writer, b.writer)
-}
-
-function encodePosition (p: Position): Buffer {
-  const out = Buffer.alloc(16 + p.writer.byteLength)
-  out.writeDoubleBE(p.hlc.ms, 0)
-  out.writeDoubleBE(p.hlc.count, 8)
-  p.writer.copy(out, 16)
-  return out
-}
-
-function decodePosition (b: Buffer): Position {
-  return { hlc: { ms: b.readDoubleBE(0), count: b.readDoubleBE(8) }, writer: b.subarray(16) }
 }
