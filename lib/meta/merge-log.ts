@@ -69,8 +69,7 @@ export class MergeLog {
   private committing = false
   /** Why the last batch could not be committed (its changes were rolled back): told once, by persist(). */
   private lostBatch: Error | null = null
-  /** Batches rolled back: what was read from the tree before may be gone (see MetaStore.changes). */
-  rollbacks = 0
+  private rolledBack = 0
 
   constructor (
     private readonly db: Database.Database,
@@ -150,6 +149,11 @@ export class MergeLog {
     for (const envelope of sealed) this.ops.announce(envelope, LOCAL)
   }
 
+  /** Batches rolled back: what was read from the tree before may be gone (see MetaStore.changes). */
+  get rollbacks (): number {
+    return this.rolledBack
+  }
+
   /**
    * Ends the batch under way (see MergeLogOptions.batchMs): commits it and announces it. Throws
    * if an earlier batch could not be committed (its changes are gone), once.
@@ -180,7 +184,7 @@ export class MergeLog {
     } catch (err) {
       // Nothing of the batch is kept, the tree's changes neither: log and tree still agree.
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
-      this.rollbacks++
+      this.rolledBack++
       this.seq = this.ops.head(this.writer)
       this.lostBatch = (err as { code?: string }).code === 'SQLITE_FULL'
         ? errors.noSpace(`metadata database (${batch.ops.length} changes lost)`)

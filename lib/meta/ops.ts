@@ -191,21 +191,24 @@ const timedOp: Encoder<TimedOp> = {
 }
 const timedOps = c.array(timedOp)
 
+/** An envelope body of several ops. */
+const opsBody: Encoder<TimedOp[]> = {
+  preencode (state, ops) { c.uint.preencode(state, OPS_BATCH_FORMAT); timedOps.preencode(state, ops) },
+  encode (state, ops) { c.uint.encode(state, OPS_BATCH_FORMAT); timedOps.encode(state, ops) },
+  decode (state) {
+    c.uint.decode(state) // OPS_BATCH_FORMAT, checked by decodeOps
+    const ops = timedOps.decode(state)
+    if (state.start !== state.end) throw new Error('trailing bytes after metadata ops')
+    return ops
+  }
+}
+
 export function encodeOps (ops: TimedOp[]): Buffer {
-  const state = { start: 0, end: 0, buffer: null as unknown as Buffer }
-  c.uint.preencode(state, OPS_BATCH_FORMAT)
-  timedOps.preencode(state, ops)
-  state.buffer = Buffer.allocUnsafe(state.end)
-  c.uint.encode(state, OPS_BATCH_FORMAT)
-  timedOps.encode(state, ops)
-  return state.buffer
+  return Buffer.from(c.encode(opsBody, ops))
 }
 
 /** The ops of an envelope body, either format; at: the envelope's HLC (a single op's). */
 export function decodeOps (bytes: Uint8Array, at: Hlc): TimedOp[] {
-  const state = { start: 0, end: bytes.byteLength, buffer: bytes }
-  if (c.uint.decode(state) !== OPS_BATCH_FORMAT) return [{ op: decodeOp(bytes), hlc: at }]
-  const ops = timedOps.decode(state)
-  if (state.start !== state.end) throw new Error('trailing bytes after metadata ops')
-  return ops
+  if (c.decode(c.uint, bytes.subarray(0, 9)) !== OPS_BATCH_FORMAT) return [{ op: decodeOp(bytes), hlc: at }]
+  return c.decode(opsBody, bytes)
 }
