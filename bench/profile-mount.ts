@@ -47,11 +47,15 @@ async function cpuTimes (): Promise<number[]> {
   return (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
 }
 
-/** CPU seconds (user + system) a process has used so far, 0 if it is gone. */
-async function processCpu (pid: number | undefined): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+/** CPU seconds (user + system) in a /proc stat line ('' for a process gone: 0). */
+function cpuSeconds (stat: string): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100 // clock ticks: 100 per second on Linux
+}
+
+/** CPU seconds a process has used so far, 0 if it is gone. */
+async function processCpu (pid: number | undefined): Promise<number> {
+  return cpuSeconds(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''))
 }
 
 function mountPid (): number | undefined {
@@ -65,8 +69,7 @@ async function threadCpu (pid: number | undefined): Promise<Map<string, number>>
   for (const task of tasks) {
     const stat = await readFile(`/proc/${pid}/task/${task}/stat`, 'utf8').catch(() => '')
     const name = Number(task) === pid ? 'main' : `${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}#${task}`
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    out.set(name, (out.get(name) ?? 0) + (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100)
+    out.set(name, (out.get(name) ?? 0) + cpuSeconds(stat))
   }
   return out
 }
@@ -100,7 +103,7 @@ try {
     await sh('sh', ['-c', 'echo 3 > /proc/sys/vm/drop_caches']).catch(() => {})
   }
   const cpuBefore = await cpuTimes()
-  const processes = () => [{ name: 'mount', pid: child?.pid }, ...mesh.grid.peers.map((p) => ({ name: `peer ${p.index}`, pid: p.process.pid }))]
+  const processes = () => [{ name: 'mount', pid: mountPid() }, ...mesh.grid.peers.map((p) => ({ name: `peer ${p.index}`, pid: p.process.pid }))]
   const usedBefore = await Promise.all(processes().map((p) => processCpu(p.pid)))
   const threadsBefore = await threadCpu(mountPid())
   const started = Date.now()

@@ -71,6 +71,13 @@ export const errors = {
   notSupported: (what: string) => new MeshError('NOT_SUPPORTED', `${what}: not supported`)
 }
 
+/** A failure of an SQLite write in what (a MeshError as it is): NO_SPACE when the disk is full, else IO. */
+export function databaseError (err: unknown, what: string): MeshError {
+  if (err instanceof MeshError) return err
+  if ((err as { code?: string }).code === 'SQLITE_FULL') return errors.noSpace(what)
+  return errors.io(what, err)
+}
+
 // Anything that is not already a MeshError is an I/O failure, never "not found".
 export function toMeshError (err: unknown, what: string): MeshError {
   if (err instanceof MeshError) return err

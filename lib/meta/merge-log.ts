@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 import { signingKeyPair, type SigningKeyPair } from '../../crypto/signing.ts'
-import { MeshError, errors } from '../errors.ts'
+import { databaseError, errors } from '../errors.ts'
 import { HybridClock, compareHlc } from './hlc.ts'
 import { comparePosition, decodePosition, encodePosition, type Position } from './merge-position.ts'
 import { EnvelopeKind, decodeEnvelope, openEnvelope, sealEnvelope, type Envelope } from './op-envelope.ts'
@@ -140,9 +140,7 @@ export class MergeLog {
         }
       })()
     } catch (err) {
-      if (err instanceof MeshError) throw err
-      if ((err as { code?: string }).code === 'SQLITE_FULL') throw errors.noSpace('metadata database')
-      throw errors.io('metadata database', err)
+      throw databaseError(err, 'metadata database')
     } finally {
       this.committing = false
     }

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { errors, isMeshError } from '../errors.ts'
+import { databaseError } from '../errors.ts'
 import type { OpAddResult, OpLog, WriterHead, WriterProof } from '../ports.ts'
 import type { SigningKeyPair } from '../../crypto/signing.ts'
 import { writerProof } from '../../crypto/writer-proof.ts'
@@ -137,9 +137,7 @@ export class OpStore implements OpLog {
       this.q.insert.run(envelope.writer, envelope.seq, envelope.hlc.ms, envelope.hlc.count, envelope.bytes)
       this.q.setHead.run(envelope.writer, envelope.seq, envelope.hlc.ms, envelope.hlc.count, envelope.kind === EnvelopeKind.Ops ? 1 : 0)
     } catch (err) {
-      if (isMeshError(err)) throw err
-      if ((err as { code?: string }).code === 'SQLITE_FULL') throw errors.noSpace('op store')
-      throw errors.io('op store', err)
+      throw databaseError(err, 'op store')
     }
     this.stats.added++
   }
