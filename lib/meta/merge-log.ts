@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 import { signingKeyPair, type SigningKeyPair } from '../../crypto/signing.ts'
-import { databaseError, errors } from '../errors.ts'
+import { databaseError, errors, isMeshError } from '../errors.ts'
 import { HybridClock, compareHlc } from './hlc.ts'
 import { comparePosition, decodePosition, encodePosition, type Position } from './merge-position.ts'
 import { EnvelopeKind, decodeEnvelope, openEnvelope, sealEnvelope, type Envelope } from './op-envelope.ts'
@@ -184,9 +184,10 @@ export class MergeLog {
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
       this.rolledBack++
       this.seq = this.ops.head(this.writer)
-      this.lostBatch = (err as { code?: string }).code === 'SQLITE_FULL'
-        ? errors.noSpace(`metadata database (${batch.ops.length} changes lost)`)
-        : errors.io(`metadata database (${batch.ops.length} changes lost)`, err)
+      // A full disk says so (ENOSPC), as a change committed alone would: the op store reports it as NO_SPACE.
+      const what = `metadata database (${batch.ops.length} changes lost)`
+      const full = isMeshError(err, 'NO_SPACE') || (err as { code?: string }).code === 'SQLITE_FULL'
+      this.lostBatch = full ? errors.noSpace(what) : errors.io(what, err)
       return
     }
     for (const envelope of sealed) this.ops.announce(envelope, LOCAL)
