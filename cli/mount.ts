@@ -197,7 +197,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
     // The histogram holds the whole 10 ms sampling interval: what counts is the lateness beyond it.
     const ms = (ns: number) => Math.max(0, (ns - 10e6) / 1e6).toFixed(1)
     say(`stats: event-loop lateness p50 ${ms(loopDelay.percentile(50))} ms, p99 ${ms(loopDelay.percentile(99))} ms, max ${ms(loopDelay.max)} ms; ` +
-      `${memoryLine()}; chunks stored ${storage.writer.stats.chunksWritten}, read from the mesh ${storage.reader.stats.chunksRead} (since start)`)
+      `${memoryLine()}; chunks stored ${storage.writer.stats.chunksWritten} (and ${storage.packStats.chunksPacked} in ${storage.packStats.packsWritten} packs), read from the mesh ${storage.reader.stats.chunksRead} (since start)`)
     loopDelay.reset()
   })
   process.once('SIGINT', () => stop('SIGINT'))

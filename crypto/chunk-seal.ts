@@ -19,6 +19,7 @@ const KEY_BYTES = sodium.crypto_aead_xchacha20poly1305_ietf_KEYBYTES // 32
 
 const CHUNK_ID_DOMAIN = 'meshfs/v1/chunk-id'
 const NONCE_DOMAIN = 'meshfs/v1/chunk-nonce'
+const PACK_ID_DOMAIN = 'meshfs/v1/pack-id'
 
 /** Sealed bytes that fail to open: corrupt, truncated, or sealed under another key or id. */
 export class SealError extends Error {
@@ -33,6 +34,15 @@ export class SealError extends Error {
 export function chunkId (chunkIdKey: Uint8Array, plaintext: Uint8Array): Buffer {
   checkLength('chunk-id key', chunkIdKey, KEY_BYTES)
   return domainHash(CHUNK_ID_DOMAIN, [plaintext], chunkIdKey)
+}
+
+/**
+ * The id of a pack of sealed chunks (see PackWriter), from its chunks' ids in order: sealing is
+ * deterministic, so the same ids in the same order are the same bytes, as a chunk id says its own.
+ */
+export function packId (chunkIdKey: Uint8Array, ids: Uint8Array[]): Buffer {
+  checkLength('chunk-id key', chunkIdKey, KEY_BYTES)
+  return domainHash(PACK_ID_DOMAIN, ids, chunkIdKey)
 }
 
 /** The one place the chunk nonce policy lives. */

@@ -5,7 +5,8 @@ import { decodable, type RedundancyScheme } from '../codec/scheme.ts'
 import { MeshError, errors, isMeshError, toMeshError } from '../errors.ts'
 import type { PeerId, ShardId, ShardNetwork } from '../ports.ts'
 import { bounded } from './bounded-call.ts'
-import type { ChunkRef } from './chunk-ref.ts'
+import { stripeOf, type ChunkRef } from './chunk-ref.ts'
+import { KeptPacks, sealedIn } from './kept-packs.ts'
 
 // The read path of one chunk: fetch k of its n shards from the best holders in parallel,
 // hedge a slow request, abort the rest once k are in, decode, open; if the chunk does not open,
@@ -16,6 +17,8 @@ import type { ChunkRef } from './chunk-ref.ts'
 // store first, congested peers (many of our requests unanswered) after the rest, then by
 // round-trip time in 5 ms buckets, and data shards before parity inside a bucket (decoding from
 // data shards is a copy).
+// A packed chunk (see PackWriter) is read from its pack's stripe; the pack is kept a while, so the
+// files written together with it (read together too, mostly) cost no second fetch.
 // Bounds: every request has timeoutMs, and the whole read readTimeoutMs, so a read always
 // answers, with the data or an UNAVAILABLE error that says how many shards were found.
 
@@ -48,6 +51,8 @@ export interface ReaderStats {
   failedShards: number
   /** Extra requests started because the first ones were slow. */
   hedges: number
+  /** Packed chunks opened from a pack fetched for another of its chunks (no shard requests). */
+  fromKeptPacks: number
 }
 
 interface Candidate {
@@ -77,13 +82,14 @@ const RTT_BUCKET_MS = 5
 const CONGESTED_WAITING = 8
 
 export class ChunkReader {
-  readonly stats: ReaderStats = { chunksRead: 0, shardsFetched: 0, shardsChecked: 0, corruptShards: 0, failedShards: 0, hedges: 0 }
+  readonly stats: ReaderStats = { chunksRead: 0, shardsFetched: 0, shardsChecked: 0, corruptShards: 0, failedShards: 0, hedges: 0, fromKeptPacks: 0 }
   private readonly network: ShardNetwork
   private readonly contentKey: Uint8Array
   private readonly timeoutMs: number
   private readonly hedgeMs: number | null
   private readonly readTimeoutMs: number
   private readonly avoid: ((peer: PeerId) => boolean) | undefined
+  private readonly packs: KeptPacks
 
   constructor (opts: ChunkReaderOptions) {
     this.network = opts.network
@@ -92,6 +98,7 @@ export class ChunkReader {
     this.hedgeMs = opts.hedgeMs ?? null
     this.readTimeoutMs = opts.readTimeoutMs ?? 3 * this.timeoutMs
     this.avoid = opts.avoid
+    this.packs = new KeptPacks(opts.contentKey)
   }
 
   /** Shorthand for stats.corruptShards. */
@@ -110,7 +117,7 @@ export class ChunkReader {
     // so hashing each shard as well only costs (10% of the mount's CPU in a cold read). When the
     // seal fails, the read starts again checking every shard by its hash, which finds the
     // corrupt ones and takes others instead.
-    const plaintext = await this.readOnce(ref, scheme, false, opts.signal) ?? await this.readOnce(ref, scheme, true, opts.signal)
+    const plaintext = this.fromKeptPack(ref) ?? await this.readOnce(ref, scheme, false, opts.signal) ?? await this.readOnce(ref, scheme, true, opts.signal)
     if (plaintext === null) throw new MeshError('CORRUPT', `${what}: no shards that open`) // never: a checked read throws instead
     if (plaintext.byteLength !== ref.size) {
       throw new MeshError('CORRUPT', `${what}: opened to ${plaintext.byteLength} bytes, ${ref.size} recorded`)
@@ -119,13 +126,20 @@ export class ChunkReader {
     return plaintext
   }
 
+  private fromKeptPack (ref: ChunkRef): Buffer | null {
+    const plaintext = this.packs.open(ref)
+    if (plaintext) this.stats.fromKeptPacks++
+    return plaintext
+  }
+
   /** The chunk opened from k shards; null if it does not open and the shards were not checked. */
   private async readOnce (ref: ChunkRef, scheme: RedundancyScheme, checkEach: boolean, signal?: AbortSignal): Promise<Buffer | null> {
     const shards = await this.fetchShards(ref, scheme, checkEach, signal)
-    const sealed = await scheme.decode(shards, ref.sealedSize)
+    const stripe = await scheme.decode(shards, stripeOf(ref).size)
     try {
-      const plaintext = openChunk(this.contentKey, Buffer.from(ref.id, 'hex'), sealed)
+      const plaintext = openChunk(this.contentKey, Buffer.from(ref.id, 'hex'), sealedIn(ref, stripe))
       if (!checkEach) this.stats.shardsFetched += shards.filter((s) => s !== null).length
+      this.packs.keep(ref, stripe)
       return plaintext
     } catch (err) {
       if (!(err instanceof SealError)) throw toMeshError(err, `opening chunk ${ref.id.slice(0, 16)}`)
@@ -139,7 +153,7 @@ export class ChunkReader {
   private async fetchShards (ref: ChunkRef, scheme: RedundancyScheme, checkEach: boolean, outer?: AbortSignal): Promise<Array<Buffer | null>> {
     const { k, n } = scheme
     const what = `chunk ${ref.id.slice(0, 16)}`
-    const shardSize = scheme.shardSize(ref.sealedSize)
+    const shardSize = scheme.shardSize(stripeOf(ref).size)
     const candidates = this.candidates(ref, k)
     const unplaced = ref.shards.filter((s) => s.peer === null).length
     const shards: Array<Buffer | null> = new Array(n).fill(null)
@@ -295,3 +309,4 @@ function defaultHedgeMs (candidates: Candidate[]): number {
   const median = rtts.length > 0 ? rtts[Math.floor(rtts.length / 2)]! : 0
   return Math.max(MIN_HEDGE_MS, 2 * median)
 }
+

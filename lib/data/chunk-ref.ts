@@ -26,11 +26,31 @@ export interface ChunkRef {
    * (sealed in its op envelope) instead of a stripe: scheme INLINE, no shards.
    */
   inline?: Buffer
+  /**
+   * A small chunk stored with others in one stripe (see PackWriter): the stripe is the pack's,
+   * and the chunk's sealed bytes lie at offset in the pack's. The shards are the pack's.
+   */
+  pack?: PackPlace
+}
+
+export interface PackPlace {
+  /** The pack's id: its stripe's name (placement, stripe records, reclaim). */
+  id: ChunkId
+  /** Bytes of the whole pack (what its stripe encodes). */
+  size: number
+  /** Where this chunk's sealed bytes start in the pack. */
+  offset: number
 }
 
 /** The scheme name of a chunk kept inline. */
 export const INLINE = 'inline'
 const INLINE_FORMAT = 2
+const PACKED_FORMAT = 3
+
+/** The stripe a chunk's shards encode (its own, or its pack's): its id and the bytes it encodes. */
+export function stripeOf (ref: ChunkRef): { id: ChunkId, size: number } {
+  return ref.pack ? { id: ref.pack.id, size: ref.pack.size } : { id: ref.id, size: ref.sealedSize }
+}
 
 /** The rendezvous key of a chunk's stripe: the same chunk under another scheme is another stripe. */
 export function stripeKey (id: ChunkId, scheme: string): string {
@@ -57,20 +77,19 @@ const shardLocation: Encoder<ShardLocation> = {
 
 const shardList = c.array(shardLocation)
 
-const chunkRef: Encoder<ChunkRef> = {
+/** The fields every stored chunk's reference has (preencode counts its format number: one byte in every format). */
+const chunkFields: Encoder<ChunkRef> = {
   preencode (state, r) {
     c.uint.preencode(state, CHUNK_REF_FORMAT); c.fixed32.preencode(state, EMPTY)
     c.uint.preencode(state, r.size); c.uint.preencode(state, r.sealedSize)
     c.string.preencode(state, r.scheme); shardList.preencode(state, r.shards)
   },
   encode (state, r) {
-    c.uint.encode(state, CHUNK_REF_FORMAT); c.fixed32.encode(state, Buffer.from(r.id, 'hex'))
+    c.fixed32.encode(state, Buffer.from(r.id, 'hex'))
     c.uint.encode(state, r.size); c.uint.encode(state, r.sealedSize)
     c.string.encode(state, r.scheme); shardList.encode(state, r.shards)
   },
   decode (state) {
-    const format = c.uint.decode(state)
-    if (format !== CHUNK_REF_FORMAT) throw new Error(`chunk reference format ${format} is not supported`)
     return {
       id: Buffer.from(c.fixed32.decode(state)).toString('hex') as ChunkId,
       size: c.uint.decode(state),
@@ -78,6 +97,37 @@ const chunkRef: Encoder<ChunkRef> = {
       scheme: c.string.decode(state),
       shards: shardList.decode(state)
     }
+  }
+}
+
+const chunkRef: Encoder<ChunkRef> = {
+  preencode: chunkFields.preencode,
+  encode (state, r) { c.uint.encode(state, CHUNK_REF_FORMAT); chunkFields.encode(state, r) },
+  decode (state) {
+    const format = c.uint.decode(state)
+    if (format !== CHUNK_REF_FORMAT) throw new Error(`chunk reference format ${format} is not supported`)
+    return chunkFields.decode(state)
+  }
+}
+
+const packPlace: Encoder<PackPlace> = {
+  preencode (state, p) { c.fixed32.preencode(state, EMPTY); c.uint.preencode(state, p.size); c.uint.preencode(state, p.offset) },
+  encode (state, p) { c.fixed32.encode(state, Buffer.from(p.id, 'hex')); c.uint.encode(state, p.size); c.uint.encode(state, p.offset) },
+  decode (state) {
+    return { id: Buffer.from(c.fixed32.decode(state)).toString('hex') as ChunkId, size: c.uint.decode(state), offset: c.uint.decode(state) }
+  }
+}
+
+// A packed chunk: its own fields in the stripe format's layout, then where it lies in its pack.
+const packedRef: Encoder<ChunkRef> = {
+  preencode (state, r) { chunkFields.preencode(state, r); packPlace.preencode(state, r.pack!) },
+  encode (state, r) { c.uint.encode(state, PACKED_FORMAT); chunkFields.encode(state, r); packPlace.encode(state, r.pack!) },
+  decode (state) {
+    c.uint.decode(state)
+    const ref = chunkFields.decode(state)
+    const pack = packPlace.decode(state)
+    if (pack.offset + ref.sealedSize > pack.size) throw new Error(`packed chunk reference: bytes ${pack.offset}+${ref.sealedSize} lie past its pack's ${pack.size}`)
+    return { ...ref, pack }
   }
 }
 
@@ -93,9 +143,9 @@ const inlineRef: Encoder<ChunkRef> = {
 }
 
 export function encodeChunkRef (ref: ChunkRef): Buffer {
-  return Buffer.from(c.encode(ref.inline ? inlineRef : chunkRef, ref))
+  return Buffer.from(c.encode(ref.inline ? inlineRef : ref.pack ? packedRef : chunkRef, ref))
 }
 
 export function decodeChunkRef (bytes: Uint8Array): ChunkRef {
-  return c.decode(bytes[0] === INLINE_FORMAT ? inlineRef : chunkRef, bytes)
+  return c.decode(bytes[0] === INLINE_FORMAT ? inlineRef : bytes[0] === PACKED_FORMAT ? packedRef : chunkRef, bytes)
 }

@@ -3,16 +3,20 @@ import type { RedundancyScheme } from '../codec/scheme.ts'
 import { isMeshError } from '../errors.ts'
 import type { ChunkId, PeerId, ShardId, ShardNetwork } from '../ports.ts'
 import { ChunkReader } from './chunk-reader.ts'
-import { INLINE, decodeChunkRef, encodeChunkRef, type ChunkRef } from './chunk-ref.ts'
+import { INLINE, decodeChunkRef, encodeChunkRef, stripeOf, type ChunkRef } from './chunk-ref.ts'
 import { chunkId } from '../../crypto/chunk-seal.ts'
 import { ChunkWriter, type ChunkWriterOptions } from './chunk-writer.ts'
 import { bounded } from './bounded-call.ts'
 import { ChunkGuard } from './chunk-guard.ts'
+import { PACKABLE_BYTES, PackWriter } from './pack-writer.ts'
 
 /** What the filesystem needs of the data layer: bytes in, an opaque reference out, and back. */
 export interface ChunkStorage {
-  /** Stores a chunk (with scheme, or the storage's default); resolves with its encoded reference. */
-  write (plaintext: Uint8Array, opts?: { signal?: AbortSignal, scheme?: string }): Promise<Buffer>
+  /**
+   * Stores a chunk (with scheme, or the storage's default); resolves with its encoded reference.
+   * pack: a small chunk may wait a little to be stored with others in one stripe (see PackWriter).
+   */
+  write (plaintext: Uint8Array, opts?: WriteChunkOptions): Promise<Buffer>
   read (ref: Uint8Array, opts?: { signal?: AbortSignal }): Promise<Buffer>
   /**
    * Ends the protection a write gives its chunk against reclaim: called once the reference is
@@ -23,15 +27,23 @@ export interface ChunkStorage {
   stripeOf? (ref: Uint8Array): StripeInfo | null
   /** Makes every chunk written so far durable on its peers (writes may return before: fsync calls this). */
   sync? (): Promise<void>
+  /** Starts storing the packs being filled now (someone waits for a chunk in one). */
+  flushPacks? (): void
   /** Chunks of at most this many bytes are kept in their reference (no shards, nothing to wait for). */
   readonly inlineMax?: number
+}
+
+export interface WriteChunkOptions {
+  signal?: AbortSignal
+  scheme?: string
+  pack?: boolean
 }
 
 /** A stripe and where its shards went: what location records say of a new chunk. */
 export interface StripeInfo {
   chunk: Buffer
   scheme: string
-  /** Bytes the stripe encodes (the sealed chunk). */
+  /** Bytes the stripe encodes (the sealed chunk, or the pack). */
   size: number
   shards: Array<{ shard: Buffer, peer: Buffer | null }>
 }
@@ -78,6 +90,7 @@ export class ChunkService implements ChunkStorage {
   readonly guard: ChunkGuard
   private readonly locate: ChunkServiceOptions['locate']
   private readonly writers = new Map<string, ChunkWriter>()
+  private readonly packers = new Map<string, PackWriter>()
   private readonly joinedBy: number
   private readonly unsynced = new Set<PeerId>()
 
@@ -94,11 +107,12 @@ export class ChunkService implements ChunkStorage {
     return this.opts.inlineMax
   }
 
-  async write (plaintext: Uint8Array, opts?: { signal?: AbortSignal, scheme?: string }): Promise<Buffer> {
+  async write (plaintext: Uint8Array, opts?: WriteChunkOptions): Promise<Buffer> {
     if (plaintext.byteLength <= (this.opts.inlineMax ?? -1)) {
       const id = chunkId(this.opts.chunkIdKey, plaintext).toString('hex') as ChunkId
       return encodeChunkRef({ id, size: plaintext.byteLength, sealedSize: plaintext.byteLength, scheme: INLINE, shards: [], inline: Buffer.from(plaintext) })
     }
+    if (opts?.pack === true && plaintext.byteLength <= PACKABLE_BYTES) return encodeChunkRef(await this.packerFor(opts.scheme).write(plaintext))
     return encodeChunkRef(await this.writerFor(opts?.scheme).write(plaintext, opts))
   }
 
@@ -111,6 +125,28 @@ export class ChunkService implements ChunkStorage {
       this.writers.set(name, writer)
     }
     return writer
+  }
+
+  private packerFor (scheme: string | undefined): PackWriter {
+    const writer = this.writerFor(scheme)
+    let packer = this.packers.get(writer.scheme.name)
+    if (!packer) {
+      packer = new PackWriter({ writer, contentKey: this.opts.contentKey, chunkIdKey: this.opts.chunkIdKey, guard: this.guard })
+      this.packers.set(writer.scheme.name, packer)
+    }
+    return packer
+  }
+
+  flushPacks (): void {
+    for (const packer of this.packers.values()) packer.flush()
+  }
+
+  /** Packs stored, and the chunks in them (all schemes). */
+  get packStats (): { packsWritten: number, chunksPacked: number } {
+    let packsWritten = 0
+    let chunksPacked = 0
+    for (const p of this.packers.values()) { packsWritten += p.stats.packsWritten; chunksPacked += p.stats.chunksPacked }
+    return { packsWritten, chunksPacked }
   }
 
   private writerOptions (): Omit<ChunkWriterOptions, 'scheme'> {
@@ -166,7 +202,7 @@ export class ChunkService implements ChunkStorage {
 
   /** The ref with its shards where they are now: a move counts only for the very shard it names. */
   private located (ref: ChunkRef): ChunkRef {
-    const moves = this.locate?.(ref.id, ref.scheme) ?? []
+    const moves = this.locate?.(stripeOf(ref).id, ref.scheme) ?? []
     if (moves.length === 0) return ref
     const shards = ref.shards.map((s) => ({ ...s }))
     for (const move of moves) {
@@ -178,16 +214,17 @@ export class ChunkService implements ChunkStorage {
 
   release (ref: Uint8Array): void {
     const r = decodeChunkRef(ref)
-    if (!r.inline) this.guard.release(r.id) // an inline chunk was never held: it has no shards to reclaim
+    if (!r.inline) this.guard.release(stripeOf(r).id) // an inline chunk was never held: it has no shards to reclaim
   }
 
   stripeOf (ref: Uint8Array): StripeInfo | null {
     const r = decodeChunkRef(ref)
     if (r.inline) return null
+    const stripe = stripeOf(r)
     return {
-      chunk: Buffer.from(r.id, 'hex'),
+      chunk: Buffer.from(stripe.id, 'hex'),
       scheme: r.scheme,
-      size: r.sealedSize,
+      size: stripe.size,
       shards: r.shards.map((s) => ({ shard: Buffer.from(s.id, 'hex'), peer: s.peer ? Buffer.from(s.peer, 'hex') : null }))
     }
   }

@@ -112,16 +112,24 @@ export class ChunkWriter {
   }
 
   private async store (id: ChunkId, plaintext: Uint8Array, opts: WriteOptions): Promise<ChunkRef> {
-    const { signal } = opts
-    const idBytes = Buffer.from(id, 'hex')
-    const scheme = this.scheme
-    const what = `chunk ${id.slice(0, 16)} (${scheme.name})`
-    if (signal?.aborted) throw errors.aborted(`writing ${what}`)
+    const what = `chunk ${id.slice(0, 16)} (${this.scheme.name})`
+    if (opts.signal?.aborted) throw errors.aborted(`writing ${what}`)
+    const sealed = sealChunk(this.contentKey, Buffer.from(id, 'hex'), plaintext)
+    const shards = await this.storeStripe(id, sealed, what, opts.signal)
+    this.stats.chunksWritten++
+    return { id, size: plaintext.byteLength, sealedSize: sealed.byteLength, scheme: this.scheme.name, shards }
+  }
 
-    const sealed = sealChunk(this.contentKey, idBytes, plaintext)
-    const shards = await scheme.encode(sealed)
+  /**
+   * Stores bytes (a sealed chunk, or a pack of them) as the stripe id: encodes them into n shards,
+   * places them by the id and puts them. Returns where the shards went. The caller holds id in
+   * the guard (shards of an identical stripe being reclaimed must not vanish under this one).
+   */
+  async storeStripe (id: ChunkId, bytes: Uint8Array, what: string, signal?: AbortSignal): Promise<ShardLocation[]> {
+    const scheme = this.scheme
+    const shards = await scheme.encode(bytes)
     const shardIds = shards.map((shard) => shardHash(shard) as ShardId)
-    const shardSize = scheme.shardSize(sealed.byteLength)
+    const shardSize = scheme.shardSize(bytes.byteLength)
 
     // The full ranking of peers with room: the first n take the shards, the rest are spares.
     const peers = await this.storagePeers(what, signal)
@@ -145,10 +153,9 @@ export class ChunkWriter {
     // so only garbage collection (which knows every reference) may remove them.
     if (stored < this.writeQuorum) throw this.quorumMissed(what, stored, failures)
 
-    this.stats.chunksWritten++
     this.stats.shardsStored += stored
     this.stats.unplacedShards += scheme.n - stored
-    return { id, size: plaintext.byteLength, sealedSize: sealed.byteLength, scheme: scheme.name, shards: locations }
+    return locations
   }
 
   /**

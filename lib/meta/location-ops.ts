@@ -64,6 +64,20 @@ export function locationRecord (parts: Partial<LocationRecord>): LocationRecord 
   return { moves: parts.moves ?? [], placed: parts.placed ?? [], released: parts.released ?? [], marks: parts.marks ?? [], adopted: parts.adopted ?? [] }
 }
 
+/**
+ * Each stripe's placement once: the files of a batch packed together (see PackWriter) all name
+ * their pack's, alike. (Of two that differ, applying both in one record kept the first too.)
+ */
+export function distinctStripes (placed: StripePlaced[]): StripePlaced[] {
+  const seen = new Set<string>()
+  return placed.filter((p) => {
+    const key = `${p.chunk.toString('hex')}/${p.scheme}`
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+}
+
 const optionalBuffer = (c as unknown as { optionalBuffer: Encoder<Buffer | null> }).optionalBuffer
 const peerOrNull = (p: Uint8Array | null): Buffer | null => (p && p.byteLength > 0 ? Buffer.from(p) : null)
 

@@ -4,7 +4,7 @@ import { databaseError, errors, isMeshError } from '../errors.ts'
 import { HybridClock, compareHlc } from './hlc.ts'
 import { comparePosition, decodePosition, encodePosition, type Position } from './merge-position.ts'
 import { EnvelopeKind, decodeEnvelope, openEnvelope, sealEnvelope, type Envelope } from './op-envelope.ts'
-import { decodeLocations, encodeLocations, locationRecord, type LocationRecord, type ShardMove } from './location-ops.ts'
+import { decodeLocations, distinctStripes, encodeLocations, locationRecord, type LocationRecord, type ShardMove } from './location-ops.ts'
 import { OpStore } from './op-store.ts'
 import { OpType, decodeOps, encodeOps, type Op, type TimedOp } from './ops.ts'
 import { TREE_TABLES } from './schema.ts'
@@ -210,7 +210,7 @@ export class MergeLog {
       }
       if (locations.length > 0 && this.locationKey) {
         // With the ops, in the same transaction: a stripe is never written without its record.
-        const record = locationRecord({ moves: locations.flatMap((l) => l.moves), placed: locations.flatMap((l) => l.placed) })
+        const record = locationRecord({ moves: locations.flatMap((l) => l.moves), placed: distinctStripes(locations.flatMap((l) => l.placed)) })
         const envelope = sealEnvelope(this.locationKey, this.signer, ++this.seq, this.clock.tick(), encodeLocations(record), EnvelopeKind.Locations)
         this.ops.insert(envelope)
         this.tree.applyMoves(record.moves, envelope.hlc, this.writer)
@@ -326,3 +326,4 @@ export class MergeLog {
 function changesTree (entry: Entry): boolean {
   return entry.ops?.some((t) => t.op.type !== OpType.Hello) ?? false
 }
+

@@ -1,4 +1,4 @@
-import { decodeChunkRef, type ChunkRef } from '../data/chunk-ref.ts'
+import { decodeChunkRef, stripeOf, type ChunkRef } from '../data/chunk-ref.ts'
 import type { ChunkGuard } from '../data/chunk-guard.ts'
 import { bounded } from '../data/bounded-call.ts'
 import type { MetaStore } from '../meta/meta-store.ts'
@@ -56,7 +56,8 @@ export class Reclaimer extends PeriodicTask {
     // Decide and lock in one synchronous step: no write can start or record between them.
     const decoded = released.map((raw) => ({ raw, ref: decodeChunkRef(raw) }))
     const referenced = this.stillReferenced(new Set(decoded.flatMap(({ ref }) => ref.shards.map((s) => s.id))))
-    const work: Array<{ raw: Buffer, ref: ChunkRef, unlock: () => void }> = []
+    // One entry per stripe: the chunks of a pack (see PackWriter) share theirs.
+    const stripes = new Map<string, { raws: Buffer[], ref: ChunkRef, unlock: () => void }>()
     const settled: Buffer[] = []
     for (const { raw, ref } of decoded) {
       if (ref.inline) { settled.push(raw); continue } // it went with the metadata: nothing to delete
@@ -65,19 +66,23 @@ export class Reclaimer extends PeriodicTask {
         settled.push(raw)
         continue
       }
-      const unlock = guard.tryLock(ref.id)
-      if (unlock) work.push({ raw, ref, unlock })
+      const key = `${stripeOf(ref).id}/${ref.scheme}`
+      const known = stripes.get(key)
+      if (known) { known.raws.push(raw); continue }
+      const unlock = guard.tryLock(stripeOf(ref).id)
+      if (unlock) stripes.set(key, { raws: [raw], ref, unlock })
     }
+    const work = [...stripes.values()]
     const unused = work.filter(({ ref }) => ref.shards.every((s) => !referenced.has(s.id)))
     // Every op before the stable point is here, so no reference this peer has not seen is older.
-    if (unused.length > 0) this.opts.release?.(unused.map(({ ref }) => ({ chunk: Buffer.from(ref.id, 'hex'), scheme: ref.scheme })), meta.log.ops.stableHlc())
+    if (unused.length > 0) this.opts.release?.(unused.map(({ ref }) => ({ chunk: Buffer.from(stripeOf(ref).id, 'hex'), scheme: ref.scheme })), meta.log.ops.stableHlc())
     // A few chunks at a time: a batch's thousands of deletes at once held tens of MB of requests.
     let next = 0
     const deleter = async (): Promise<void> => {
       while (next < work.length) {
-        const { raw, ref, unlock } = work[next++]!
+        const { raws, ref, unlock } = work[next++]!
         try {
-          if (await this.deleteShards(ref, referenced)) settled.push(raw)
+          if (await this.deleteShards(ref, referenced)) settled.push(...raws)
         } finally {
           unlock() // a write of the same content waits for no more than its own chunk
         }
@@ -118,7 +123,7 @@ export class Reclaimer extends PeriodicTask {
     const failed = results.filter((r) => r.status === 'rejected')
     if (failed.length > 0) {
       this.stats.failures += failed.length
-      log?.(`reclaim: ${failed.length} shard deletes of chunk ${ref.id.slice(0, 16)} failed, retrying later: ${String((failed[0] as PromiseRejectedResult).reason?.message)}`)
+      log?.(`reclaim: ${failed.length} shard deletes of stripe ${stripeOf(ref).id.slice(0, 16)} failed, retrying later: ${String((failed[0] as PromiseRejectedResult).reason?.message)}`)
     }
     return failed.length === 0
   }

@@ -1,4 +1,4 @@
-import { decodeChunkRef } from '../data/chunk-ref.ts'
+import { decodeChunkRef, stripeOf } from '../data/chunk-ref.ts'
 import type { StripePlaced } from '../meta/location-ops.ts'
 import type { StripeTable } from '../meta/stripe-table.ts'
 import type { ChunkId, PeerId, ShardId } from '../ports.ts'
@@ -40,17 +40,18 @@ export async function backfillStripes (opts: StripeBackfillOptions): Promise<num
     if (++scanned % BATCH === 0) await new Promise((resolve) => setImmediate(resolve))
     const ref = decodeChunkRef(bytes)
     if (ref.inline) continue // kept in the metadata itself: no stripe
-    const key = `${ref.id}/${ref.scheme}`
+    const stripe = stripeOf(ref) // a packed chunk's is its pack's
+    const key = `${stripe.id}/${ref.scheme}`
     if (seen.has(key)) continue
     seen.add(key)
-    const chunk = Buffer.from(ref.id, 'hex')
+    const chunk = Buffer.from(stripe.id, 'hex')
     if (opts.table.stripe(chunk, ref.scheme) !== null) continue
     const shards = ref.shards.map((s) => ({ shard: Buffer.from(s.id, 'hex'), peer: s.peer ? Buffer.from(s.peer, 'hex') : null }))
-    for (const move of opts.moves(ref.id, ref.scheme)) {
+    for (const move of opts.moves(stripe.id, ref.scheme)) {
       const slot = shards[move.index]
       if (slot && slot.shard.toString('hex') === move.shard) slot.peer = move.peer ? Buffer.from(move.peer, 'hex') : null
     }
-    pending.push({ chunk, scheme: ref.scheme, size: ref.sealedSize, shards })
+    pending.push({ chunk, scheme: ref.scheme, size: stripe.size, shards })
     if (pending.length >= BATCH) flush()
   }
   flush()

@@ -24,7 +24,7 @@ export interface OpenFileDeps {
   scheme?: string
 }
 
-interface Sealing { buf: Buffer, done: Promise<void>, error?: MeshError }
+interface Sealing { buf: Buffer, done: Promise<void>, error?: MeshError, packed: boolean }
 
 /**
  * The state of a file while it is open (shared by all its handles): chunks being modified,
@@ -158,16 +158,22 @@ export class OpenFile {
     return this.dirty.size > 0 || this.sealing.size > 0 || this.pending.size > 0 || this.sizeChanged || this.mtime !== null
   }
 
-  /** Stores every modified chunk and records all of it, with size, mtime and attributes set meanwhile, in one metadata change. */
-  async flush (): Promise<void> {
+  /**
+   * Stores every modified chunk and records all of it, with size, mtime and attributes set
+   * meanwhile, in one metadata change. pack: nobody waits (the write-behind): a small chunk may
+   * wait a little to share a stripe with others (see PackWriter).
+   */
+  async flush (opts: { pack?: boolean } = {}): Promise<void> {
     const staged = this.stagedGeneration // journaled before this flush: what it records covers it
     // Each store's outcome, not the store: a flush of many chunks must not keep every buffer it stored.
     const outcome = (s: Sealing): Promise<MeshError | undefined> => s.done.then(() => s.error)
+    // A store of ours waiting in a pack to fill: it goes now (a pack of others' is left to fill).
+    if (opts.pack !== true && [...this.sealing.values()].some((s) => s.packed)) this.deps.storage.flushPacks?.()
     const outcomes = [...this.sealing.values()].map(outcome)
     for (const index of [...this.dirty.keys()]) {
       // No more stores at once than a writer may have (each holds several copies of its chunk).
       while (this.sealing.size >= this.deps.maxSealing) await this.someStored()
-      const entry = this.seal(index)
+      const entry = this.seal(index, opts.pack === true)
       if (entry) outcomes.push(outcome(entry))
     }
     // Every flush waiting on a failed store fails (not only the first to look): none may record a
@@ -359,7 +365,7 @@ export class OpenFile {
   }
 
   /** Starts storing chunk index (from here on its buffer is not modified; a new write copies it). */
-  private seal (index: number): Sealing | undefined {
+  private seal (index: number, pack = false): Sealing | undefined {
     const buf = this.dirty.get(index)
     if (!buf) return undefined
     this.dirty.delete(index)
@@ -367,7 +373,8 @@ export class OpenFile {
     const data = buf.subarray(0, length)
     const entry: Sealing = {
       buf,
-      done: this.deps.storage.write(data, { scheme: this.deps.scheme }).then((ref) => {
+      packed: pack,
+      done: this.deps.storage.write(data, { scheme: this.deps.scheme, pack }).then((ref) => {
         this.deps.cache.put(ref, data) // no copy: a sealed buffer is never modified again (a new write copies it)
         if (this.discarded || this.sealing.get(index) !== entry) return this.drop(ref)
         const replaced = this.pending.get(index)

@@ -47,7 +47,7 @@ export class WriteBehind {
     let wait = this.opts.retryMs
     while (!this.stopped) {
       try {
-        await file.flush()
+        await file.flush({ pack: true })
         if (!file.staged) return
       } catch (err) {
         if (isMeshError(err, 'NOT_FOUND')) { // the file went meanwhile (removed by another writer)

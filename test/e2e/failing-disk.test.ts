@@ -13,8 +13,11 @@ import { runMeshfs } from '../helpers/peer-process.ts'
 import { expectFullyPlaced, readStripes } from '../helpers/stripe-view.ts'
 import { readOnlyFolder, slowWrites, slowWritesUnsupported } from '../helpers/disk-faults.ts'
 import { within } from '../helpers/within.ts'
+import { PACKABLE_BYTES } from '../../lib/data/pack-writer.ts'
 
 const KIB = 1024
+// Each file a stripe of its own (a smaller one is packed with others): the disks' write times come from many shard writes.
+const FILE_BYTES = PACKABLE_BYTES + KIB
 
 describe('peers whose disks go bad are emptied before they fail', () => {
   // A grace longer than a write can take here: a put to the slow peer waits up to twice the 10 s
@@ -41,14 +44,14 @@ describe('peers whose disks go bad are emptied before they fail', () => {
     const readOnlySaid = said(readOnly)
 
     // A history of this disk's usual write times first (the last 16 are compared with the 64+ before).
-    const before = await writeRandomFiles(fx.mount.path, 160, (i) => 32 * KIB + i)
+    const before = await writeRandomFiles(fx.mount.path, 160, (i) => FILE_BYTES + i)
     await within(30_000, async () => { expect((await shardFiles(slow.store)).length).toBeGreaterThan(90) })
 
     undo.push(await slowWrites(slow.process.pid!, slow.store, 10))
     undo.push(readOnlyFolder(join(readOnly.store, 'tmp')))
     const later = join(fx.mount.path, 'later')
     await mkdir(later)
-    const after = await writeRandomFiles(later, 60, (i) => 32 * KIB + i)
+    const after = await writeRandomFiles(later, 60, (i) => FILE_BYTES + i)
 
     const observer = fx.mesh.grid.peers[0]!.store
     const others = new Map(fx.mesh.grid.peers.filter((p) => p !== slow && p !== readOnly).map((p) => [p.id, p.store]))

@@ -3,13 +3,14 @@
 // tar, mv and rm. Then a fresh mount process with the same store, then 2 peers killed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TestMesh, sh, type MountProcess } from '../helpers/mesh-mount.ts'
 import { runMeshfs } from '../helpers/peer-process.ts'
 import { makeLinkTree, makeTree } from '../helpers/source-tree.ts'
 import { manifest, without } from '../helpers/tree-manifest.ts'
+import { shardFiles } from '../helpers/faults.ts'
 
 describe('meshfs mount: everyday tools over 5 storage peers, rs:3+2', () => {
   let mesh: TestMesh
@@ -55,6 +56,23 @@ describe('meshfs mount: everyday tools over 5 storage peers, rs:3+2', () => {
       const got = without(await manifest(mnt), loose)
       expect(Object.keys(got).length).toBeGreaterThan(1000)
       expect(got).toEqual(expected)
+
+      // Small files closed close together share stripes (packs): the peers hold far fewer shard
+      // files than 5 per file. fsync of the mount's root waits until every closed file is stored.
+      const root = await open(mnt, 'r')
+      await root.sync()
+      await root.close()
+      let striped = 0 // tree files past the 4 KiB kept inline: each was a stripe of 5 shards before packing
+      for (const d of await readdir(join(src, 'tree'), { recursive: true })) {
+        const info = await stat(join(src, 'tree', d))
+        if (info.isFile() && info.size > 4096) striped++
+      }
+      let shards = 0
+      for (const peer of mesh.grid.peers) shards += (await shardFiles(peer.store)).length
+      const big = 64 * 5 // big.bin: 64 chunks of 1 MiB, each a stripe of its own
+      expect(striped).toBeGreaterThan(300)
+      expect(shards).toBeGreaterThanOrEqual(big)
+      expect(shards - big).toBeLessThan(striped * 5 / 4)
     } finally {
       await rm(ref, { recursive: true, force: true })
     }

@@ -11,6 +11,8 @@ import { MetaStore, ROOT } from '../../lib/meta/meta-store.ts'
 import { Kind } from '../../lib/meta/ops.ts'
 import { dumpTree } from './dump-tree.ts'
 import { isMeshError } from '../../lib/errors.ts'
+import { decodeEnvelope, EnvelopeKind, openEnvelope } from '../../lib/meta/op-envelope.ts'
+import { decodeLocations, type StripePlaced } from '../../lib/meta/location-ops.ts'
 
 const file = { kind: Kind.File, mode: 0o100644, uid: 1000, gid: 1000 }
 const settle = () => new Promise((resolve) => setImmediate(resolve))
@@ -40,6 +42,23 @@ describe('group commit', () => {
   afterEach(async () => {
     for (const s of stores.splice(0)) s.close()
     await rm(root, { recursive: true, force: true })
+  })
+
+  it('records a stripe that several files of a batch name (a pack) once, in the batch\'s location record', () => {
+    const locationKey = randomBytes(32)
+    const a = MetaStore.open(join(root, 'a.db'), { metadataKey: key, locationKey, batchMs: 60_000 })
+    stores.push(a)
+    a.persist()
+    const sent = announced(a)
+    const stripe = (n: number): StripePlaced => ({ chunk: Buffer.alloc(32, n), scheme: 'rs:3+2', size: 5000, shards: Array.from({ length: 5 }, (_, i) => ({ shard: Buffer.alloc(32, i), peer: null })) })
+    for (let i = 0; i < 6; i++) {
+      const f = a.create(ROOT, `f${i}`, file)
+      a.writeChunks(f.ino, [{ index: 0, ref: Buffer.from(`ref ${i}`) }], { size: 6 }, undefined, [stripe(i < 4 ? 1 : 2)])
+    }
+    a.persist()
+    const records = sent.map((b) => decodeEnvelope(b)).filter((e) => e.kind === EnvelopeKind.Locations).map((e) => decodeLocations(openEnvelope(locationKey, e)))
+    expect(records).toHaveLength(1)
+    expect(records[0]!.placed.map((p) => p.chunk[0])).toEqual([1, 2])
   })
 
   it('shows each change at once and sends them all, once committed, in one envelope', () => {

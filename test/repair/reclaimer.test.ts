@@ -111,6 +111,50 @@ describe('Reclaimer', () => {
     expect(shardCount()).toBe(0)
   })
 
+  it('keeps a pack while any file packed in it is left, then deletes its shards once and releases the pack', async () => {
+    const released: string[] = []
+    const packsReclaimer = new Reclaimer({
+      meta, network, guard: storage.guard, intervalMs: 3_600_000,
+      release: (stripes) => { released.push(...stripes.map((s) => s.chunk.toString('hex'))) }
+    })
+    const data = [randomBytes(10_000), randomBytes(12_000), randomBytes(3_000)]
+    // Closed small files are stored by the write-behind, which packs them (see PackWriter).
+    for (const [i, d] of data.entries()) await writeFile(`f${i}`, d)
+    await vfs.fsyncdir()
+    expect(storage.packStats).toEqual({ packsWritten: 1, chunksPacked: 3 })
+    expect(shardCount()).toBe(5)
+    const packId = storage.stripeOf(meta.chunk(vfs.lookup(ROOT, 'f0').ino, 0)!)!.chunk.toString('hex')
+
+    vfs.unlink(ROOT, 'f0')
+    vfs.unlink(ROOT, 'f1')
+    await packsReclaimer.pass()
+    expect(shardCount()).toBe(5) // f2 still uses the pack
+    expect(packsReclaimer.stats.stillReferenced).toBe(2)
+    expect(released).toEqual([])
+    const fh = await vfs.open(vfs.lookup(ROOT, 'f2').ino, 0)
+    expect((await vfs.read(fh, 0, 3_000)).equals(data[2]!)).toBe(true)
+    await vfs.release(fh)
+
+    vfs.unlink(ROOT, 'f2')
+    await packsReclaimer.pass()
+    expect(shardCount()).toBe(0)
+    expect(packsReclaimer.stats.shardsDeleted).toBe(5)
+    expect(released).toEqual([packId])
+    expect(meta.released(10)).toEqual([])
+    await packsReclaimer.close()
+  })
+
+  it('deletes the shards of a pack once when all its files go together', async () => {
+    for (let i = 0; i < 4; i++) await writeFile(`f${i}`, randomBytes(5_000 + i))
+    await vfs.fsyncdir()
+    expect(shardCount()).toBe(5)
+    for (let i = 0; i < 4; i++) vfs.unlink(ROOT, `f${i}`)
+    await reclaimer.pass()
+    expect(shardCount()).toBe(0)
+    expect(reclaimer.stats.shardsDeleted).toBe(5)
+    expect(meta.released(10)).toEqual([])
+  })
+
   it('retries deletes that failed because a peer was down', async () => {
     await writeFile('a', randomBytes(CHUNK))
     network.down(1)
