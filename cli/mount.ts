@@ -14,6 +14,7 @@ import { backfillStripes } from '../lib/repair/stripe-backfill.ts'
 import { Reclaimer } from '../lib/repair/reclaimer.ts'
 import { Vfs } from '../lib/vfs/vfs.ts'
 import { Recoder } from '../lib/vfs/recoder.ts'
+import { PackCompactor } from '../lib/vfs/pack-compactor.ts'
 import { meshKeysFrom } from './keys.ts'
 import type { MeshKeys } from '../crypto/key-hierarchy.ts'
 import { startPeer } from './peer.ts'
@@ -153,11 +154,14 @@ export async function mountCommand (argv: string[]): Promise<void> {
   if (resumed > 0) say(`storing ${resumed} files closed before the last stop and not yet on the mesh`)
   // Chunks stored under another scheme than their directory's policy (a policy changed) are stored again.
   recoder = new Recoder({ meta, storage, log: say })
+  // Packs of small files mostly deleted are compacted (their space returns only once all are gone).
+  const compactor = new PackCompactor({ meta, storage, log: say })
   let fuse: FuseMount
   try {
     fuse = FuseMount.mount(vfs, mountpoint.path, { log: say, allowOther: values['allow-other'] === true })
   } catch (err) {
     await recoder.close()
+    await compactor.close()
     await reclaimer.close()
     await control.close()
     await maintenance.close()
@@ -180,6 +184,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
       }
       clearInterval(acknowledger)
       await recoder!.close()
+      await compactor.close()
       await reclaimer.close()
       await control.close()
       await maintenance.close()

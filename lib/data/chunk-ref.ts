@@ -45,7 +45,8 @@ export interface PackPlace {
 /** The scheme name of a chunk kept inline. */
 export const INLINE = 'inline'
 const INLINE_FORMAT = 2
-const PACKED_FORMAT = 3
+/** The first byte of a packed chunk's reference (its format number). */
+export const PACKED_FORMAT = 3
 
 /** The stripe a chunk's shards encode (its own, or its pack's): its id and the bytes it encodes. */
 export function stripeOf (ref: ChunkRef): { id: ChunkId, size: number } {

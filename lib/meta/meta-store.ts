@@ -265,6 +265,12 @@ export class MetaStore {
     this.db.transaction(() => { for (const ref of refs) del.run(ref) })()
   }
 
+  /** The chunks of the tree whose reference starts with the byte first (a format of reference), with their files. */
+  chunksStartingWith (first: number): Array<{ ino: Ino, index: number, ref: Buffer }> {
+    return this.db.prepare<[Buffer], { ino: number, idx: number, ref: Buffer }>('SELECT ino, idx, ref FROM chunks WHERE substr(ref, 1, 1) = ?')
+      .all(Buffer.from([first])).map((r) => ({ ino: r.ino as Ino, index: r.idx, ref: r.ref }))
+  }
+
   /** Every chunk reference in the tree, and those kept to rebuild versions a concurrent write may need. */
   * allRefs (): IterableIterator<Buffer> {
     for (const row of this.db.prepare<[], { ref: Buffer }>('SELECT ref FROM chunks').iterate()) yield row.ref

@@ -1,33 +1,27 @@
 // Space reclaim: shards of deleted, truncated and overwritten files leave the peers; shards that
 // another file (same content) or a write in progress still needs stay. Real shard stores on disk.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { Vfs, ROOT } from '../../lib/vfs/vfs.ts'
-import { MetaStore } from '../../lib/meta/meta-store.ts'
-import { ChunkService } from '../../lib/data/chunk-service.ts'
+import { ROOT, type Vfs } from '../../lib/vfs/vfs.ts'
+import type { MetaStore } from '../../lib/meta/meta-store.ts'
+import type { ChunkService } from '../../lib/data/chunk-service.ts'
 import { Reclaimer } from '../../lib/repair/reclaimer.ts'
-import { parseScheme } from '../../lib/codec/parse-scheme.ts'
-import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
-import { generateMeshSecret } from '../../crypto/mesh-key.ts'
-import { LocalShardNetwork } from '../helpers/local-network.ts'
+import type { LocalShardNetwork } from '../helpers/local-network.ts'
 import { trackConcurrency } from '../helpers/concurrency.ts'
+import { vfsOverLocalMesh, type VfsMesh } from '../helpers/vfs-mesh.ts'
 
 const CHUNK = 64 * 1024
 const me = { uid: 1000, gid: 1000 }
-const keys = deriveMeshKeys(generateMeshSecret())
 
 describe('Reclaimer', () => {
-  let dir: string
+  let mesh: VfsMesh
   let network: LocalShardNetwork
   let meta: MetaStore
   let storage: ChunkService
   let vfs: Vfs
   let reclaimer: Reclaimer
 
-  const shardCount = () => network.storeDirs().reduce((sum, _, i) => sum + network.store(i).usage().shards, 0)
+  const shardCount = () => mesh.shardCount()
 
   async function writeFile (name: string, data: Buffer): Promise<void> {
     const { fh } = vfs.create(ROOT, name, 0o644, me)
@@ -36,19 +30,14 @@ describe('Reclaimer', () => {
   }
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'meshfs-reclaim-'))
-    network = await LocalShardNetwork.create({ peers: 5, capacity: 64 * 1024 * 1024 })
-    meta = MetaStore.open(join(dir, 'meta.db'))
-    storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
-    vfs = new Vfs({ meta, storage, chunkSize: CHUNK, cacheBytes: 4 * CHUNK })
+    mesh = await vfsOverLocalMesh(CHUNK)
+    ;({ network, meta, storage, vfs } = mesh)
     reclaimer = new Reclaimer({ meta, network, guard: storage.guard, intervalMs: 3_600_000 })
   })
 
   afterEach(async () => {
     await reclaimer.close()
-    meta.close()
-    await network.close()
-    await rm(dir, { recursive: true, force: true })
+    await mesh.close()
   })
 
   it('deletes the shards of a deleted file, and of the chunks a truncate dropped', async () => {
