@@ -155,7 +155,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
   // Chunks stored under another scheme than their directory's policy (a policy changed) are stored again.
   recoder = new Recoder({ meta, storage, log: say })
   // Packs of small files mostly deleted are compacted (their space returns only once all are gone).
-  const compactor = new PackCompactor({ meta, storage, log: say })
+  const compactor = new PackCompactor({ meta, storage, held: (stripe) => storage.guard.isHeld(stripe), log: say })
   let fuse: FuseMount
   try {
     fuse = FuseMount.mount(vfs, mountpoint.path, { log: say, allowOther: values['allow-other'] === true })

@@ -2,7 +2,7 @@ import type { ChunkStorage } from '../data/chunk-service.ts'
 import { PACKED_FORMAT, decodeChunkRef, type ChunkRef } from '../data/chunk-ref.ts'
 import { isMeshError } from '../errors.ts'
 import type { MetaStore } from '../meta/meta-store.ts'
-import type { Ino } from '../ports.ts'
+import type { ChunkId, Ino } from '../ports.ts'
 import { PeriodicTask } from '../repair/periodic.ts'
 
 // A pack (small chunks sharing one stripe, see PackWriter) keeps all its space until its last
@@ -22,6 +22,11 @@ export interface PackCompactorOptions {
   liveBelow?: number
   /** Chunks stored again at once (default 16: they fill new packs together). */
   concurrency?: number
+  /**
+   * True for a stripe still being written (ChunkGuard.isHeld): some of its chunks are not yet
+   * recorded, so it looks emptier than it is; it is left for a later pass.
+   */
+  held?: (stripe: ChunkId) => boolean
   log?: (line: string) => void
 }
 
@@ -63,20 +68,20 @@ export class PackCompactor extends PeriodicTask {
 
   /** The live chunks of each pack that files use less than liveBelow of (by bytes). */
   private sparsePacks (): Live[][] {
-    const packs = new Map<string, { size: number, used: Set<number>, bytes: number, live: Live[] }>()
+    const packs = new Map<string, { id: ChunkId, size: number, used: Set<number>, bytes: number, live: Live[] }>()
     for (const { ino, index, ref: raw } of this.opts.meta.chunksStartingWith(PACKED_FORMAT)) {
       const ref = decodeChunkRef(raw)
       const place = ref.pack!
       const key = `${place.id}/${ref.scheme}`
       let pack = packs.get(key)
-      if (!pack) packs.set(key, pack = { size: place.size, used: new Set(), bytes: 0, live: [] })
+      if (!pack) packs.set(key, pack = { id: place.id, size: place.size, used: new Set(), bytes: 0, live: [] })
       if (!pack.used.has(place.offset)) { // the same chunk in two files (a copy of a reference) counts once
         pack.used.add(place.offset)
         pack.bytes += ref.sealedSize
       }
       pack.live.push({ ino, index, raw, ref })
     }
-    return [...packs.values()].filter((p) => p.bytes < p.size * this.liveBelow).map((p) => p.live)
+    return [...packs.values()].filter((p) => p.bytes < p.size * this.liveBelow && this.opts.held?.(p.id) !== true).map((p) => p.live)
   }
 
   /** Stores one chunk again (packed) and points its file at the copy, unless the file changed meanwhile. */

@@ -80,6 +80,22 @@ describe('PackCompactor', () => {
     expect(storage.guard.held).toBe(0)
   })
 
+  it('leaves a pack whose chunks are still being recorded (its id held), then compacts it', async () => {
+    await compactor.close()
+    compactor = new PackCompactor({ meta, storage, intervalMs: 3_600_000, held: (stripe) => storage.guard.isHeld(stripe) })
+    await writeFiles(6)
+    for (const i of [0, 1, 2, 3, 4]) vfs.unlink(ROOT, `f${i}`)
+    const old = packOf('f5')!
+    await storage.guard.hold(old) // as the write-behind does until every chunk of the pack is recorded
+    await compactor.pass()
+    expect(compactor.stats.chunksMoved).toBe(0)
+    storage.guard.release(old)
+    await compactor.pass()
+    expect(compactor.stats.chunksMoved).toBe(1)
+    expect(packOf('f5')).not.toBe(old)
+    await expectIntact(['f5'])
+  })
+
   it('leaves a pack that is still mostly used', async () => {
     await writeFiles(6)
     const old = packOf('f0')
