@@ -37,6 +37,8 @@ export interface ShardStorage {
   has (id: ShardId): Promise<boolean>
   /** True if something was deleted. */
   delete (id: ShardId): Promise<boolean>
+  /** When the shard was last put (a put of bytes already here counts), or null if absent. */
+  lastPut? (id: ShardId): Promise<number | null>
   list (): Promise<ShardId[]>
   usage (): StoreUsage
   /** How many corrupt shards reads have found (and removed from service). */

@@ -1,4 +1,4 @@
-import { access, open, readFile, stat } from 'node:fs/promises'
+import { access, open, readFile, stat, utimes } from 'node:fs/promises'
 import { errors } from '../errors.ts'
 import type { ShardId } from '../ports.ts'
 
@@ -20,6 +20,31 @@ export async function readShard (file: string, id: ShardId): Promise<Buffer | nu
   } catch (err) {
     if (errno(err) === 'ENOENT') return null
     throw errors.io(`reading shard ${short(id)}`, err)
+  }
+}
+
+/**
+ * Sets the file's modification time to now (a put of bytes already here); false if it is absent.
+ * A file that cannot be touched (a read-only disk) is still there: true.
+ */
+export async function touch (file: string): Promise<boolean> {
+  try {
+    const now = new Date()
+    await utimes(file, now, now)
+    return true
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return false
+    return present(file)
+  }
+}
+
+/** The file's modification time in ms, or null if it is gone. */
+export async function modifiedAt (file: string): Promise<number | null> {
+  try {
+    return (await stat(file)).mtimeMs
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return null
+    throw errors.io(`checking ${file}`, err)
   }
 }
 

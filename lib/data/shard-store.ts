@@ -6,7 +6,7 @@ import { errors, toMeshError, type MeshError } from '../errors.ts'
 import type { ShardId, ShardStorage, StoreUsage } from '../ports.ts'
 import { PREFIXES, ShardLayout } from './shard-path.ts'
 import { DiskHealth } from './disk-health.ts'
-import { errno, present, readShard, short, sizeOf, syncDir, writeSynced, writeUnsynced } from './shard-files.ts'
+import { errno, modifiedAt, present, readShard, short, sizeOf, syncDir, touch, writeSynced, writeUnsynced } from './shard-files.ts'
 import { WriteBack } from './write-back.ts'
 
 const DISK_FULL = new Set(['ENOSPC', 'EDQUOT'])
@@ -119,6 +119,11 @@ export class ShardStore implements ShardStorage {
     return this.run(() => present(file))
   }
 
+  /** When the shard was last put (written, or put again while here), or null if absent. */
+  async lastPut (id: ShardId): Promise<number | null> {
+    return this.run(() => modifiedAt(this.layout.file(id)))
+  }
+
   async delete (id: ShardId): Promise<boolean> {
     const file = this.layout.file(id)
     return this.run(() => this.serial(id, async () => {
@@ -210,7 +215,9 @@ export class ShardStore implements ShardStorage {
   }
 
   private async write (id: ShardId, file: string, data: Uint8Array, buffered: boolean): Promise<void> {
-    if (await present(file)) return // content-addressed: the same bytes are already here
+    // Content-addressed: the same bytes are already here. Its time says it was put again: a
+    // writer storing this content anew records it soon, and space collection waits (Collector).
+    if (await touch(file)) return
     const size = data.byteLength
     // Check and reserve in one synchronous step, so concurrent puts cannot overshoot together.
     const used = this.used + this.reserved

@@ -50,6 +50,10 @@ export class Collector extends PeriodicTask {
       if (now - since < this.graceMs) continue
       // Asked again just before deleting: a record naming it may have arrived meanwhile.
       if (table.names(Buffer.from(this.opts.self, 'hex'), Buffer.from(id, 'hex'))) continue
+      // Put again within the grace time: a writer storing the same content anew (a mount that
+      // redoes a write its killed predecessor left unrecorded) records it soon; its grace starts again.
+      const put = await store.lastPut?.(id)
+      if (put != null && now - put < this.graceMs) { this.unreferencedSince.set(id, put); continue }
       if (await store.delete(id)) deleted++
       this.unreferencedSince.delete(id)
     }
