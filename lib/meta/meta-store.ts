@@ -265,10 +265,15 @@ export class MetaStore {
     this.db.transaction(() => { for (const ref of refs) del.run(ref) })()
   }
 
-  /** The chunks of the tree whose reference starts with the byte first (a format of reference), with their files. */
-  chunksStartingWith (first: number): Array<{ ino: Ino, index: number, ref: Buffer }> {
-    return this.db.prepare<[Buffer], { ino: number, idx: number, ref: Buffer }>('SELECT ino, idx, ref FROM chunks WHERE substr(ref, 1, 1) = ?')
-      .all(Buffer.from([first])).map((r) => ({ ino: r.ino as Ino, index: r.idx, ref: r.ref }))
+  /**
+   * Up to limit chunks of the tree whose reference starts with the byte first (a format of
+   * reference), with their files, in (inode, index) order after `after`: a scan in pages.
+   */
+  chunksStartingWith (first: number, after: { ino: Ino, index: number } | null, limit: number): Array<{ ino: Ino, index: number, ref: Buffer }> {
+    const from = after ?? { ino: -1, index: -1 }
+    return this.db.prepare<[number, number, number, Buffer, number], { ino: number, idx: number, ref: Buffer }>(
+      'SELECT ino, idx, ref FROM chunks WHERE (ino > ? OR (ino = ? AND idx > ?)) AND substr(ref, 1, 1) = ? ORDER BY ino, idx LIMIT ?')
+      .all(from.ino, from.ino, from.index, Buffer.from([first]), limit).map((r) => ({ ino: r.ino as Ino, index: r.idx, ref: r.ref }))
   }
 
   /** Every chunk reference in the tree, and those kept to rebuild versions a concurrent write may need. */

@@ -20,6 +20,8 @@ export interface PackCompactorOptions {
   intervalMs?: number
   /** A pack whose live chunks take less than this share of it is compacted (default 0.5). */
   liveBelow?: number
+  /** Packed chunks read between two yields to the event loop while scanning (default 2,000). */
+  scanPage?: number
   /** Chunks stored again at once (default 16: they fill new packs together). */
   concurrency?: number
   /**
@@ -40,48 +42,67 @@ export interface CompactionStats {
 
 interface Live { ino: Ino, index: number, raw: Buffer, ref: ChunkRef }
 
+function packKey (ref: ChunkRef): string {
+  return `${ref.pack!.id}/${ref.scheme}`
+}
+
 export class PackCompactor extends PeriodicTask {
   readonly stats: CompactionStats = { passes: 0, packsCompacted: 0, chunksMoved: 0, failures: 0 }
   private readonly liveBelow: number
   private readonly concurrency: number
+  private readonly scanPage: number
 
   constructor (private readonly opts: PackCompactorOptions) {
     super(opts.intervalMs ?? 60_000)
     this.liveBelow = opts.liveBelow ?? 0.5
     this.concurrency = opts.concurrency ?? 16
+    this.scanPage = opts.scanPage ?? 2000
   }
 
   protected async run (): Promise<void> {
-    const work = this.sparsePacks()
-    if (work.length === 0) return
+    const sparse = await this.sparsePacks()
+    if (sparse.size === 0) return
     this.stats.passes++
-    const chunks = work.flat()
+    const chunks: Live[] = []
+    await this.scan((live) => { if (sparse.has(packKey(live.ref))) chunks.push(live) })
     const before = this.stats.chunksMoved
     let next = 0
     const mover = async (): Promise<void> => {
       while (next < chunks.length && !this.closed) await this.move(chunks[next++]!)
     }
     await Promise.all(Array.from({ length: this.concurrency }, mover))
-    this.stats.packsCompacted += work.length
-    this.opts.log?.(`compacted ${work.length} packs less than ${Math.round(this.liveBelow * 100)}% used: ${this.stats.chunksMoved - before} chunks stored again`)
+    this.stats.packsCompacted += sparse.size
+    this.opts.log?.(`compacted ${sparse.size} packs less than ${Math.round(this.liveBelow * 100)}% used: ${this.stats.chunksMoved - before} chunks stored again`)
   }
 
-  /** The live chunks of each pack that files use less than liveBelow of (by bytes). */
-  private sparsePacks (): Live[][] {
-    const packs = new Map<string, { id: ChunkId, size: number, used: Set<number>, bytes: number, live: Live[] }>()
-    for (const { ino, index, ref: raw } of this.opts.meta.chunksStartingWith(PACKED_FORMAT)) {
-      const ref = decodeChunkRef(raw)
+  /** The packs that files use less than liveBelow of (by bytes), and that are not being written. */
+  private async sparsePacks (): Promise<Set<string>> {
+    const packs = new Map<string, { id: ChunkId, size: number, used: Set<number>, bytes: number }>()
+    await this.scan(({ ref }) => {
       const place = ref.pack!
-      const key = `${place.id}/${ref.scheme}`
+      const key = packKey(ref)
       let pack = packs.get(key)
-      if (!pack) packs.set(key, pack = { id: place.id, size: place.size, used: new Set(), bytes: 0, live: [] })
+      if (!pack) packs.set(key, pack = { id: place.id, size: place.size, used: new Set(), bytes: 0 })
       if (!pack.used.has(place.offset)) { // the same chunk in two files (a copy of a reference) counts once
         pack.used.add(place.offset)
         pack.bytes += ref.sealedSize
       }
-      pack.live.push({ ino, index, raw, ref })
+    })
+    const sparse = new Set<string>()
+    for (const [key, p] of packs) if (p.bytes < p.size * this.liveBelow && this.opts.held?.(p.id) !== true) sparse.add(key)
+    return sparse
+  }
+
+  /** Every packed chunk of the tree, in pages, yielding between them (FUSE requests wait meanwhile). */
+  private async scan (visit: (live: Live) => void): Promise<void> {
+    let after: { ino: Ino, index: number } | null = null
+    for (;;) {
+      const page = this.opts.meta.chunksStartingWith(PACKED_FORMAT, after, this.scanPage)
+      for (const { ino, index, ref } of page) visit({ ino, index, raw: ref, ref: decodeChunkRef(ref) })
+      if (page.length < this.scanPage || this.closed) return
+      after = page[page.length - 1]!
+      await new Promise((resolve) => setImmediate(resolve))
     }
-    return [...packs.values()].filter((p) => p.bytes < p.size * this.liveBelow && this.opts.held?.(p.id) !== true).map((p) => p.live)
   }
 
   /** Stores one chunk again (packed) and points its file at the copy, unless the file changed meanwhile. */

@@ -49,7 +49,7 @@ describe('PackCompactor', () => {
     mesh = await vfsOverLocalMesh(CHUNK)
     ;({ meta, storage, vfs } = mesh)
     reclaimer = new Reclaimer({ meta, network: mesh.network, guard: storage.guard, intervalMs: 3_600_000 })
-    compactor = new PackCompactor({ meta, storage, intervalMs: 3_600_000 })
+    compactor = new PackCompactor({ meta, storage, intervalMs: 3_600_000, scanPage: 3 }) // several pages
     data.clear()
   })
 
@@ -82,7 +82,7 @@ describe('PackCompactor', () => {
 
   it('leaves a pack whose chunks are still being recorded (its id held), then compacts it', async () => {
     await compactor.close()
-    compactor = new PackCompactor({ meta, storage, intervalMs: 3_600_000, held: (stripe) => storage.guard.isHeld(stripe) })
+    compactor = new PackCompactor({ meta, storage, intervalMs: 3_600_000, scanPage: 3, held: (stripe) => storage.guard.isHeld(stripe) })
     await writeFiles(6)
     for (const i of [0, 1, 2, 3, 4]) vfs.unlink(ROOT, `f${i}`)
     const old = packOf('f5')!
