@@ -56,7 +56,8 @@ export class Reclaimer extends PeriodicTask {
     // Decide and lock in one synchronous step: no write can start or record between them.
     const decoded = released.map((raw) => ({ raw, ref: decodeChunkRef(raw) }))
     const referenced = this.stillReferenced(new Set(decoded.flatMap(({ ref }) => ref.shards.map((s) => s.id))))
-    // One entry per stripe: the chunks of a pack (see PackWriter) share theirs.
+    // One entry per stripe and holders: the chunks of a pack (see PackWriter) share both. (Two
+    // references of one stripe naming other holders go one per pass: the second finds it locked.)
     const stripes = new Map<string, { raws: Buffer[], ref: ChunkRef, unlock: () => void }>()
     const settled: Buffer[] = []
     for (const { raw, ref } of decoded) {
@@ -66,7 +67,7 @@ export class Reclaimer extends PeriodicTask {
         settled.push(raw)
         continue
       }
-      const key = `${stripeOf(ref).id}/${ref.scheme}`
+      const key = `${stripeOf(ref).id}/${ref.scheme}/${ref.shards.map((s) => s.peer).join(',')}`
       const known = stripes.get(key)
       if (known) { known.raws.push(raw); continue }
       const unlock = guard.tryLock(stripeOf(ref).id)
