@@ -7,7 +7,8 @@ import type { Ino } from '../ports.ts'
 import { ChunkCache } from './chunk-cache.ts'
 import { ListingCache, type ListedEntry } from './listing-cache.ts'
 import { UnchangedCache } from './unchanged-cache.ts'
-import { POLICY_XATTR, RedundancyPolicy } from './redundancy-policy.ts'
+import { RedundancyPolicy } from './redundancy-policy.ts'
+import { Xattrs } from './xattrs.ts'
 import { OpenFile } from './open-file.ts'
 import { WriteBehind } from './write-behind.ts'
 
@@ -46,13 +47,6 @@ const S_ISGID = 0o2000
 
 export interface StatFs { blockSize: number, blocks: number, blocksFree: number, files: number, filesFree: number, nameMax: number }
 
-const XATTR_CREATE = 1
-const XATTR_REPLACE = 2
-/** The kernel's bound on what listxattr returns. */
-const XATTR_LIST_MAX = 65536
-/** Names and values of one file: every peer keeps them, in every op that sets one. */
-const XATTR_FILE_MAX = 256 * 1024
-
 interface Handle { file: OpenFile, nextRead: number }
 
 /**
@@ -75,7 +69,7 @@ export class Vfs {
   /** What getattr reads from the database (never modified: shown() copies). */
   private readonly inodes: UnchangedCache<Ino, Inode>
   private readonly chunkCounts: UnchangedCache<Ino, number>
-  private readonly xattrs: UnchangedCache<string, Buffer | null>
+  private readonly xattrs: Xattrs
   private nextHandle = 1
 
   constructor (private readonly opts: VfsOptions) {
@@ -88,7 +82,7 @@ export class Vfs {
     this.policy = new RedundancyPolicy(opts.meta, opts.log)
     this.inodes = new UnchangedCache(() => this.meta.changes)
     this.chunkCounts = new UnchangedCache(() => this.meta.changes)
-    this.xattrs = new UnchangedCache(() => this.meta.changes)
+    this.xattrs = new Xattrs(opts.meta, this.policy, (ino) => this.inode(ino))
     this.listings = new ListingCache({
       list: (dir) => this.meta.readdir(dir).map((entry) => ({ name: entry.name, ino: entry.ino, kind: entry.kind, stat: this.shown(entry.inode) })),
       stamp: () => this.files.size === 0 ? this.meta.changes : -1
@@ -337,39 +331,11 @@ export class Vfs {
 
   // ---- extended attributes ---------------------------------------------------------------
 
-  /**
-   * An attribute's value, or null where the file has none by that name: the kernel asks for
-   * security.capability before every write, and an exception per answer cost 15% of random I/O.
-   */
-  getxattr (ino: Ino, name: string): Buffer | null {
-    checkAttrName(name)
-    const value = this.xattrs.get(`${ino}/${name}`, () => this.meta.xattrOrNull(ino, name))
-    if (value === null) this.inode(ino) // NOT_FOUND for a file that is gone
-    return value
-  }
-  listxattr (ino: Ino): string[] { return this.meta.listXattrs(ino) }
+  getxattr (ino: Ino, name: string): Buffer | null { return this.xattrs.get(ino, name) }
+  listxattr (ino: Ino): string[] { return this.xattrs.list(ino) }
   /** flags: XATTR_CREATE (1) fails if the attribute exists, XATTR_REPLACE (2) if it does not. */
-  setxattr (ino: Ino, name: string, value: Buffer, flags = 0): void {
-    checkAttrName(name)
-    const exists = this.meta.listXattrs(ino).includes(name)
-    if (flags & XATTR_CREATE && exists) throw errors.exists(`attribute ${name}`)
-    if (flags & XATTR_REPLACE && !exists) throw errors.noAttr(name)
-    if (name === POLICY_XATTR) value = this.policy.canonical(ino, value)
-    const used = this.meta.xattrBytes(ino)
-    const old = exists ? Buffer.byteLength(name) + this.meta.getXattr(ino, name).byteLength : 0
-    const names = used.names + (exists ? 0 : Buffer.byteLength(name) + 1)
-    const total = used.total - old + Buffer.byteLength(name) + value.byteLength
-    if (names > XATTR_LIST_MAX || total > XATTR_FILE_MAX) {
-      throw errors.noSpace(`extended attributes of inode ${ino} (${XATTR_FILE_MAX / 1024} KiB per file, names listed in ${XATTR_LIST_MAX / 1024} KiB)`)
-    }
-    this.meta.setXattr(ino, name, value)
-    if (name === POLICY_XATTR) this.policy.changed()
-  }
-
-  removexattr (ino: Ino, name: string): void {
-    this.meta.setXattr(ino, checkAttrName(name), null)
-    if (name === POLICY_XATTR) this.policy.changed()
-  }
+  setxattr (ino: Ino, name: string, value: Buffer, flags = 0): void { this.xattrs.set(ino, name, value, flags) }
+  removexattr (ino: Ino, name: string): void { this.xattrs.remove(ino, name) }
 
   // ---- open files ------------------------------------------------------------------------
 
@@ -531,15 +497,6 @@ export class Vfs {
     if (!handle) throw errors.badArgument(`no open file handle ${fh}`)
     return handle
   }
-}
-
-/**
- * Attribute namespaces kept: user.* (the kernel checks who may use it), trusted.* and security.*
- * (privileged). system.* holds POSIX ACLs, which meshfs does not implement; others do not exist.
- */
-function checkAttrName (name: string): string {
-  if (/^(user|trusted|security)\./.test(name)) return name
-  throw errors.notSupported(`extended attribute ${name} (namespaces: user., trusted., security.)`)
 }
 
 export { Kind, ROOT, now, type Attrs, type Inode, type Name, type Time }
