@@ -35,8 +35,8 @@ export interface ShardStorage {
   /** Verified bytes. NOT_FOUND if absent; CORRUPT (and counted) if the file no longer hashes to id. */
   get (id: ShardId): Promise<Uint8Array>
   has (id: ShardId): Promise<boolean>
-  /** True if something was deleted. */
-  delete (id: ShardId): Promise<boolean>
+  /** True if something was deleted. unlessPutSince: not if it was put at or after that time (ms). */
+  delete (id: ShardId, opts?: { unlessPutSince?: number }): Promise<boolean>
   /** When the shard was last put (a put of bytes already here counts), or null if absent. */
   lastPut? (id: ShardId): Promise<number | null>
   list (): Promise<ShardId[]>

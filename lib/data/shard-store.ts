@@ -124,9 +124,11 @@ export class ShardStore implements ShardStorage {
     return this.run(() => modifiedAt(this.layout.file(id)))
   }
 
-  async delete (id: ShardId): Promise<boolean> {
+  /** unlessPutSince: keeps the shard if it was put at or after this time (checked in turn with puts of it). */
+  async delete (id: ShardId, opts: { unlessPutSince?: number } = {}): Promise<boolean> {
     const file = this.layout.file(id)
     return this.run(() => this.serial(id, async () => {
+      if (opts.unlessPutSince !== undefined && ((await modifiedAt(file)) ?? -Infinity) >= opts.unlessPutSince) return false
       const size = await sizeOf(file)
       if (size === null) return false
       try {

@@ -54,7 +54,7 @@ export class Collector extends PeriodicTask {
       // redoes a write its killed predecessor left unrecorded) records it soon; its grace starts again.
       const put = await store.lastPut?.(id)
       if (put != null && now - put < this.graceMs) { this.unreferencedSince.set(id, put); continue }
-      if (await store.delete(id)) deleted++
+      if (await store.delete(id, { unlessPutSince: now - this.graceMs })) deleted++ // a put meanwhile keeps it
       this.unreferencedSince.delete(id)
     }
     for (const id of this.unreferencedSince.keys()) if (!seen.has(id)) this.unreferencedSince.delete(id)

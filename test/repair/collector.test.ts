@@ -63,4 +63,15 @@ describe('Collector', () => {
     await collector.pass()
     expect(await store.has(id)).toBe(false)
   })
+
+  it('has the store refuse a delete when the shard was put since (decided in turn with puts of it)', async () => {
+    const { id, data } = await putShard()
+    const before = Date.now()
+    await sleep(20)
+    await store.put(id, data)
+    expect(await store.delete(id, { unlessPutSince: before })).toBe(false)
+    expect(await store.has(id)).toBe(true)
+    expect(await store.delete(id, { unlessPutSince: Date.now() + 1000 })).toBe(true)
+    expect(await store.has(id)).toBe(false)
+  })
 })
