@@ -309,4 +309,3 @@ function defaultHedgeMs (candidates: Candidate[]): number {
   const median = rtts.length > 0 ? rtts[Math.floor(rtts.length / 2)]! : 0
   return Math.max(MIN_HEDGE_MS, 2 * median)
 }
-

@@ -326,4 +326,3 @@ export class MergeLog {
 function changesTree (entry: Entry): boolean {
   return entry.ops?.some((t) => t.op.type !== OpType.Hello) ?? false
 }
-
