@@ -7,9 +7,11 @@ import { benchMeta } from './meta.ts'
 import { benchSchemes } from './schemes.ts'
 import { benchMount, printFsTable } from './mount.ts'
 import { benchRepair } from './repair.ts'
+import { freshBundle } from '../bin/bundle.js'
 
 const only = new Set(process.argv.slice(2))
 const wanted = (name: string) => only.size === 0 || only.has(name)
+await freshBundle() // the meshfs processes run it, as a user's do
 
 if (wanted('codec')) printTable('Codec: encode/decode of 1 MiB chunks (baseline: memcpy of the same bytes)', await benchCodec())
 if (wanted('schemes')) {

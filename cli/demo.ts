@@ -3,13 +3,13 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { NODE_FLAGS } from './node-flags.ts'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import createTestnet from 'hyperdht/testnet.js'
 import { formatMeshKey, generateMeshSecret, parseMeshKey } from '../crypto/mesh-key.ts'
 import { deriveMeshKeys } from '../crypto/key-hierarchy.ts'
 import { parseBootstrap } from '../peers/dht.ts'
 import { startPeer, type Peer } from './peer.ts'
 import { formatSize } from './size.ts'
+import { packageRoot } from '../lib/package-root.ts'
 
 export const DEMO_HELP = `Usage: meshfs demo [--dir DIR] [--mount DIR] [--peers N] [--capacity SIZE]
 
@@ -26,7 +26,8 @@ Options:
   -h, --help       show this help
 `
 
-const MOUNT_ENTRY = fileURLToPath(new URL('../mount.ts', import.meta.url))
+/** The children run as the user's meshfs does (bin/meshfs.js: the bundle, or the sources under MESHFS_FROM_SOURCE). */
+const LAUNCHER = join(packageRoot(import.meta.url), 'bin', 'meshfs.js')
 
 export async function demoCommand (argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -72,7 +73,7 @@ export async function demoCommand (argv: string[]): Promise<void> {
 
   for (let i = 0; i < count; i++) {
     const store = join(dir, `peer-${i}`)
-    const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', MOUNT_ENTRY, 'serve', '--key', key, '--store', store,
+    const child = spawn(process.execPath, [...NODE_FLAGS, LAUNCHER, 'serve', '--key', key, '--store', store,
       '--capacity', capacity, ...bootstrap.flatMap((b) => ['--bootstrap', b])], { stdio: ['ignore', 'pipe', 'inherit'] })
     children.push(child)
     child.once('exit', (code, signal) => { if (!stopping) console.log(`meshfs demo: peer ${i} exited (${signal ?? code})`) })
@@ -95,7 +96,7 @@ export async function demoCommand (argv: string[]): Promise<void> {
   }
   const mountpoint = resolve(values.mount ?? join(dir, 'mnt'))
   await mkdir(mountpoint, { recursive: true }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOTCONN') throw err })
-  mount = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', MOUNT_ENTRY, 'mount', mountpoint, '--key', key, '--store', join(dir, 'client'),
+  mount = spawn(process.execPath, [...NODE_FLAGS, LAUNCHER, 'mount', mountpoint, '--key', key, '--store', join(dir, 'client'),
     '--redundancy', 'rs:3+2', ...bootstrap.flatMap((b) => ['--bootstrap', b])], { stdio: ['ignore', 'pipe', 'inherit'] })
   const mountChild = mount
   mountChild.stdout?.pipe(process.stdout)

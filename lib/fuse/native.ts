@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module'
 import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
+import { packageRoot } from '../package-root.ts'
 
 /** Request numbers sent by lib/fuse/native/meshfuse.c (keep in step with its enum). */
 export enum FuseOp {
@@ -51,8 +51,7 @@ export interface MeshFuseBinding {
   replyStatfs (m: MountHandle, req: number, fields: Float64Array): void
 }
 
-const ROOT_DIR = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..')
-const ADDON = join(ROOT_DIR, 'build', 'Release', 'meshfuse.node')
+const ADDON = join(packageRoot(import.meta.url), 'build', 'Release', 'meshfuse.node')
 
 let binding: MeshFuseBinding | null = null
 

@@ -8,14 +8,16 @@ const live = new Set<ChildProcess>()
 // A failing test must not leave peer processes behind.
 process.once('exit', () => { for (const child of live) child.kill('SIGKILL') })
 
-/** Runs `meshfs ARGS` as a child process, as a user would (through tsx, no build step; bin/meshfs.js's node flags). */
+/** Runs `meshfs ARGS` as a child process, as a user would (bin/meshfs.js: the bundle, built by the tests' setup). */
 export function spawnMeshfs (args: string[]): ChildProcess {
-  // MESHFS_PROFILE_DIR=dir: every child writes a CPU profile there when it exits (bench/profile-mount.ts).
-  const profile = process.env.MESHFS_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.MESHFS_PROFILE_DIR}`] : []
-  const child = spawn(process.execPath, [...NODE_FLAGS, ...profile, '--import', 'tsx', 'mount.ts', ...args], {
+  // MESHFS_PROFILE_DIR=dir: every child writes a CPU profile there when it exits (bench/profile-mount.ts),
+  // run from the sources so that the profile names their files.
+  const profileDir = process.env.MESHFS_PROFILE_DIR
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...profile, 'bin/meshfs.js', ...args], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_NO_WARNINGS: '1' }
+    env: { ...process.env, NODE_NO_WARNINGS: '1', ...(profileDir ? { MESHFS_FROM_SOURCE: '1' } : {}) }
   })
   live.add(child)
   child.once('exit', () => live.delete(child))
