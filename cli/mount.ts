@@ -9,6 +9,7 @@ import { meshCapacity } from '../lib/data/mesh-capacity.ts'
 import { isMeshError } from '../lib/errors.ts'
 import { FuseMount } from '../lib/fuse/fuse-mount.ts'
 import { prepareMountpoint } from '../lib/fuse/mountpoint.ts'
+import { FreeMemoryReleaser } from '../lib/fuse/free-memory.ts'
 import { MetaStore } from '../lib/meta/meta-store.ts'
 import { backfillStripes } from '../lib/repair/stripe-backfill.ts'
 import { Reclaimer } from '../lib/repair/reclaimer.ts'
@@ -170,6 +171,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
     throw new Error(`cannot mount ${mountpoint.path}: ${(err as Error).message}`)
   }
 
+  const freeMemory = new FreeMemoryReleaser()
   let stopping: Promise<void> | null = null
   const stop = (why: string) => {
     stopping ??= (async () => {
@@ -183,6 +185,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
         process.exitCode = 1
       }
       clearInterval(acknowledger)
+      freeMemory.stop()
       await recoder!.close()
       await compactor.close()
       await reclaimer.close()
@@ -202,7 +205,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
     // The histogram holds the whole 10 ms sampling interval: what counts is the lateness beyond it.
     const ms = (ns: number) => Math.max(0, (ns - 10e6) / 1e6).toFixed(1)
     say(`stats: event-loop lateness p50 ${ms(loopDelay.percentile(50))} ms, p99 ${ms(loopDelay.percentile(99))} ms, max ${ms(loopDelay.max)} ms; ` +
-      `${memoryLine()}; chunks stored ${storage.writer.stats.chunksWritten} (and ${storage.packStats.chunksPacked} in ${storage.packStats.packsWritten} packs), read from the mesh ${storage.reader.stats.chunksRead} (since start)`)
+      `${memoryLine()}, free heap returned ${freeMemory.stats.releases} times (${formatSize(freeMemory.stats.releasedBytes)}); chunks stored ${storage.writer.stats.chunksWritten} (and ${storage.packStats.chunksPacked} in ${storage.packStats.packsWritten} packs), read from the mesh ${storage.reader.stats.chunksRead} (since start)`)
     loopDelay.reset()
   })
   process.once('SIGINT', () => stop('SIGINT'))

@@ -49,6 +49,8 @@ export interface MeshFuseBinding {
    */
   replyDir (m: MountHandle, req: number, maxSize: number, names: Buffer[], stats: Float64Array, first: number, plus: 0 | 1, timeout: number): void
   replyStatfs (m: MountHandle, req: number, fields: Float64Array): void
+  /** Bytes free in malloc's heaps; from minBytes on, their free pages go back to the kernel (malloc_trim). */
+  releaseFreeMemory (minBytes: number): number
 }
 
 const ADDON = join(packageRoot(import.meta.url), 'build', 'Release', 'meshfuse.node')

@@ -518,6 +518,24 @@ static napi_value js_reply_statfs(napi_env env, napi_callback_info info) {
   answered(m); return NULL;
 }
 
+// releaseFreeMemory(minBytes) -> bytes free in malloc's heaps when called. Past minBytes, gives
+// their free pages back to the kernel (malloc_trim): chunks under the mmap threshold live in the
+// heap, and once the cache drops many of them glibc keeps the memory (it trims only the heap's top).
+static napi_value js_release_free_memory(napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1]; double min_bytes = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc >= 1) napi_get_value_double(env, argv[0], &min_bytes);
+  double free_bytes = 0;
+#ifdef __GLIBC__
+  struct mallinfo2 info2 = mallinfo2();
+  free_bytes = (double) info2.fordblks;
+  if (free_bytes >= min_bytes) malloc_trim(0);
+#endif
+  napi_value result;
+  napi_create_double(env, free_bytes, &result);
+  return result;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
 #ifdef __GLIBC__
   /* File contents pass through this process in buffers of a chunk (1 MiB) and its shards. glibc
@@ -541,6 +559,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     { "replyXattr", 0, js_reply_xattr, 0, 0, 0, napi_default, 0 },
     { "replyDir", 0, js_reply_dir, 0, 0, 0, napi_default, 0 },
     { "replyStatfs", 0, js_reply_statfs, 0, 0, 0, napi_default, 0 },
+    { "releaseFreeMemory", 0, js_release_free_memory, 0, 0, 0, napi_default, 0 },
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;
