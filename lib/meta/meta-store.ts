@@ -9,6 +9,7 @@ import { locationRecord, type StripePlaced } from './location-ops.ts'
 import { SCHEMA, SCHEMA_VERSION } from './schema.ts'
 import { StagedWrites } from './staged-writes.ts'
 import { ROOT, Tree, type DirEntry, type Inode } from './tree.ts'
+import { INLINE_REF_BYTE } from './tree-queries.ts'
 
 export { ROOT, type DirEntry, type Inode }
 export const NAME_MAX = 255
@@ -256,7 +257,7 @@ export class MetaStore {
   /** Adds references that never made it into the tree (stored for a file that is gone). */
   release (refs: Buffer[]): void {
     const add = this.db.prepare('INSERT OR IGNORE INTO released (ref) VALUES (?)')
-    this.db.transaction(() => { for (const ref of refs) add.run(ref) })()
+    this.db.transaction(() => { for (const ref of refs) if (ref[0] !== INLINE_REF_BYTE) add.run(ref) })()
   }
 
   /** Marks released references as dealt with (their shards are gone or still referenced). */

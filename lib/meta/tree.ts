@@ -339,16 +339,17 @@ export class Tree {
     const q = this.q
     // Versions every writer has seen: no concurrent write can need them any more.
     this.versions.forgetStable(stable)
-    const rows = q.stableDetached.all(stable.ms, stable.ms, stable.count).filter((row) => !this.pinned.has(row.ino as Ino))
-    for (const { ino } of rows) {
-      this.versions.forgetAll(ino as Ino)
-      q.undetach.run(ino)
-      q.deleteInode.run(ino)
-      q.releaseChunks.run(ino, 0)
-      q.deleteChunks.run(ino, 0)
-      q.deleteXattrs.run(ino)
-    }
-    return rows.length
+    let count = q.purgeCollect.run(stable.ms, stable.ms, stable.count).changes
+    if (count === 0) return 0
+    for (const ino of this.pinned) count -= q.purgeSpare.run(ino).changes
+    for (const { ino } of q.purgeHistoryInos.all()) this.versions.forgetAll(ino as Ino)
+    q.purgeDetached.run()
+    q.purgeInodes.run()
+    q.purgeReleaseChunks.run()
+    q.purgeChunks.run()
+    q.purgeXattrs.run()
+    q.purgeDone.run()
+    return count
   }
 
   /**

@@ -11,7 +11,8 @@ import { randomBytes } from 'node:crypto'
 import { LocationWriter } from '../../lib/meta/location-writer.ts'
 import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
 import { generateMeshSecret } from '../../crypto/mesh-key.ts'
-import type { ChunkId } from '../../lib/ports.ts'
+import type { ChunkId, ShardId } from '../../lib/ports.ts'
+import { encodeChunkRef, INLINE } from '../../lib/data/chunk-ref.ts'
 
 const file = { kind: Kind.File, mode: 0o100644, uid: 1000, gid: 1000 }
 const dir = { kind: Kind.Dir, mode: 0o40755, uid: 1000, gid: 1000 }
@@ -109,6 +110,25 @@ describe('MetaStore', () => {
     expect(meta.chunks(f.ino).map((c) => c.index)).toEqual([0])
     meta.remove(ROOT, 'f', { dir: false })
     expect(meta.chunks(f.ino)).toEqual([])
+  })
+
+  it('releases the stored chunks of a removed, truncated or overwritten file, never its inline ones', async () => {
+    const stored = () => encodeChunkRef({
+      id: randomBytes(32).toString('hex') as ChunkId, size: 100, sealedSize: 140, scheme: 'rs:3+2',
+      shards: [{ id: randomBytes(32).toString('hex') as ShardId, peer: null }]
+    })
+    const inline = () => encodeChunkRef({ id: randomBytes(32).toString('hex') as ChunkId, size: 3, sealedSize: 3, scheme: INLINE, shards: [], inline: Buffer.from('abc') })
+    const refs = [stored(), inline(), stored(), inline(), stored()]
+    const later = stored()
+    const f = meta.create(ROOT, 'f', file)
+    meta.writeChunks(f.ino, refs.map((ref, index) => ({ index, ref })), { size: 5 * 1024 * 1024 })
+    meta.truncate(f.ino, 3 * 1024 * 1024, 3) // chunks 3 (inline) and 4 (stored) go
+    meta.writeChunks(f.ino, [{ index: 0, ref: inline() }, { index: 1, ref: later }], {}) // 0 (stored) and 1 (inline) replaced
+    meta.remove(ROOT, 'f', { dir: false })
+    meta.release([inline()]) // an inline chunk a file dropped before recording it: nothing to reclaim
+    await new Promise((resolve) => setTimeout(resolve, 50)) // the batch commits, and purges
+    const released = meta.released(100).map((ref) => ref.toString('hex')).sort()
+    expect(released).toEqual([refs[0]!, refs[4]!, refs[2]!, later].map((ref) => ref.toString('hex')).sort())
   })
 
   it('stores extended attributes', () => {
