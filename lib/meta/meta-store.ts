@@ -83,6 +83,15 @@ export class MetaStore {
       db.exec(SCHEMA)
       this.saveSetting.run('unapplied', 1)
     }
+    // Released references of a store from before they were a queue: kept, in a queue.
+    if (!db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('released')").all().some((c) => c.name === 'seq')) {
+      db.transaction(() => {
+        db.exec('ALTER TABLE released RENAME TO released_by_ref')
+        db.exec(SCHEMA)
+        db.exec('INSERT INTO released (ref) SELECT ref FROM released_by_ref')
+        db.exec('DROP TABLE released_by_ref')
+      })()
+    }
     const setting = db.prepare<[string], { value: unknown }>('SELECT value FROM settings WHERE key = ?')
     const version = setting.get('schema')?.value
     if (version !== undefined && version !== SCHEMA_VERSION) {
@@ -249,21 +258,29 @@ export class MetaStore {
     return this.tree.xattrHolders(name)
   }
 
-  /** Chunk references that left the tree, oldest first (what the reclaimer works from). */
+  /** Chunk references that left the tree, oldest first. */
   released (limit: number): Buffer[] {
-    return this.db.prepare<[number], { ref: Buffer }>('SELECT ref FROM released LIMIT ?').all(limit).map((row) => row.ref)
+    return this.releasedEntries(limit).map((entry) => entry.ref)
+  }
+
+  /**
+   * Chunk references that left the tree, oldest first, each with its place in the queue (what
+   * the reclaimer works from; one reference may be there twice, released by two files).
+   */
+  releasedEntries (limit: number): Array<{ seq: number, ref: Buffer }> {
+    return this.db.prepare<[number], { seq: number, ref: Buffer }>('SELECT seq, ref FROM released ORDER BY seq LIMIT ?').all(limit)
   }
 
   /** Adds references that never made it into the tree (stored for a file that is gone). */
   release (refs: Buffer[]): void {
-    const add = this.db.prepare('INSERT OR IGNORE INTO released (ref) VALUES (?)')
+    const add = this.db.prepare('INSERT INTO released (ref) VALUES (?)')
     this.db.transaction(() => { for (const ref of refs) if (ref[0] !== INLINE_REF_BYTE) add.run(ref) })()
   }
 
-  /** Marks released references as dealt with (their shards are gone or still referenced). */
-  forgetReleased (refs: Buffer[]): void {
-    const del = this.db.prepare('DELETE FROM released WHERE ref = ?')
-    this.db.transaction(() => { for (const ref of refs) del.run(ref) })()
+  /** Marks released references as dealt with (their shards are gone or still referenced), by their seq. */
+  forgetReleased (seqs: number[]): void {
+    const del = this.db.prepare('DELETE FROM released WHERE seq = ?')
+    this.db.transaction(() => { for (const seq of seqs) del.run(seq) })()
   }
 
   /**
@@ -332,7 +349,11 @@ export class MetaStore {
   }
 
   /** unlink (dir: false) or rmdir (dir: true). */
-  remove (dir: Ino, name: Name, opts: { dir: boolean }, time = now()): void {
+  /**
+   * Removes name from dir (a directory if opts.dir, else anything else); returns what it named.
+   * opts.before sees it first, before the change is made.
+   */
+  remove (dir: Ino, name: Name, opts: { dir: boolean, before?: (target: Inode) => void }, time = now()): Inode {
     const bytes = checkName(name)
     const target = this.lookup(dir, name)
     if (opts.dir) {
@@ -341,7 +362,9 @@ export class MetaStore {
     } else if (target.kind === Kind.Dir) {
       throw errors.isDir(shown(name))
     }
+    opts.before?.(target)
     this.commit([{ type: OpType.Remove, parent: this.fid(dir), name: bytes, ino: this.fid(target.ino), time }])
+    return target
   }
 
   rename (dir: Ino, name: Name, newDir: Ino, newName: Name, time = now()): void {

@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS locations (
   ms INTEGER NOT NULL, count INTEGER NOT NULL, writer BLOB NOT NULL,
   PRIMARY KEY (chunk, scheme, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS released (
-  ref BLOB PRIMARY KEY) WITHOUT ROWID;
+  seq INTEGER PRIMARY KEY, ref BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS xattrs (
   ino INTEGER NOT NULL, name TEXT NOT NULL, value BLOB NOT NULL,
   PRIMARY KEY (ino, name)) WITHOUT ROWID;
@@ -52,7 +52,9 @@ CREATE TABLE IF NOT EXISTS xattrs (
 // locations: where shards of a stripe moved (records written by storage peers); per slot the
 // record with the latest HLC wins, so they apply in any order (no replay when one comes late).
 // released: chunk references that left the tree (deleted, truncated or overwritten files); the
-// reclaimer deletes their shards once no reference to the same chunk is left, then the row.
+// reclaimer deletes their shards once no reference to the same chunk is left, then the row. A
+// queue in the order of release: keyed by the reference itself (hundreds of bytes, random), each
+// insert landed on a random page, and an rm -rf's commits rewrote hundreds of them.
 
 /** The tables the log materializes to (cleared before a replay). */
 export const TREE_TABLES = ['inodes', 'dirents', 'chunks', 'xattrs', 'detached', 'history', 'superseded', 'locations'] as const

@@ -150,13 +150,14 @@ export class Tree {
         return
       }
       case OpType.Remove: {
-        const ino = this.liveIno(op.ino)
-        if (ino === null) return
+        const ino = this.inoOf(op.ino)
+        const inode = ino === null ? null : this.inode(ino) // read once: an rm -rf applies one per file
+        if (ino === null || inode === null) return
         const entry = this.entryFor(ino, op.parent, op.name)
         if (!entry) return
         // A directory that gained entries the remover did not see stays, with them.
-        if (this.inode(ino)?.kind === Kind.Dir && !this.isEmpty(ino)) return
-        this.unlink(entry.parent as Ino, entry.name, at)
+        if (inode.kind === Kind.Dir && !this.isEmpty(ino)) return
+        this.unlinkEntry(entry.parent as Ino, entry.name, ino, inode, at)
         q.touchDir.run(op.time.sec, op.time.nsec, op.time.sec, op.time.nsec, entry.parent)
         q.touchCtime.run(op.time.sec, op.time.nsec, ino) // its link count changed (it may live on under other names)
         return
@@ -305,7 +306,11 @@ export class Tree {
   private unlink (parent: Ino, name: Buffer, at: Hlc): void {
     const ino = this.lookup(parent, name)
     if (ino === null) return
-    const inode = this.inode(ino)
+    this.unlinkEntry(parent, name, ino, this.inode(ino), at)
+  }
+
+  /** unlink() of an entry already looked up: name in parent is ino, whose row is inode. */
+  private unlinkEntry (parent: Ino, name: Buffer, ino: Ino, inode: Inode | null, at: Hlc): void {
     this.q.deleteDirent.run(parent, name)
     if (inode?.kind === Kind.Dir) this.q.nlink.run(-1, parent)
     else if ((inode?.nlink ?? 1) > 1) { this.q.nlink.run(-1, ino); return } // other names remain

@@ -50,28 +50,28 @@ export class Reclaimer extends PeriodicTask {
 
   protected async run (): Promise<void> {
     const { meta, guard } = this.opts
-    const released = meta.released(BATCH)
+    const released = meta.releasedEntries(BATCH)
     if (released.length === 0) return
     this.stats.passes++
     // Decide and lock in one synchronous step: no write can start or record between them.
-    const decoded = released.map((raw) => ({ raw, ref: decodeChunkRef(raw) }))
+    const decoded = released.map(({ seq, ref }) => ({ seq, ref: decodeChunkRef(ref) }))
     const referenced = this.stillReferenced(new Set(decoded.flatMap(({ ref }) => ref.shards.map((s) => s.id))))
     // One entry per stripe and holders: the chunks of a pack (see PackWriter) share both. (Two
     // references of one stripe naming other holders go one per pass: the second finds it locked.)
-    const stripes = new Map<string, { raws: Buffer[], ref: ChunkRef, unlock: () => void }>()
-    const settled: Buffer[] = []
-    for (const { raw, ref } of decoded) {
-      if (ref.inline) { settled.push(raw); continue } // it went with the metadata: nothing to delete
+    const stripes = new Map<string, { seqs: number[], ref: ChunkRef, unlock: () => void }>()
+    const settled: number[] = [] // queue places (seq) of the references dealt with
+    for (const { seq, ref } of decoded) {
+      if (ref.inline) { settled.push(seq); continue } // it went with the metadata: nothing to delete
       if (ref.shards.every((s) => referenced.has(s.id))) {
         this.stats.stillReferenced++
-        settled.push(raw)
+        settled.push(seq)
         continue
       }
       const key = `${stripeOf(ref).id}/${ref.scheme}/${ref.shards.map((s) => s.peer).join(',')}`
       const known = stripes.get(key)
-      if (known) { known.raws.push(raw); continue }
+      if (known) { known.seqs.push(seq); continue }
       const unlock = guard.tryLock(stripeOf(ref).id)
-      if (unlock) stripes.set(key, { raws: [raw], ref, unlock })
+      if (unlock) stripes.set(key, { seqs: [seq], ref, unlock })
     }
     const work = [...stripes.values()]
     const unused = work.filter(({ ref }) => ref.shards.every((s) => !referenced.has(s.id)))
@@ -81,9 +81,9 @@ export class Reclaimer extends PeriodicTask {
     let next = 0
     const deleter = async (): Promise<void> => {
       while (next < work.length) {
-        const { raws, ref, unlock } = work[next++]!
+        const { seqs, ref, unlock } = work[next++]!
         try {
-          if (await this.deleteShards(ref, referenced)) settled.push(...raws)
+          if (await this.deleteShards(ref, referenced)) settled.push(...seqs)
         } finally {
           unlock() // a write of the same content waits for no more than its own chunk
         }

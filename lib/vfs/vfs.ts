@@ -221,9 +221,8 @@ export class Vfs {
   }
 
   unlink (dir: Ino, name: Name): void {
-    const ino = this.meta.lookup(dir, name).ino
-    this.keepIfOpen(ino)
-    this.meta.remove(dir, name, { dir: false })
+    // An open file is kept (pinned) before the removal is made: the purge must leave it.
+    const { ino } = this.meta.remove(dir, name, { dir: false, before: (target) => this.keepIfOpen(target.ino) })
     this.forgetIfGone(ino)
   }
 

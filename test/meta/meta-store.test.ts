@@ -216,4 +216,24 @@ describe('a metadata database from an earlier version', () => {
       await rm(root, { recursive: true, force: true })
     }
   })
+
+  it('keeps the released references of a store from before they were a queue, and queues new ones after them', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'meshfs-meta-old-'))
+    const path = join(root, 'meta.db')
+    MetaStore.open(path).close()
+    // The table as the earlier version made it, with two references waiting for the reclaimer.
+    const db = new Database(path)
+    db.exec('DROP TABLE released; CREATE TABLE released (ref BLOB PRIMARY KEY) WITHOUT ROWID')
+    db.prepare('INSERT INTO released (ref) VALUES (?), (?)').run(Buffer.from('old-a'), Buffer.from('old-b'))
+    db.close()
+    const meta = MetaStore.open(path)
+    meta.release([Buffer.from('new')])
+    expect(meta.released(10).map(String).sort()).toEqual(['new', 'old-a', 'old-b'])
+    const entries = meta.releasedEntries(10)
+    expect(String(entries[2]!.ref)).toBe('new') // queued after them
+    meta.forgetReleased(entries.slice(0, 2).map((entry) => entry.seq))
+    expect(meta.released(10).map(String)).toEqual(['new'])
+    meta.close()
+    await rm(root, { recursive: true, force: true })
+  })
 })
