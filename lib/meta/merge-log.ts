@@ -9,6 +9,7 @@ import { OpStore } from './op-store.ts'
 import { OpType, decodeOps, encodeOps, type Op, type TimedOp } from './ops.ts'
 import { TREE_TABLES } from './schema.ts'
 import type { Tree } from './tree.ts'
+import { KeptOps } from './kept-ops.ts'
 
 /** Marks ops this peer made when they reach the op store's listeners. */
 const LOCAL = Symbol('local op')
@@ -21,6 +22,11 @@ interface OpenBatch {
   ops: TimedOp[]
   locations: LocationRecord[]
   timer: NodeJS.Timeout | null
+  /** Its transaction is open (false once keep() committed everything so far). */
+  open: boolean
+  /** How many of ops, and of locations, keep() committed already (they are in kept_ops). */
+  keptOps: number
+  keptLocations: number
 }
 
 export interface MergeLogOptions {
@@ -64,6 +70,7 @@ export class MergeLog {
   private readonly unsubscribe: () => void
   private readonly locationKey: Uint8Array | null
   private readonly batchMs: number
+  private readonly kept: KeptOps
   private batch: OpenBatch | null = null
   /** Inside commit()'s own transaction: a batch cannot end there. */
   private committing = false
@@ -91,11 +98,13 @@ export class MergeLog {
     this.saveSetting = db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)')
     this.seq = this.ops.head(this.writer)
     this.clock = new HybridClock(wall, this.ops.maxHlc())
+    this.kept = new KeptOps(db)
     const setting = db.prepare<[string], { value: unknown }>('SELECT value FROM settings WHERE key = ?')
     const applied = setting.get('applied')?.value as Buffer | undefined
     this.last = applied ? decodePosition(applied) : { hlc: { ms: 0, count: 0 }, writer: Buffer.alloc(0) }
     const change = setting.get('applied_change')?.value as Buffer | undefined
     this.lastChange = change ? decodePosition(change) : { hlc: { ms: 0, count: 0 }, writer: Buffer.alloc(0) }
+    this.sealKept() // before a replay: it rebuilds the tree from the log alone
     // Ops stored but not applied (a crash between the two, which are apart for remote ops):
     // catch up by a replay. 'unapplied' is set in the transaction that stores a remote op.
     if (compareHlc(this.ops.maxHlc(), this.last.hlc) > 0 || setting.get('unapplied')?.value === 1) this.replay()
@@ -123,8 +132,11 @@ export class MergeLog {
    */
   commit (ops: Op[], extra?: () => void, locations?: LocationRecord): void {
     // (Inside a caller's own transaction there is no batch to join: that transaction is the batch.)
-    if (this.batchMs > 0 && this.batch === null && !this.db.inTransaction) this.openBatch()
-    const batch = this.batch
+    if (this.batchMs > 0 && !this.db.inTransaction) {
+      if (this.batch === null) this.openBatch()
+      else if (!this.batch.open) this.reopenBatch(this.batch)
+    }
+    const batch = this.batch?.open === true ? this.batch : null
     let sealed: Envelope[] = []
     try {
       this.committing = true
@@ -136,7 +148,9 @@ export class MergeLog {
           batch.ops.push(...timed)
           if (locations) batch.locations.push(locations)
         } else {
-          sealed = this.seal(timed, locations ? [locations] : [])
+          // A batch whose changes were kept goes first, in this transaction: the log keeps the order they were applied in.
+          const before = this.takeKeptBatch()
+          sealed = this.seal([...before.ops, ...timed], [...before.locations, ...(locations ? [locations] : [])])
         }
       })()
     } catch (err) {
@@ -163,34 +177,107 @@ export class MergeLog {
     if (lost) throw lost
   }
 
+  /**
+   * Commits the batch under way without ending it: once this returns, every change made so far
+   * survives a kill -9 of the process; they are sealed, signed and sent with the rest of the
+   * batch (within batchMs). A close costs a commit, not an envelope of its own (each file of a
+   * tar -x was one: sealed, stored, sent to and applied by every peer).
+   */
+  keep (): void {
+    const batch = this.batch
+    if (!batch || !batch.open || this.committing) return
+    try {
+      this.kept.add(batch.ops.slice(batch.keptOps), batch.locations.slice(batch.keptLocations))
+      this.db.exec('COMMIT')
+    } catch (err) {
+      this.fail(batch, err)
+      return
+    }
+    batch.open = false
+    batch.keptOps = batch.ops.length
+    batch.keptLocations = batch.locations.length
+  }
+
   private openBatch (): void {
     this.db.exec('BEGIN')
-    const batch: OpenBatch = { ops: [], locations: [], timer: null }
+    const batch: OpenBatch = { ops: [], locations: [], timer: null, open: true, keptOps: 0, keptLocations: 0 }
     batch.timer = setTimeout(() => this.persistBatch(), this.batchMs)
     this.batch = batch
+  }
+
+  /** The next change of a batch keep() committed: in a transaction of its own, sealed with the batch. */
+  private reopenBatch (batch: OpenBatch): void {
+    this.db.exec('BEGIN')
+    batch.open = true
+  }
+
+  /** Ends a kept batch before a change that cannot join it: what it holds, to seal first. */
+  private takeKeptBatch (): { ops: TimedOp[], locations: LocationRecord[] } {
+    const batch = this.batch
+    if (!batch || batch.open) return { ops: [], locations: [] }
+    this.batch = null
+    if (batch.timer) clearTimeout(batch.timer)
+    this.kept.sealed()
+    return batch
+  }
+
+  /** Changes a killed process kept (committed) but never sealed: sealed now, before anything else. */
+  private sealKept (): void {
+    const { ops, locations } = this.kept.all()
+    if (ops.length === 0 && locations.length === 0) return
+    // The envelope stands after its ops in the merge order: the clock has not seen their times.
+    for (const { hlc } of ops) this.clock.observe(hlc)
+    let sealed: Envelope[] = []
+    this.db.transaction(() => {
+      sealed = this.seal(ops, locations)
+      this.kept.sealed()
+    })()
+    for (const envelope of sealed) this.ops.announce(envelope, LOCAL)
   }
 
   private persistBatch (): void {
     const batch = this.batch
     if (!batch || this.committing) return
+    // A kept batch, inside another's transaction: its timer seals it, not that transaction (whose
+    // rollback would take back an envelope already sent).
+    if (!batch.open && this.db.inTransaction) return
     this.batch = null
     if (batch.timer) clearTimeout(batch.timer)
     let sealed: Envelope[] = []
     try {
+      if (!batch.open) this.db.exec('BEGIN')
       sealed = this.seal(batch.ops, batch.locations)
+      if (batch.keptOps + batch.keptLocations > 0) this.kept.sealed()
       this.db.exec('COMMIT')
     } catch (err) {
-      // Nothing of the batch is kept, the tree's changes neither: log and tree still agree.
-      if (this.db.inTransaction) this.db.exec('ROLLBACK')
-      this.rolledBack++
-      this.seq = this.ops.head(this.writer)
-      // A full disk says so (ENOSPC), as a change committed alone would: the op store reports it as NO_SPACE.
-      const what = `metadata database (${batch.ops.length} changes lost)`
-      const full = isMeshError(err, 'NO_SPACE') || (err as { code?: string }).code === 'SQLITE_FULL'
-      this.lostBatch = full ? errors.noSpace(what) : errors.io(what, err)
+      this.fail(batch, err)
       return
     }
     for (const envelope of sealed) this.ops.announce(envelope, LOCAL)
+  }
+
+  /**
+   * A batch could not be committed or sealed: its changes since the last keep() are rolled back
+   * (log and tree still agree); what keep() committed stays, and is sealed with the next batch.
+   */
+  private fail (batch: OpenBatch, err: unknown): void {
+    if (this.db.inTransaction) this.db.exec('ROLLBACK')
+    if (batch.timer) clearTimeout(batch.timer)
+    this.batch = null
+    this.rolledBack++
+    this.seq = this.ops.head(this.writer)
+    const lost = batch.ops.length - batch.keptOps
+    if (batch.keptOps + batch.keptLocations > 0) {
+      this.batch = {
+        ops: batch.ops.slice(0, batch.keptOps), locations: batch.locations.slice(0, batch.keptLocations), timer: null,
+        open: false, keptOps: batch.keptOps, keptLocations: batch.keptLocations
+      }
+      this.batch.timer = setTimeout(() => this.persistBatch(), this.batchMs)
+    }
+    // A full disk says so (ENOSPC), as a change committed alone would: the op store reports it as NO_SPACE.
+    const what = `metadata database (${lost} changes lost)`
+    const full = isMeshError(err, 'NO_SPACE') || (err as { code?: string }).code === 'SQLITE_FULL'
+    this.lostBatch = full ? errors.noSpace(what) : errors.io(what, err)
   }
 
   /**

@@ -173,6 +173,14 @@ export class MetaStore {
     this.log.persist()
   }
 
+  /**
+   * Commits the changes made so far without ending their batch: they survive a kill -9 of the
+   * process once this returns, and leave for the peers with the batch (see MergeLog.keep).
+   */
+  keep (): void {
+    this.log.keep()
+  }
+
   /** Makes every change made so far durable against power loss (fsync, fsyncdir). */
   sync (): void {
     this.log.persist()

@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS locations (
   PRIMARY KEY (chunk, scheme, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS released (
   seq INTEGER PRIMARY KEY, ref BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS kept_ops (
+  seq INTEGER PRIMARY KEY, ops BLOB NOT NULL, locations BLOB);
 CREATE TABLE IF NOT EXISTS xattrs (
   ino INTEGER NOT NULL, name TEXT NOT NULL, value BLOB NOT NULL,
   PRIMARY KEY (ino, name)) WITHOUT ROWID;
@@ -51,6 +53,7 @@ CREATE TABLE IF NOT EXISTS xattrs (
 // write can be rebuilt on the version its writer saw (its conflict copy).
 // locations: where shards of a stripe moved (records written by storage peers); per slot the
 // record with the latest HLC wins, so they apply in any order (no replay when one comes late).
+// kept_ops: local ops committed but not yet sealed into the log (lib/meta/kept-ops.ts).
 // released: chunk references that left the tree (deleted, truncated or overwritten files); the
 // reclaimer deletes their shards once no reference to the same chunk is left, then the row. A
 // queue in the order of release: keyed by the reference itself (hundreds of bytes, random), each

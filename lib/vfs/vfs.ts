@@ -410,7 +410,7 @@ export class Vfs {
     if (file.journaled) return // a close before this one journaled it all: it is being stored
     if (file.stage(this.writeBehindMax)) await this.behind.add(file)
     else await file.flush()
-    this.meta.persist() // the changes batched so far, this file's among them, survive a kill -9 from here
+    this.meta.keep() // the changes batched so far, this file's among them, survive a kill -9 from here
   }
 
   async release (fh: number): Promise<void> {

@@ -4,7 +4,9 @@ import { MetaStore, ROOT } from '../../lib/meta/meta-store.ts'
 import { Kind } from '../../lib/meta/ops.ts'
 
 // 'batched': with group commit, as a mount opens it; a step is acknowledged once persisted.
-const batched = process.argv[4] === 'batched'
+// 'kept': the same, a step acknowledged once kept (committed, sealed later with its batch: a close).
+const mode = process.argv[4]
+const batched = mode === 'batched' || mode === 'kept'
 const meta = MetaStore.open(process.argv[2] as string, { durability: 'process', batchMs: batched ? 10 : 0 })
 const round = process.argv[3] as string // names are unique per round: a restart never collides
 const file = { kind: Kind.File, mode: 0o100644, uid: 0, gid: 0 }
@@ -24,6 +26,9 @@ for (let i = 0; ; i++) {
     try { meta.remove(ROOT, `r${round}moved${i - 3}`, { dir: false }) } catch {}
   }
   // Batched: a few steps per batch (a kill lands inside batches too), persisted before they are told.
-  if (batched && i % 4 === 3) meta.persist()
+  if (batched && i % 4 === 3) {
+    if (mode === 'kept' && i % 16 !== 15) meta.keep()
+    else meta.persist()
+  }
   if (!batched || i % 4 === 3) process.stdout.write(`${i}\n`)
 }

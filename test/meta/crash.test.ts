@@ -13,8 +13,8 @@ import { exited } from '../helpers/peer-process.ts'
 
 const WRITER = fileURLToPath(new URL('./crash-writer.ts', import.meta.url))
 
-async function runAndKill (dbPath: string, round: number, afterSteps: number, batched: boolean): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dbPath, String(round), batched ? 'batched' : 'alone'], { stdio: ['ignore', 'pipe', 'inherit'] })
+async function runAndKill (dbPath: string, round: number, afterSteps: number, mode: 'alone' | 'batched' | 'kept'): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dbPath, String(round), mode], { stdio: ['ignore', 'pipe', 'inherit'] })
   let lastStep = -1
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('crash writer made no progress in 30 s')) }, 30_000)
@@ -32,13 +32,15 @@ async function runAndKill (dbPath: string, round: number, afterSteps: number, ba
 }
 
 describe('metadata after kill -9', () => {
-  it('is consistent after the writer is killed at random moments, and every acknowledged step is there (also with group commit)', async () => {
+  it('is consistent after the writer is killed at random moments, and every acknowledged step is there (also with group commit, and with kept batches)', async () => {
     const root = await mkdtemp(join(tmpdir(), 'meshfs-crash-'))
     const dbPath = join(root, 'meta.db')
     try {
-      for (let round = 0; round < 4; round++) {
-        // Odd rounds with group commit (as a mount): a kill lands inside open batches too.
-        const acknowledged = await runAndKill(dbPath, round, 20 + Math.floor(Math.random() * 200), round % 2 === 1)
+      for (let round = 0; round < 6; round++) {
+        // With group commit (as a mount) a kill lands inside open batches too; kept: inside batches
+        // whose changes a close committed and nothing sealed yet (the next open seals them).
+        const mode = (['alone', 'batched', 'kept'] as const)[round % 3]!
+        const acknowledged = await runAndKill(dbPath, round, 20 + Math.floor(Math.random() * 200), mode)
         const check = new Database(dbPath)
         expect(check.pragma('integrity_check', { simple: true })).toBe('ok')
         // Every entry names an inode that exists, every non-root inode has an entry.

@@ -3,7 +3,7 @@
 // itself, when asked (persist, sync), or before anything else is written to the log. A kill -9
 // inside a batch: test/meta/crash.test.ts.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { copyFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -79,6 +79,31 @@ describe('group commit', () => {
     const tree = dumpTree(a)
     a.replay()
     expect(dumpTree(a)).toEqual(tree) // the log holds what the tree shows
+  })
+
+  it('keeps a batch\'s changes committed without ending it: one envelope later, and a store killed before sealing them seals them when it opens', async () => {
+    const a = open('a', 60_000)
+    a.persist()
+    const sent = announced(a)
+    const size = a.log.ops.size
+    for (let i = 0; i < 12; i++) {
+      const f = a.create(ROOT, `f${i}`, file)
+      a.writeChunks(f.ino, [{ index: 0, ref: Buffer.from(`ref ${i}`) }], { size: 6 })
+      if (i % 4 === 3) a.keep() // a close: committed, not sealed
+    }
+    expect(sent).toHaveLength(0)
+    expect(a.log.ops.size).toBe(size)
+    // What a kill -9 now leaves on disk: the database with its log (the 12 files kept, none sealed).
+    await Promise.all(['', '-wal'].map((ext) => copyFile(join(root, `a.db${ext}`), join(root, `killed.db${ext}`))))
+    a.persist()
+    expect(sent).toHaveLength(1) // all 12 files in one envelope
+    const tree = dumpTree(a)
+    const killed = MetaStore.open(join(root, 'killed.db'), { metadataKey: key, batchMs: 60_000 })
+    stores.push(killed)
+    expect(killed.readdir(ROOT).map((e) => e.name.toString()).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `f${i}`).sort())
+    expect(killed.log.ops.size).toBe(size + 1) // sealed on open, into the log
+    killed.replay()
+    expect(dumpTree(killed)).toEqual(tree) // the log holds what the tree shows
   })
 
   it('ends a batch by itself after batchMs', async () => {
