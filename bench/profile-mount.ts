@@ -1,7 +1,7 @@
 // Profiles a meshfs mount process (node --cpu-prof) during one workload, over 5 storage peers
 // on a local testnet, and prints where its time went (bench/profile-top.ts).
-//   node --import tsx bench/profile-mount.ts tar|rm|du|walk|write|read|random [N] [-- mount args...]
-// tar: tar -x of N small files (default 2,000); rm, du: rm -rf and du -s of such a tree (made by
+//   node --import tsx bench/profile-mount.ts tar|rsync|rm|du|walk|write|read|random [N] [-- mount args...]
+// tar: tar -x of N small files (default 2,000); rsync: rsync -a of them; rm, du: rm -rf and du -s of such a tree (made by
 // a mount not profiled); walk: find, then du of it (as the benchmark runs them); random: 4 KiB
 // random reads and writes on a 256 MiB file for N seconds (default 15), then fsync; write: dd of N MiB (default 512); read: the same written, then read
 // cold by a new mount process (page cache dropped).
@@ -20,10 +20,10 @@ import { randomIo, sourceTree, syncAll } from './workloads.ts'
 
 const [what = 'tar', count, ...rest] = process.argv.slice(2)
 const extra = rest[0] === '--' ? rest.slice(1) : rest
-const small = ['tar', 'rm', 'du', 'walk'].includes(what)
+const small = ['tar', 'rsync', 'rm', 'du', 'walk'].includes(what)
 const n = Number(count ?? (small ? 2000 : what === 'random' ? 15 : 512))
-if (!['tar', 'rm', 'du', 'walk', 'write', 'read', 'random'].includes(what) || !Number.isFinite(n)) {
-  console.error('usage: bench/profile-mount.ts tar|rm|du|walk|write|read|random [N] [-- mount args...]')
+if (!['tar', 'rsync', 'rm', 'du', 'walk', 'write', 'read', 'random'].includes(what) || !Number.isFinite(n)) {
+  console.error('usage: bench/profile-mount.ts tar|rsync|rm|du|walk|write|read|random [N] [-- mount args...]')
   process.exit(2)
 }
 const work = await mkdtemp(join(tmpdir(), 'meshfs-profile-'))
@@ -111,6 +111,9 @@ try {
     await mkdir(join(path, 'tar'))
     await sh('tar', ['-xf', tree!.tarball, '-C', join(path, 'tar')])
     await syncAll(join(path, 'tar'))
+  } else if (what === 'rsync') {
+    await sh('rsync', ['-a', `${tree!.dir}/`, join(path, 'rsync')])
+    await syncAll(join(path, 'rsync'))
   } else if (what === 'rm') {
     await sh('rm', ['-rf', join(path, 'tar')])
   } else if (what === 'du') {

@@ -356,7 +356,6 @@ export class MetaStore {
     return this.get(this.tree.inoOf(fid)!)
   }
 
-  /** unlink (dir: false) or rmdir (dir: true). */
   /**
    * Removes name from dir (a directory if opts.dir, else anything else); returns what it named.
    * opts.before sees it first, before the change is made.
@@ -375,15 +374,20 @@ export class MetaStore {
     return target
   }
 
-  rename (dir: Ino, name: Name, newDir: Ino, newName: Name, time = now()): void {
+  /**
+   * Moves name in dir to newName in newDir, replacing what was there as POSIX allows; returns
+   * what it replaced (null: nothing, or the same file). opts.before sees that first.
+   */
+  rename (dir: Ino, name: Name, newDir: Ino, newName: Name, time = now(), opts: { before?: (replaced: Inode) => void } = {}): Inode | null {
     const from = checkName(name)
     const to = checkName(newName)
     const source = this.lookup(dir, name)
     this.dir(newDir)
     const existing = this.tree.lookup(newDir, to)
-    if (existing === source.ino) return // same file: POSIX says do nothing
+    if (existing === source.ino) return null // same file: POSIX says do nothing
+    let target: Inode | null = null
     if (existing !== null) {
-      const target = this.get(existing)
+      target = this.get(existing)
       if (source.kind === Kind.Dir && target.kind !== Kind.Dir) throw errors.notDir(shown(newName))
       if (source.kind !== Kind.Dir && target.kind === Kind.Dir) throw errors.isDir(shown(newName))
       if (target.kind === Kind.Dir && !this.tree.isEmpty(target.ino)) throw errors.notEmpty(shown(newName))
@@ -391,10 +395,12 @@ export class MetaStore {
     if (source.kind === Kind.Dir && this.tree.isInside(newDir, source.ino)) {
       throw errors.invalid(`moving ${shown(name)} into itself`)
     }
+    if (target) opts.before?.(target)
     this.commit([{
       type: OpType.Rename, parent: this.fid(dir), name: from, ino: this.fid(source.ino), newParent: this.fid(newDir), newName: to,
       over: existing !== null ? this.fid(existing) : ROOT_FID, time
     }])
+    return target
   }
 
   /** A hard link: newName in newDir names ino too (files and symlinks only, as POSIX allows). */

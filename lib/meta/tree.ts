@@ -136,7 +136,8 @@ export class Tree {
     const q = this.q
     switch (op.type) {
       case OpType.Create: {
-        if (this.inoOf(op.ino) !== null && this.inode(this.inoOf(op.ino)!) !== null) return // seen already
+        const seen = this.inoOf(op.ino)
+        if (seen !== null && this.inode(seen) !== null) return // seen already
         q.allocate.run(op.ino)
         const ino = this.inoOf(op.ino)!
         const parent = this.liveDir(op.parent) ?? ROOT // its directory is gone for good: keep it visible at the top
@@ -163,15 +164,16 @@ export class Tree {
         return
       }
       case OpType.Rename: {
-        const ino = this.liveIno(op.ino)
+        const ino = this.inoOf(op.ino)
+        const inode = ino === null ? null : this.inode(ino) // read once: rsync renames every file it copies
         const newParent = this.liveDir(op.newParent)
-        if (ino === null || newParent === null) return
+        if (ino === null || inode === null || newParent === null) return
         this.reattach(newParent)
         this.reattach(ino) // moved by a writer that had not seen it removed: it stays, moved
         const entry = this.entryFor(ino, op.parent, op.name)
         if (!entry) return
         // A move into its own subtree (possible when two moves cross) would cut the tree: skip it.
-        if (this.inode(ino)?.kind === Kind.Dir && this.isInside(newParent, ino)) return
+        if (inode.kind === Kind.Dir && this.isInside(newParent, ino)) return
         let name = op.newName
         const existing = this.lookup(newParent, name)
         if (existing === ino) return
@@ -183,7 +185,7 @@ export class Tree {
         }
         q.deleteDirent.run(entry.parent, entry.name)
         q.insertDirent.run(newParent, name, ino)
-        if (this.inode(ino)?.kind === Kind.Dir && entry.parent !== newParent) {
+        if (inode.kind === Kind.Dir && entry.parent !== newParent) {
           q.nlink.run(-1, entry.parent)
           q.nlink.run(1, newParent)
         }
@@ -284,7 +286,7 @@ export class Tree {
   }
 
   private liveDir (fid: Fid): Ino | null {
-    const ino = this.liveIno(fid)
+    const ino = this.inoOf(fid)
     return ino !== null && this.inode(ino)?.kind === Kind.Dir ? ino : null
   }
 

@@ -236,19 +236,9 @@ export class Vfs {
   }
 
   rename (dir: Ino, name: Name, newDir: Ino, newName: Name): void {
-    const replaced = this.exists(newDir, newName)
-    if (replaced !== null && replaced !== this.exists(dir, name)) this.keepIfOpen(replaced)
-    this.meta.rename(dir, name, newDir, newName)
-    if (replaced !== null) this.forgetIfGone(replaced)
-  }
-
-  private exists (dir: Ino, name: Name): Ino | null {
-    try {
-      return this.meta.lookup(dir, name).ino
-    } catch (err) {
-      if (isMeshError(err, 'NOT_FOUND')) return null
-      throw err
-    }
+    // A replaced file still open is kept (pinned) before the rename is made: the purge must leave it.
+    const replaced = this.meta.rename(dir, name, newDir, newName, undefined, { before: (target) => this.keepIfOpen(target.ino) })
+    if (replaced !== null) this.forgetIfGone(replaced.ino)
   }
 
   /**
@@ -277,9 +267,8 @@ export class Vfs {
     const { size, ...rest } = attrs
     if (size !== undefined) await this.truncate(ino, size)
     if (Object.keys(rest).length > 0) {
-      const inode = this.meta.get(ino)
       const changes: Attrs = { ...rest }
-      if (changes.mode !== undefined) changes.mode = (inode.mode & ~0o7777) | (changes.mode & 0o7777)
+      if (changes.mode !== undefined) changes.mode = (this.meta.get(ino).mode & ~0o7777) | (changes.mode & 0o7777)
       const open = this.files.get(ino)
       if (open?.writing) {
         // Recorded with the writes at flush (one change, not one per call); getattr shows it now.
