@@ -61,6 +61,8 @@ export class OpenFile {
   private writtenSinceStage = false
   /** Chunk buffers allocated so far (loaded or grown): a write that took none added no memory. */
   private allocations = 0
+  /** Where the last write ended: a write starting there continues a stream. */
+  private lastWriteEnd = 0
 
   constructor (readonly ino: Ino, size: number, private readonly deps: OpenFileDeps) {
     this.size = size
@@ -100,6 +102,11 @@ export class OpenFile {
     this.throwPendingError()
     const C = this.deps.chunkSize
     const allocated = this.allocations
+    // Only a stream stores a chunk as soon as it is full: a random write that happened to end a
+    // chunk stored all of it (8 stores a second in random I/O, each chunk then written again while
+    // stored held two copies, and the cache dropped others that were read back from the mesh).
+    const streaming = offset === this.lastWriteEnd
+    this.lastWriteEnd = offset + data.byteLength
     let pos = offset
     let src = 0
     while (src < data.byteLength) {
@@ -113,7 +120,7 @@ export class OpenFile {
       pos += n
       src += n
       if (pos > this.size) { this.size = pos; this.sizeChanged = true }
-      if (within + n === C) this.seal(index) // a full chunk: store it while the next one fills
+      if (within + n === C && streaming) this.seal(index) // a full chunk: store it while the next one fills
     }
     this.mtime = this.changedAt = now()
     this.writtenSinceStage = true
