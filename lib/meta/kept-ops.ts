@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { decodeLocations, distinctStripes, encodeLocations, locationRecord, type LocationRecord } from './location-ops.ts'
+import { batchRecord, decodeLocations, encodeLocations, type LocationRecord } from './location-ops.ts'
 import { decodeOps, encodeOps, type TimedOp } from './ops.ts'
 
 /**
@@ -22,7 +22,7 @@ export class KeptOps {
   /** Records ops applied (in the transaction under way) and the location records that go with them. */
   add (ops: TimedOp[], locations: LocationRecord[]): void {
     if (ops.length === 0 && locations.length === 0) return
-    this.insert.run(encodeOps(ops), locations.length > 0 ? encodeLocations(merged(locations)) : null)
+    this.insert.run(encodeOps(ops), locations.length > 0 ? encodeLocations(batchRecord(locations)) : null)
   }
 
   /** Everything kept, in the order it was applied. */
@@ -38,8 +38,4 @@ export class KeptOps {
   sealed (): void {
     this.clear.run()
   }
-}
-
-function merged (locations: LocationRecord[]): LocationRecord {
-  return locationRecord({ moves: locations.flatMap((l) => l.moves), placed: distinctStripes(locations.flatMap((l) => l.placed)) })
 }

@@ -78,6 +78,11 @@ export function distinctStripes (placed: StripePlaced[]): StripePlaced[] {
   })
 }
 
+/** The location records of a batch's changes as one: their moves, and each stripe placed once. */
+export function batchRecord (locations: LocationRecord[]): LocationRecord {
+  return locationRecord({ moves: locations.flatMap((l) => l.moves), placed: distinctStripes(locations.flatMap((l) => l.placed)) })
+}
+
 const optionalBuffer = (c as unknown as { optionalBuffer: Encoder<Buffer | null> }).optionalBuffer
 const peerOrNull = (p: Uint8Array | null): Buffer | null => (p && p.byteLength > 0 ? Buffer.from(p) : null)
 

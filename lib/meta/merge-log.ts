@@ -4,7 +4,7 @@ import { databaseError, errors, isMeshError } from '../errors.ts'
 import { HybridClock, compareHlc } from './hlc.ts'
 import { comparePosition, decodePosition, encodePosition, type Position } from './merge-position.ts'
 import { EnvelopeKind, decodeEnvelope, openEnvelope, sealEnvelope, type Envelope } from './op-envelope.ts'
-import { decodeLocations, distinctStripes, encodeLocations, locationRecord, type LocationRecord, type ShardMove } from './location-ops.ts'
+import { batchRecord, decodeLocations, encodeLocations, type LocationRecord, type ShardMove } from './location-ops.ts'
 import { OpStore } from './op-store.ts'
 import { OpType, decodeOps, encodeOps, type Op, type TimedOp } from './ops.ts'
 import { TREE_TABLES } from './schema.ts'
@@ -297,7 +297,7 @@ export class MergeLog {
       }
       if (locations.length > 0 && this.locationKey) {
         // With the ops, in the same transaction: a stripe is never written without its record.
-        const record = locationRecord({ moves: locations.flatMap((l) => l.moves), placed: distinctStripes(locations.flatMap((l) => l.placed)) })
+        const record = batchRecord(locations)
         const envelope = sealEnvelope(this.locationKey, this.signer, ++this.seq, this.clock.tick(), encodeLocations(record), EnvelopeKind.Locations)
         this.ops.insert(envelope)
         this.tree.applyMoves(record.moves, envelope.hlc, this.writer)
