@@ -151,9 +151,9 @@ export class Tree {
         return
       }
       case OpType.Remove: {
-        const ino = this.inoOf(op.ino)
-        const inode = ino === null ? null : this.inode(ino) // read once: an rm -rf applies one per file
-        if (ino === null || inode === null) return
+        const live = this.liveInode(op.ino) // the row read once: an rm -rf applies one per file
+        if (live === null) return
+        const { ino, inode } = live
         const entry = this.entryFor(ino, op.parent, op.name)
         if (!entry) return
         // A directory that gained entries the remover did not see stays, with them.
@@ -164,10 +164,10 @@ export class Tree {
         return
       }
       case OpType.Rename: {
-        const ino = this.inoOf(op.ino)
-        const inode = ino === null ? null : this.inode(ino) // read once: rsync renames every file it copies
+        const live = this.liveInode(op.ino) // the row read once: rsync renames every file it copies
         const newParent = this.liveDir(op.newParent)
-        if (ino === null || inode === null || newParent === null) return
+        if (live === null || newParent === null) return
+        const { ino, inode } = live
         this.reattach(newParent)
         this.reattach(ino) // moved by a writer that had not seen it removed: it stays, moved
         const entry = this.entryFor(ino, op.parent, op.name)
@@ -281,13 +281,19 @@ export class Tree {
 
   /** The inode of a file that exists (detached included), or null. For file-versions.ts. */
   liveIno (fid: Fid): Ino | null {
+    return this.liveInode(fid)?.ino ?? null
+  }
+
+  /** The inode and row of a file that exists (detached included), or null. */
+  private liveInode (fid: Fid): { ino: Ino, inode: Inode } | null {
     const ino = this.inoOf(fid)
-    return ino !== null && this.inode(ino) !== null ? ino : null
+    const inode = ino === null ? null : this.inode(ino)
+    return ino !== null && inode !== null ? { ino, inode } : null
   }
 
   private liveDir (fid: Fid): Ino | null {
-    const ino = this.inoOf(fid)
-    return ino !== null && this.inode(ino)?.kind === Kind.Dir ? ino : null
+    const live = this.liveInode(fid)
+    return live?.inode.kind === Kind.Dir ? live.ino : null
   }
 
   /** name, or when another file holds it, "name.conflict-WRITER[-n]" (the first free one). */
