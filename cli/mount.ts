@@ -51,7 +51,11 @@ Options:
   --allow-other         let other users use the mount (root, or user_allow_other in
                         /etc/fuse.conf)
   --cache SIZE          memory for file contents: read recently, or being written
-                        (writes take what they need first; default: 256M)
+                        (writes take what they need first; default: 128M)
+  --spill SIZE          local disk for file contents past --cache: chunks being
+                        written (random writes over files bigger than it), then
+                        chunks read recently; in an unlinked file in --store, gone
+                        when the mount stops (default: 2G; 0: none)
   --inline SIZE         files (and file ends) of up to SIZE are kept in the metadata,
                         which every peer holds, instead of a stripe of shards: a small
                         file costs no shard puts (default: 4K; 0: never)
@@ -68,6 +72,7 @@ export const MOUNT_OPTIONS = {
   'wait-peers': { type: 'string' },
   'allow-other': { type: 'boolean' },
   cache: { type: 'string' },
+  spill: { type: 'string' },
   inline: { type: 'string' },
   zone: { type: 'string' },
   ...MAINTENANCE_OPTIONS,
@@ -96,7 +101,8 @@ export async function mountCommand (argv: string[]): Promise<void> {
   const storeDir = resolve(values.store ?? join(homedir(), '.meshfs', 'store'))
   const maintenanceOptions = maintenanceArgs(values)
   const cacheBytes = values.cache ? parseSize(values.cache) : undefined
-  const inlineMax = parseSize(values.inline ?? '4K')
+  const spillBytes = values.spill ? parseSize(values.spill, { zero: true }) : undefined
+  const inlineMax = parseSize(values.inline ?? '4K', { zero: true })
   if (inlineMax > MAX_INLINE) throw new UsageError(`--inline: at most ${formatSize(MAX_INLINE)} (every peer keeps these bytes in its metadata)`)
   const say = (line: string) => console.log(`meshfs mount: ${line}`)
 
@@ -138,7 +144,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
     locate: (chunk, scheme) => meta.shardMoves(chunk, scheme),
     takesShards: (peer) => maintenance.directory.takesShards(peer)
   })
-  vfs = new Vfs({ meta, storage, capacity: () => meshCapacity(node.peers(), scheme), cacheBytes, log: say })
+  vfs = new Vfs({ meta, storage, capacity: () => meshCapacity(node.peers(), scheme), cacheBytes, spill: { path: join(storeDir, 'spill'), maxBytes: spillBytes }, log: say })
   // Stripes of data written before stripe records existed, recorded in the background.
   void backfillStripes({
     refs: () => meta.allRefs(),
@@ -205,7 +211,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
     // The histogram holds the whole 10 ms sampling interval: what counts is the lateness beyond it.
     const ms = (ns: number) => Math.max(0, (ns - 10e6) / 1e6).toFixed(1)
     say(`stats: event-loop lateness p50 ${ms(loopDelay.percentile(50))} ms, p99 ${ms(loopDelay.percentile(99))} ms, max ${ms(loopDelay.max)} ms; ` +
-      `${memoryLine()}, free heap returned ${freeMemory.stats.releases} times (${formatSize(freeMemory.stats.releasedBytes)}); chunks stored ${storage.writer.stats.chunksWritten} (and ${storage.packStats.chunksPacked} in ${storage.packStats.packsWritten} packs), read from the mesh ${storage.reader.stats.chunksRead} (since start)`)
+      `${memoryLine()}, free heap returned ${freeMemory.stats.releases} times (${formatSize(freeMemory.stats.releasedBytes)}); chunks stored ${storage.writer.stats.chunksWritten} (and ${storage.packStats.chunksPacked} in ${storage.packStats.packsWritten} packs), read from the mesh ${storage.reader.stats.chunksRead} (since start); spilled now ${formatSize(vfs?.spilledBytes ?? 0)}`)
     loopDelay.reset()
   })
   process.once('SIGINT', () => stop('SIGINT'))

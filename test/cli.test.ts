@@ -10,6 +10,7 @@ import { deriveMeshKeys } from '../crypto/key-hierarchy.ts'
 import { MOUNT_OPTIONS } from '../cli/mount.ts'
 import { SERVE_OPTIONS } from '../cli/serve.ts'
 import { INVITE_OPTIONS } from '../cli/invite.ts'
+import { parseSize } from '../cli/size.ts'
 
 describe('meshfs CLI', () => {
   it('prints help and version', async () => {
@@ -97,6 +98,14 @@ describe('meshfs CLI', () => {
     const badSize = await runMeshfs(['serve', '--key', key, '--store', '/tmp/x', '--capacity', 'lots'])
     expect(badSize.code).toBe(2)
     expect(badSize.stderr).toMatch(/size "lots"/)
+  })
+
+  it('reads sizes in binary units, and 0 only where it turns something off (--inline 0, --spill 0)', () => {
+    expect(parseSize('1.5G')).toBe(1.5 * 2 ** 30)
+    expect(parseSize('64 MiB')).toBe(64 * 2 ** 20)
+    expect(() => parseSize('0')).toThrow(/more than 0/)
+    expect(parseSize('0', { zero: true })).toBe(0)
+    expect(() => parseSize('-1', { zero: true })).toThrow(/not understood/)
   })
 
   it('demo starts a local mesh of 5 peer processes and a mount; Ctrl-C unmounts and stops every one', async () => {

@@ -1,22 +1,33 @@
 import { LRUCache } from 'lru-cache'
 import type { ChunkStorage } from '../data/chunk-service.ts'
+import type { SpillFile } from './spill-file.ts'
 
 /**
  * Plaintext chunks by reference, bounded by bytes, less what `reserved` says others hold (the
  * chunks being written share the memory). Concurrent reads of one chunk share one fetch; written
- * chunks go in as they are stored, so reading back what was just written is local.
+ * chunks go in as they are stored, so reading back what was just written is local. Whole chunks
+ * the memory lets go of move to the spill file, if there is one, while it has room (modified
+ * chunks take it first): read from the local disk instead of the mesh next time.
  */
 export class ChunkCache {
   private readonly cache: LRUCache<string, Buffer>
   private readonly fetching = new Map<string, Promise<Buffer>>()
+  /** Clean chunks in the spill file by reference: slot, least recently used first. */
+  private readonly onDisk = new Map<string, number>()
 
-  constructor (private readonly storage: ChunkStorage, private readonly maxBytes: number, private readonly reserved: () => number = () => 0) {
-    this.cache = new LRUCache<string, Buffer>({ maxSize: maxBytes, sizeCalculation: (chunk) => Math.max(1, chunk.byteLength) })
+  constructor (private readonly storage: ChunkStorage, private readonly maxBytes: number, private readonly reserved: () => number = () => 0,
+    private readonly disk?: { file: SpillFile, chunkSize: number }) {
+    this.cache = new LRUCache<string, Buffer>({
+      maxSize: maxBytes,
+      sizeCalculation: (chunk) => Math.max(1, chunk.byteLength),
+      dispose: (chunk, key, reason) => { if (reason === 'evict') this.toDisk(key, chunk) }
+    })
+    if (disk) disk.file.makeRoom = () => this.dropOldestOnDisk()
   }
 
   async get (ref: Buffer): Promise<Buffer> {
     const key = ref.toString('base64')
-    const hit = this.cache.get(key)
+    const hit = this.cache.get(key) ?? this.fromDisk(key)
     if (hit) return hit
     let pending = this.fetching.get(key)
     if (!pending) {
@@ -27,6 +38,25 @@ export class ChunkCache {
       this.fetching.set(key, pending)
     }
     return pending
+  }
+
+  /**
+   * Copies from..to of a cached chunk into out at outOffset (bytes past the chunk's end are left
+   * as they are) and returns true; false if the chunk is neither in memory nor on disk. A chunk
+   * on disk is read in place, the bytes asked for only.
+   */
+  copyOut (ref: Buffer, from: number, to: number, out: Buffer, outOffset: number): boolean {
+    const key = ref.toString('base64')
+    const chunk = this.cache.get(key)
+    if (chunk) {
+      const stop = Math.min(to, chunk.byteLength)
+      if (stop > from) chunk.copy(out, outOffset, from, stop)
+      return true
+    }
+    const slot = this.touchOnDisk(key)
+    if (slot === undefined) return false
+    this.disk!.file.read(slot, from, to - from, out, outOffset)
+    return true
   }
 
   /** Starts fetching a chunk without waiting (read-ahead); failures surface on the real read. */
@@ -43,9 +73,14 @@ export class ChunkCache {
     this.shrinkTo(this.maxBytes - this.reserved())
   }
 
-  /** A chunk that will not be read again as it is (a writer holds a newer copy): its memory goes. */
+  /** A chunk that will not be read again as it is (a writer holds a newer copy): its memory (and disk) goes. */
   delete (ref: Buffer): void {
-    this.cache.delete(ref.toString('base64'))
+    const key = ref.toString('base64')
+    this.cache.delete(key)
+    const slot = this.onDisk.get(key)
+    if (slot === undefined) return
+    this.onDisk.delete(key)
+    this.disk!.file.release(slot)
   }
 
   /** Drops the least recently used chunks until at most bytes are held (memory the writers need). */
@@ -55,5 +90,39 @@ export class ChunkCache {
 
   get bytes (): number {
     return this.cache.calculatedSize
+  }
+
+  /** A whole chunk leaving memory: to the spill file, unless it is there already or there is no room. */
+  private toDisk (key: string, chunk: Buffer): void {
+    if (!this.disk || chunk.byteLength !== this.disk.chunkSize || this.touchOnDisk(key) !== undefined) return
+    const slot = this.disk.file.put(chunk)
+    if (slot !== null) this.onDisk.set(key, slot)
+  }
+
+  /** A chunk from the spill file, back in memory (it stays on disk too: it never changes). */
+  private fromDisk (key: string): Buffer | undefined {
+    const slot = this.touchOnDisk(key)
+    if (slot === undefined) return undefined
+    const chunk = Buffer.alloc(this.disk!.chunkSize)
+    this.disk!.file.read(slot, 0, chunk.byteLength, chunk, 0)
+    this.set(key, chunk)
+    return chunk
+  }
+
+  /** The chunk's slot if it is on disk, now the most recently used there. */
+  private touchOnDisk (key: string): number | undefined {
+    const slot = this.onDisk.get(key)
+    if (slot === undefined) return undefined
+    this.onDisk.delete(key)
+    this.onDisk.set(key, slot)
+    return slot
+  }
+
+  private dropOldestOnDisk (): boolean {
+    const oldest = this.onDisk.entries().next()
+    if (oldest.done === true) return false
+    this.onDisk.delete(oldest.value[0])
+    this.disk!.file.release(oldest.value[1])
+    return true
   }
 }

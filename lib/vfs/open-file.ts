@@ -6,6 +6,8 @@ import type { StagedWrite } from '../meta/staged-writes.ts'
 import type { Attrs, Time } from '../meta/ops.ts'
 import type { Ino } from '../ports.ts'
 import type { ChunkCache } from './chunk-cache.ts'
+import { ModifiedChunks } from './modified-chunks.ts'
+import type { SpillFile } from './spill-file.ts'
 
 export interface OpenFileDeps {
   meta: MetaStore
@@ -22,6 +24,8 @@ export interface OpenFileDeps {
   overBudget: () => boolean
   /** The redundancy scheme new chunks get (the file's policy); absent: the storage's default. */
   scheme?: string
+  /** Where modified whole chunks go past the memory budget (see SpillFile); absent: they are stored instead. */
+  spill?: SpillFile
 }
 
 interface Sealing { buf: Buffer, done: Promise<void>, error?: MeshError, packed: boolean }
@@ -44,7 +48,7 @@ export class OpenFile {
    */
   attrs: Pick<Attrs, 'mode' | 'uid' | 'gid' | 'atime'> = {}
   private error: MeshError | null = null
-  private readonly dirty = new Map<number, Buffer>()
+  private readonly dirty: ModifiedChunks
   private readonly loading = new Map<number, Promise<void>>()
   private readonly sealing = new Map<number, Sealing>()
   private readonly pending = new Map<number, Buffer>()
@@ -66,6 +70,7 @@ export class OpenFile {
 
   constructor (readonly ino: Ino, size: number, private readonly deps: OpenFileDeps) {
     this.size = size
+    this.dirty = new ModifiedChunks(deps.chunkSize, deps.spill)
   }
 
   private stripes (chunks: Array<{ ref: Buffer }>): StripeInfo[] {
@@ -76,10 +81,26 @@ export class OpenFile {
 
   /** Plaintext of chunk index (shorter than a chunk where the file or stored chunk ends), or null for a hole. */
   async chunk (index: number): Promise<Buffer | null> {
-    const dirty = this.dirty.get(index) ?? this.sealing.get(index)?.buf
+    const dirty = this.dirty.peek(index) ?? this.sealing.get(index)?.buf
     if (dirty) return dirty
     const ref = this.storedRef(index)
     return ref ? this.deps.cache.get(ref) : null
+  }
+
+  /**
+   * Copies bytes from..to of chunk index into out at outOffset (a hole, or bytes past a stored
+   * chunk's end, leave out as it is: zeros). A chunk in the spill file is read in place, not whole.
+   */
+  async copyOut (index: number, from: number, to: number, out: Buffer, outOffset: number): Promise<void> {
+    if (this.dirty.copySpilled(index, from, to, out, outOffset)) return
+    let chunk = this.dirty.inMemory(index) ?? this.sealing.get(index)?.buf
+    if (!chunk) {
+      const ref = this.storedRef(index)
+      if (!ref || this.deps.cache.copyOut(ref, from, to, out, outOffset)) return
+      chunk = await this.deps.cache.get(ref)
+    }
+    const stop = Math.min(to, chunk.byteLength)
+    if (stop > from) chunk.copy(out, outOffset, from, stop)
   }
 
   /** The stored chunk index reads from (stored here and not yet recorded, or recorded), or null: a hole. */
@@ -113,10 +134,13 @@ export class OpenFile {
       const index = Math.floor(pos / C)
       const within = pos - index * C
       const n = Math.min(C - within, data.byteLength - src)
-      let chunk = await this.writable(index, within + n)
-      // Another call may have started storing it between its loading and now: a stored buffer is never modified.
-      while (this.dirty.get(index) !== chunk) chunk = await this.writable(index, within + n)
-      chunk.set(data.subarray(src, src + n), within)
+      const piece = data.subarray(src, src + n)
+      if (!this.dirty.writeSpilled(index, piece, within)) {
+        let chunk = await this.writable(index, within + n)
+        // Another call may have started storing (or spilled) it between its loading and now: a stored buffer is never modified.
+        while (this.dirty.inMemory(index) !== chunk) chunk = await this.writable(index, within + n)
+        chunk.set(piece, within)
+      }
       pos += n
       src += n
       if (pos > this.size) { this.size = pos; this.sizeChanged = true }
@@ -129,17 +153,19 @@ export class OpenFile {
   }
 
   /**
-   * Past the memory budget, stores the oldest modified chunks, at most maxSealing at once, until
-   * back within it (or nothing modified is left here). A chunk being stored still holds its
-   * memory: starting every store at once did not free anything sooner, it held several copies of each.
-   * Only a write that took memory (grew) waits for stores: one into a chunk it already holds adds
-   * nothing (waiting there held random writes to the rate of 1 MiB stores).
+   * Past the memory budget, moves the oldest modified chunks to the spill file (see SpillFile),
+   * or where it cannot, stores them, at most maxSealing at once, until back within it (or nothing
+   * modified is left in memory here). A chunk being stored still holds its memory: starting every
+   * store at once did not free anything sooner, it held several copies of each. Only a write that
+   * took memory (grew) waits for stores: one into a chunk it already holds adds nothing (waiting
+   * there held random writes to the rate of 1 MiB stores).
    */
   private async storeOverBudget (grew: boolean): Promise<void> {
     for (;;) {
-      const oldest = this.dirty.keys().next()
-      if (oldest.done === true || !this.deps.overBudget()) return
-      if (this.sealing.size < this.deps.maxSealing) this.seal(oldest.value)
+      const oldest = this.dirty.oldestInMemory()
+      if (oldest === undefined || !this.deps.overBudget()) return
+      if (this.dirty.spillOut(oldest)) continue
+      if (this.sealing.size < this.deps.maxSealing) this.seal(oldest)
       else if (grew) await this.someStored()
       else return
     }
@@ -177,7 +203,7 @@ export class OpenFile {
     // A store of ours waiting in a pack to fill: it goes now (a pack of others' is left to fill).
     if (opts.pack !== true && [...this.sealing.values()].some((s) => s.packed)) this.deps.storage.flushPacks?.()
     const outcomes = [...this.sealing.values()].map(outcome)
-    for (const index of [...this.dirty.keys()]) {
+    for (const index of this.dirty.indices()) {
       // No more stores at once than a writer may have (each holds several copies of its chunk).
       while (this.sealing.size >= this.deps.maxSealing) await this.someStored()
       const entry = this.seal(index, opts.pack === true)
@@ -225,8 +251,9 @@ export class OpenFile {
    * started storing. False: nothing journaled, flush instead.
    */
   stage (maxBytes: number): boolean {
-    if (this.unlinked || this.discarded || this.sealing.size > 0 || this.pending.size > 0 || this.dirty.size !== 1) return false
-    const [index, buf] = this.dirty.entries().next().value!
+    const single = this.dirty.single()
+    if (this.unlinked || this.discarded || this.sealing.size > 0 || this.pending.size > 0 || !single) return false
+    const [index, buf] = single
     const length = Math.max(0, Math.min(this.deps.chunkSize, this.size - index * this.deps.chunkSize))
     if (length > maxBytes || length <= (this.deps.storage.inlineMax ?? -1)) return false // inline: recorded at once anyway
     const generation = this.deps.meta.staged.nextGeneration()
@@ -286,7 +313,7 @@ export class OpenFile {
     const C = this.deps.chunkSize
     const keep = size - Math.floor(size / C) * C
     if (size < this.size && keep > 0) (await this.writable(Math.floor(size / C), keep)).fill(0, keep)
-    for (const index of [...this.dirty.keys()]) if (index * C >= size) this.dirty.delete(index)
+    this.dirty.dropFrom(Math.ceil(size / C))
     for (const [index, ref] of [...this.pending]) if (index * C >= size) { this.pending.delete(index); this.drop(ref) }
     this.size = size
     this.cut = Math.min(this.cut, size)
@@ -314,8 +341,7 @@ export class OpenFile {
 
   /** Bytes of chunk buffers held here (modified, or being stored). */
   get heldBytes (): number {
-    let bytes = 0
-    for (const buf of this.dirty.values()) bytes += buf.byteLength
+    let bytes = this.dirty.heldBytes
     for (const s of this.sealing.values()) bytes += s.buf.byteLength
     return bytes
   }
@@ -337,7 +363,8 @@ export class OpenFile {
    */
   private async writable (index: number, need: number): Promise<Buffer> {
     for (;;) {
-      const dirty = this.dirty.get(index)
+      if (this.dirty.toMemory(index)) this.allocations++ // a write the spill file refused, or a truncation
+      const dirty = this.dirty.inMemory(index)
       if (dirty && dirty.byteLength >= need) return dirty
       if (dirty) {
         const grown = Buffer.alloc(capacity(need, this.deps.chunkSize))
@@ -373,9 +400,8 @@ export class OpenFile {
 
   /** Starts storing chunk index (from here on its buffer is not modified; a new write copies it). */
   private seal (index: number, pack = false): Sealing | undefined {
-    const buf = this.dirty.get(index)
+    const buf = this.dirty.take(index)
     if (!buf) return undefined
-    this.dirty.delete(index)
     const length = Math.max(0, Math.min(this.deps.chunkSize, this.size - index * this.deps.chunkSize))
     const data = buf.subarray(0, length)
     const entry: Sealing = {

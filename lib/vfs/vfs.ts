@@ -11,6 +11,7 @@ import { RedundancyPolicy } from './redundancy-policy.ts'
 import { Xattrs } from './xattrs.ts'
 import { OpenFile } from './open-file.ts'
 import { WriteBehind } from './write-behind.ts'
+import { SpillFile } from './spill-file.ts'
 
 export interface VfsOptions {
   meta: MetaStore
@@ -18,10 +19,16 @@ export interface VfsOptions {
   /** Bytes per chunk (default 1 MiB). */
   chunkSize?: number
   /**
-   * Memory for file contents (default 256 MiB): chunks read recently, and chunks being written
+   * Memory for file contents (default 128 MiB): chunks read recently, and chunks being written
    * (which take what they need from the first).
    */
   cacheBytes?: number
+  /**
+   * A local file for whole chunks past cacheBytes (see SpillFile): modified ones, and in the room
+   * they leave, clean ones read again from here instead of the mesh; and the most it may hold
+   * (default 2 GiB; 0: none, modified chunks are then stored on the mesh to free their memory).
+   */
+  spill?: { path: string, maxBytes?: number }
   /** Chunks fetched ahead of a sequential reader (default 4). */
   readAhead?: number
   /** Usable capacity of the mesh after redundancy, for statfs. */
@@ -59,6 +66,7 @@ export class Vfs {
   private readonly storage: ChunkStorage
   private readonly cache: ChunkCache
   private readonly memoryBytes: number
+  private readonly spill: SpillFile | undefined
   private readonly readAhead: number
   private readonly policy: RedundancyPolicy
   private readonly files = new Map<Ino, OpenFile>()
@@ -76,8 +84,10 @@ export class Vfs {
     this.meta = opts.meta
     this.storage = opts.storage
     this.chunkSize = opts.chunkSize ?? 1024 * 1024
-    this.memoryBytes = opts.cacheBytes ?? 256 * 1024 * 1024
-    this.cache = new ChunkCache(opts.storage, this.memoryBytes, () => this.heldBytes())
+    this.memoryBytes = opts.cacheBytes ?? 128 * 1024 * 1024
+    const spillBytes = opts.spill?.maxBytes ?? 2 * 1024 ** 3
+    this.spill = opts.spill && spillBytes >= this.chunkSize ? new SpillFile(opts.spill.path, this.chunkSize, spillBytes) : undefined
+    this.cache = new ChunkCache(opts.storage, this.memoryBytes, () => this.heldBytes(), this.spill && { file: this.spill, chunkSize: this.chunkSize })
     this.readAhead = opts.readAhead ?? 4
     this.policy = new RedundancyPolicy(opts.meta, opts.log)
     this.inodes = new UnchangedCache(() => this.meta.changes)
@@ -352,11 +362,9 @@ export class Vfs {
     const last = Math.floor((end - 1) / C)
     await Promise.all(Array.from({ length: last - first + 1 }, async (_, i) => {
       const index = first + i
-      const chunk = await file.chunk(index)
-      if (!chunk) return
       const start = Math.max(offset, index * C)
-      const stop = Math.min(end, (index + 1) * C, index * C + chunk.byteLength)
-      if (stop > start) chunk.copy(out, start - offset, start - index * C, stop - index * C)
+      const stop = Math.min(end, (index + 1) * C)
+      await file.copyOut(index, start - index * C, stop - index * C, out, start - offset)
     }))
     if (offset === handle.nextRead) {
       // Sequential: fetch the next chunks while the reader consumes these.
@@ -431,6 +439,12 @@ export class Vfs {
   async stop (): Promise<void> {
     this.behind.stop()
     await this.flushAll()
+    this.spill?.close()
+  }
+
+  /** Bytes of modified chunks in the spill file now. */
+  get spilledBytes (): number {
+    return this.spill?.bytes ?? 0
   }
 
   /** Everything stored and recorded so far survives power loss from here on (peers and database synced). */
@@ -455,7 +469,7 @@ export class Vfs {
     let file = this.files.get(ino)
     if (!file) {
       file = new OpenFile(ino, this.meta.get(ino).size, {
-        meta: this.meta, storage: this.storage, cache: this.cache, chunkSize: this.chunkSize, maxSealing: 8, overBudget: () => this.overBudget(),
+        meta: this.meta, storage: this.storage, cache: this.cache, chunkSize: this.chunkSize, maxSealing: 8, overBudget: () => this.overBudget(), spill: this.spill,
         scheme: this.policy.of(ino) ?? undefined
       })
       this.files.set(ino, file)

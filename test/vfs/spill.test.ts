@@ -1,0 +1,110 @@
+// Chunks past the memory budget in the spill file: random writes over a file bigger than the
+// budget stay local until flushed, clean chunks let go of by memory are read from local disk,
+// and everything reads back as written. Vfs over a real database and real shard stores.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { Vfs, ROOT } from '../../lib/vfs/vfs.ts'
+import { MetaStore } from '../../lib/meta/meta-store.ts'
+import { ChunkService } from '../../lib/data/chunk-service.ts'
+import { parseScheme } from '../../lib/codec/parse-scheme.ts'
+import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
+import { generateMeshSecret } from '../../crypto/mesh-key.ts'
+import { LocalShardNetwork } from '../helpers/local-network.ts'
+import type { Ino } from '../../lib/ports.ts'
+
+const CHUNK = 64 * 1024
+const me = { uid: 1000, gid: 1000 }
+const keys = deriveMeshKeys(generateMeshSecret())
+
+describe('spilling chunks to local disk', () => {
+  let dir: string
+  let network: LocalShardNetwork
+  let meta: MetaStore
+  let counts: { stores: number, reads: number }
+
+  function mountVfs (spillChunks: number): Vfs {
+    const storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
+    const write = storage.write.bind(storage)
+    const read = storage.read.bind(storage)
+    storage.write = async (...args) => { counts.stores++; return await write(...args) }
+    storage.read = async (...args) => { counts.reads++; return await read(...args) }
+    return new Vfs({ meta, storage, chunkSize: CHUNK, cacheBytes: 4 * CHUNK, spill: { path: join(dir, 'spill'), maxBytes: spillChunks * CHUNK } })
+  }
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meshfs-spill-vfs-'))
+    network = await LocalShardNetwork.create({ peers: 5, capacity: 64 * 1024 * 1024 })
+    meta = MetaStore.open(join(dir, 'meta.db'))
+    counts = { stores: 0, reads: 0 }
+  })
+
+  afterEach(async () => {
+    meta.close()
+    await network.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  /** A file of chunks random chunks, written, closed (stored) and opened again for writing. */
+  async function bigFile (vfs: Vfs, chunks: number): Promise<{ ino: Ino, fh: number, model: Buffer }> {
+    const model = randomBytes(chunks * CHUNK)
+    const { inode, fh } = vfs.create(ROOT, 'big.bin', 0o644, me)
+    await vfs.write(fh, model, 0)
+    await vfs.release(fh)
+    return { ino: inode.ino, fh: await vfs.open(inode.ino, constants.O_RDWR), model }
+  }
+
+  it('keeps random writes over a file 4x the budget local until the flush, reading clean chunks from disk, not the mesh', async () => {
+    const vfs = mountVfs(64)
+    const { ino, fh, model } = await bigFile(vfs, 16)
+    counts.stores = counts.reads = 0
+    for (let i = 0; i < 400; i++) {
+      const offset = Math.floor(Math.random() * (model.length - 3 * 4096))
+      if (i % 2 === 0) {
+        const page = randomBytes(1 + Math.floor(Math.random() * 3 * 4096)) // some across a chunk's edge
+        await vfs.write(fh, page, offset)
+        page.copy(model, offset)
+      } else {
+        const length = 1 + Math.floor(Math.random() * 3 * 4096)
+        expect((await vfs.read(fh, offset, length)).equals(model.subarray(offset, offset + length))).toBe(true)
+      }
+    }
+    // Without the spill file the budget made writes store their oldest chunks (and reads fetch
+    // the chunks memory let go of from the mesh).
+    expect(counts.stores).toBe(0)
+    expect(counts.reads).toBe(0)
+    expect(vfs.spilledBytes).toBeGreaterThanOrEqual(12 * CHUNK)
+    await vfs.fsync(fh)
+    expect(counts.stores).toBeGreaterThan(0)
+    expect((await vfs.read(fh, 0, model.length)).equals(model)).toBe(true)
+    await vfs.release(fh)
+    // What was flushed is on the mesh: a new mount (nothing cached, no spill of its own) reads it.
+    const fresh = mountVfs(0)
+    const again = await fresh.open(ino, 0)
+    expect((await fresh.read(again, 0, model.length)).equals(model)).toBe(true)
+    await fresh.release(again)
+  })
+
+  it('stores modified chunks when the spill file is full, and frees a removed file\'s slots at its last close', async () => {
+    const vfs = mountVfs(6)
+    const { ino, fh, model } = await bigFile(vfs, 16)
+    counts.stores = 0
+    for (let index = 0; index < 16; index++) {
+      await vfs.write(fh, Buffer.from([index]), index * CHUNK + 9)
+      model[index * CHUNK + 9] = index
+    }
+    // 4 chunks in memory, 6 spilled: the rest had to be stored to stay within the budget.
+    expect(counts.stores).toBeGreaterThan(0)
+    expect(vfs.spilledBytes).toBe(6 * CHUNK)
+    expect((await vfs.read(fh, 0, model.length)).equals(model)).toBe(true)
+    vfs.unlink(ROOT, 'big.bin')
+    expect(vfs.spilledBytes).toBe(6 * CHUNK) // still open: still readable
+    expect((await vfs.read(fh, 0, model.length)).equals(model)).toBe(true)
+    await vfs.release(fh)
+    expect(vfs.spilledBytes).toBe(0)
+    expect(() => vfs.getattr(ino)).toThrow()
+  })
+})
