@@ -92,6 +92,13 @@ export class ModifiedChunks {
     return true
   }
 
+  /** Moves the newest chunk in memory that can go to the spill file there; true if one did. */
+  spillNewest (): boolean {
+    const indices = [...this.memory.keys()]
+    for (let i = indices.length - 1; i >= 0; i--) if (this.spillOut(indices[i]!)) return true
+    return false
+  }
+
   /** Brings chunk index back into memory if it is spilled; true if it did. */
   toMemory (index: number): boolean {
     const slot = this.spilled.get(index)

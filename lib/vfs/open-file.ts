@@ -31,6 +31,13 @@ export interface OpenFileDeps {
 interface Sealing { buf: Buffer, done: Promise<void>, error?: MeshError, packed: boolean }
 
 /**
+ * A chunk being stored is held about this many times over until its shards are sent: the
+ * plaintext, the sealed chunk, its shards, their encrypted frames (rs:3+2: 1 + 1 + 5/3 + 5/3).
+ * The memory budget counts them all: 8 stores in flight took ~40 MB more than it said.
+ */
+const STORE_COPIES = 4
+
+/**
  * The state of a file while it is open (shared by all its handles): chunks being modified,
  * chunks being stored, and stored chunks not yet recorded in metadata. Every read sees the
  * newest data; flush() makes everything durable and records it in one metadata change.
@@ -206,6 +213,8 @@ export class OpenFile {
     for (const index of this.dirty.indices()) {
       // No more stores at once than a writer may have (each holds several copies of its chunk).
       while (this.sealing.size >= this.deps.maxSealing) await this.someStored()
+      // Each store takes more memory than its chunk: past the budget the chunks stored last wait in the spill file.
+      while (this.deps.overBudget() && this.dirty.spillNewest());
       const entry = this.seal(index, opts.pack === true)
       if (entry) outcomes.push(outcome(entry))
     }
@@ -339,10 +348,10 @@ export class OpenFile {
     this.deps.storage.release(ref)
   }
 
-  /** Bytes of chunk buffers held here (modified, or being stored). */
+  /** Bytes of chunk buffers held here (modified, or being stored with their copies). */
   get heldBytes (): number {
     let bytes = this.dirty.heldBytes
-    for (const s of this.sealing.values()) bytes += s.buf.byteLength
+    for (const s of this.sealing.values()) bytes += s.buf.byteLength * STORE_COPIES
     return bytes
   }
 

@@ -88,6 +88,27 @@ describe('spilling chunks to local disk', () => {
     await fresh.release(again)
   })
 
+  it('counts the copies a store holds in the budget: a flush moves the chunks it stores last to the spill file meanwhile', async () => {
+    const vfs = mountVfs(64)
+    const { fh, model } = await bigFile(vfs, 16)
+    // Four chunks modified: the budget's 4 chunks of memory, nothing spilled yet.
+    for (const index of [3, 9, 12, 14]) {
+      await vfs.write(fh, Buffer.from([index]), index * CHUNK + 5)
+      model[index * CHUNK + 5] = index
+    }
+    const before = vfs.spilledBytes
+    let most = before
+    const storage = (vfs as unknown as { storage: ChunkService }).storage
+    const write = storage.write.bind(storage)
+    storage.write = async (...args) => { most = Math.max(most, vfs.spilledBytes); return await write(...args) }
+    await vfs.fsync(fh)
+    // Each store holds its chunk about 4 times over until sent: with every modified chunk still
+    // in memory beside them, the flush would hold twice its budget.
+    expect(most).toBeGreaterThan(before)
+    expect((await vfs.read(fh, 0, model.length)).equals(model)).toBe(true)
+    await vfs.release(fh)
+  })
+
   it('stores modified chunks when the spill file is full, and frees a removed file\'s slots at its last close', async () => {
     const vfs = mountVfs(6)
     const { ino, fh, model } = await bigFile(vfs, 16)
