@@ -51,7 +51,7 @@ Options:
   --allow-other         let other users use the mount (root, or user_allow_other in
                         /etc/fuse.conf)
   --cache SIZE          memory for file contents: read recently, or being written
-                        (writes take what they need first; default: 128M)
+                        (writes take what they need first; default: 96M)
   --spill SIZE          local disk for file contents past --cache: chunks being
                         written (random writes over files bigger than it), then
                         chunks read recently; in an unlinked file in --store, gone

@@ -400,9 +400,13 @@ export class OpenFile {
       // The chunk being stored, else the stored one (looked up once: this runs per chunk a write touches).
       const sealed = this.sealing.get(index)?.buf
       const ref = sealed ? null : this.storedRef(index)
-      const current = sealed ?? (ref ? await this.deps.cache.get(ref) : null)
-      current?.copy(buf, 0, 0, valid)
-      if (ref) this.deps.cache.delete(ref) // this copy replaces it: one copy in memory, not two
+      if (sealed) {
+        sealed.copy(buf, 0, 0, valid)
+      } else if (ref) {
+        // Cached (in memory or on disk): copied straight in, not read whole into a buffer first.
+        if (!this.deps.cache.copyOut(ref, 0, valid, buf, 0)) (await this.deps.cache.get(ref)).copy(buf, 0, 0, valid)
+        this.deps.cache.delete(ref) // this copy replaces it: one copy in memory, not two
+      }
     }
     this.dirty.set(index, buf)
   }

@@ -19,7 +19,7 @@ export interface VfsOptions {
   /** Bytes per chunk (default 1 MiB). */
   chunkSize?: number
   /**
-   * Memory for file contents (default 128 MiB): chunks read recently, and chunks being written
+   * Memory for file contents (default 96 MiB): chunks read recently, and chunks being written
    * (which take what they need from the first).
    */
   cacheBytes?: number
@@ -84,7 +84,7 @@ export class Vfs {
     this.meta = opts.meta
     this.storage = opts.storage
     this.chunkSize = opts.chunkSize ?? 1024 * 1024
-    this.memoryBytes = opts.cacheBytes ?? 128 * 1024 * 1024
+    this.memoryBytes = opts.cacheBytes ?? 96 * 1024 * 1024
     const spillBytes = opts.spill?.maxBytes ?? 2 * 1024 ** 3
     this.spill = opts.spill && spillBytes >= this.chunkSize ? new SpillFile(opts.spill.path, this.chunkSize, spillBytes) : undefined
     this.cache = new ChunkCache(opts.storage, this.memoryBytes, () => this.heldBytes(), this.spill && { file: this.spill, chunkSize: this.chunkSize })
