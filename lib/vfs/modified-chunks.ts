@@ -28,9 +28,10 @@ export class ModifiedChunks {
     return this.memory.get(index)
   }
 
-  /** The oldest chunk in memory, or undefined. */
-  oldestInMemory (): number | undefined {
-    return this.memory.keys().next().value
+  /** The oldest chunk in memory other than except, or undefined. */
+  oldestInMemory (except: number | null = null): number | undefined {
+    for (const index of this.memory.keys()) if (index !== except) return index
+    return undefined
   }
 
   /** The only modified chunk, if there is exactly one and it is in memory. */

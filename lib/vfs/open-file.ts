@@ -155,7 +155,9 @@ export class OpenFile {
     }
     this.mtime = this.changedAt = now()
     this.writtenSinceStage = true
-    await this.storeOverBudget(this.allocations !== allocated)
+    // The chunk a stream is filling is written again at once: storing or spilling it frees nothing.
+    const filling = streaming && pos % C !== 0 ? Math.floor(pos / C) : null
+    await this.storeOverBudget(this.allocations !== allocated, filling)
     while (this.sealing.size > this.deps.maxSealing) await this.someStored()
   }
 
@@ -165,11 +167,12 @@ export class OpenFile {
    * modified is left in memory here). A chunk being stored still holds its memory: starting every
    * store at once did not free anything sooner, it held several copies of each. Only a write that
    * took memory (grew) waits for stores: one into a chunk it already holds adds nothing (waiting
-   * there held random writes to the rate of 1 MiB stores).
+   * there held random writes to the rate of 1 MiB stores). The chunk a stream is filling
+   * (filling) stays: stored now, it would be stored again when full, and the first copy reclaimed.
    */
-  private async storeOverBudget (grew: boolean): Promise<void> {
+  private async storeOverBudget (grew: boolean, filling: number | null): Promise<void> {
     for (;;) {
-      const oldest = this.dirty.oldestInMemory()
+      const oldest = this.dirty.oldestInMemory(filling)
       if (oldest === undefined || !this.deps.overBudget()) return
       if (this.dirty.spillOut(oldest)) continue
       if (this.sealing.size < this.deps.maxSealing) this.seal(oldest)

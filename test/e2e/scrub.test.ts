@@ -20,8 +20,8 @@ const MIB = 1024 * 1024
 interface PeerStatus { store: { corruptions: number }, scrub: { corrupt: number, cycles: number }, repair: { shardsRebuilt: number } }
 
 describe('scrub: corrupt shards on one peer are found and rebuilt', () => {
-  // A small cache: the reads go to the peers, not to memory.
-  const fx = meshFixture({ peers: 5, peerArgs: [...FAST_REPAIR, '--scrub-interval', '2', '--scrub-rate', '200M'], mountArgs: [...FAST_REPAIR, '--cache', '4M'] })
+  // A small cache and no spill file: the reads go to the peers, not to memory or local disk.
+  const fx = meshFixture({ peers: 5, peerArgs: [...FAST_REPAIR, '--scrub-interval', '2', '--scrub-rate', '200M'], mountArgs: [...FAST_REPAIR, '--cache', '4M', '--spill', '0'] })
 
   it('finds every corrupt shard, rebuilds each, and reads stay correct', async () => {
     const sums = await writeRandomFiles(fx.mount.path, 20, (i) => 3 * MIB + i)

@@ -15,6 +15,7 @@ import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
 import { generateMeshSecret } from '../../crypto/mesh-key.ts'
 import { LocalShardNetwork } from '../helpers/local-network.ts'
 import type { Ino } from '../../lib/ports.ts'
+import { within } from '../helpers/within.ts'
 
 const CHUNK = 64 * 1024
 const me = { uid: 1000, gid: 1000 }
@@ -24,13 +25,17 @@ describe('spilling chunks to local disk', () => {
   let dir: string
   let network: LocalShardNetwork
   let meta: MetaStore
-  let counts: { stores: number, reads: number }
+  let counts: { stores: number, reads: number, storing: number }
 
   function mountVfs (spillChunks: number): Vfs {
     const storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
     const write = storage.write.bind(storage)
     const read = storage.read.bind(storage)
-    storage.write = async (...args) => { counts.stores++; return await write(...args) }
+    storage.write = async (...args) => {
+      counts.stores++
+      counts.storing++
+      try { return await write(...args) } finally { counts.storing-- }
+    }
     storage.read = async (...args) => { counts.reads++; return await read(...args) }
     return new Vfs({ meta, storage, chunkSize: CHUNK, cacheBytes: 4 * CHUNK, spill: { path: join(dir, 'spill'), maxBytes: spillChunks * CHUNK } })
   }
@@ -39,7 +44,7 @@ describe('spilling chunks to local disk', () => {
     dir = await mkdtemp(join(tmpdir(), 'meshfs-spill-vfs-'))
     network = await LocalShardNetwork.create({ peers: 5, capacity: 64 * 1024 * 1024 })
     meta = MetaStore.open(join(dir, 'meta.db'))
-    counts = { stores: 0, reads: 0 }
+    counts = { stores: 0, reads: 0, storing: 0 }
   })
 
   afterEach(async () => {
@@ -127,5 +132,23 @@ describe('spilling chunks to local disk', () => {
     await vfs.release(fh)
     expect(vfs.spilledBytes).toBe(0)
     expect(() => vfs.getattr(ino)).toThrow()
+    // Stores started before the removal end by releasing what they stored: let them, before the database closes.
+    await within(10_000, async () => { expect(counts.storing).toBe(0) }, 20)
+    await new Promise((resolve) => setImmediate(resolve))
+  })
+
+  it('leaves the chunk a stream is filling alone past the budget: each chunk is stored once, when full', async () => {
+    const vfs = mountVfs(0)
+    const { inode, fh } = vfs.create(ROOT, 'stream.bin', 0o644, me)
+    const data = randomBytes(3 * CHUNK + 1000)
+    counts.stores = 0
+    // Each store counts 4 chunks against a budget of 4: from the first store on, the writer is past it.
+    for (let at = 0; at < data.length; at += 4096) await vfs.write(fh, data.subarray(at, at + 4096), at)
+    expect(counts.stores).toBe(3)
+    await vfs.release(fh)
+    expect(counts.stores).toBe(4)
+    const again = await vfs.open(inode.ino, 0)
+    expect((await vfs.read(again, 0, data.length)).equals(data)).toBe(true)
+    await vfs.release(again)
   })
 })
