@@ -102,10 +102,8 @@ export class ModifiedChunks {
 
   /** Brings chunk index back into memory if it is spilled; true if it did. */
   toMemory (index: number): boolean {
-    const slot = this.spilled.get(index)
-    if (slot === undefined) return false
-    this.spilled.delete(index)
-    this.memory.set(index, this.spill!.take(slot))
+    if (!this.spilled.has(index)) return false
+    this.memory.set(index, this.take(index)!)
     return true
   }
 

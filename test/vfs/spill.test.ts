@@ -129,6 +129,10 @@ describe('spilling chunks to local disk', () => {
     vfs.unlink(ROOT, 'big.bin')
     expect(vfs.spilledBytes).toBe(6 * CHUNK) // still open: still readable
     expect((await vfs.read(fh, 0, model.length)).equals(model)).toBe(true)
+    // Truncated inside a spilled chunk (the oldest ones were spilled): that one comes back to memory, cut.
+    await vfs.setattr(ino, { size: 5 * CHUNK + 100 })
+    expect(vfs.spilledBytes).toBe(5 * CHUNK)
+    expect((await vfs.read(fh, 0, model.length)).equals(model.subarray(0, 5 * CHUNK + 100))).toBe(true)
     await vfs.release(fh)
     expect(vfs.spilledBytes).toBe(0)
     expect(() => vfs.getattr(ino)).toThrow()
