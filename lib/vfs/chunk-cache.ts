@@ -49,8 +49,7 @@ export class ChunkCache {
     const key = ref.toString('base64')
     const chunk = this.cache.get(key)
     if (chunk) {
-      const stop = Math.min(to, chunk.byteLength)
-      if (stop > from) chunk.copy(out, outOffset, from, stop)
+      copyRange(chunk, from, to, out, outOffset)
       return true
     }
     const slot = this.touchOnDisk(key)
@@ -77,10 +76,7 @@ export class ChunkCache {
   delete (ref: Buffer): void {
     const key = ref.toString('base64')
     this.cache.delete(key)
-    const slot = this.onDisk.get(key)
-    if (slot === undefined) return
-    this.onDisk.delete(key)
-    this.disk!.file.release(slot)
+    this.forgetOnDisk(key)
   }
 
   /** Drops the least recently used chunks until at most bytes are held (memory the writers need). */
@@ -103,8 +99,7 @@ export class ChunkCache {
   private fromDisk (key: string): Buffer | undefined {
     const slot = this.touchOnDisk(key)
     if (slot === undefined) return undefined
-    const chunk = Buffer.alloc(this.disk!.chunkSize)
-    this.disk!.file.read(slot, 0, chunk.byteLength, chunk, 0)
+    const chunk = this.disk!.file.copy(slot)
     this.set(key, chunk)
     return chunk
   }
@@ -119,10 +114,23 @@ export class ChunkCache {
   }
 
   private dropOldestOnDisk (): boolean {
-    const oldest = this.onDisk.entries().next()
+    const oldest = this.onDisk.keys().next()
     if (oldest.done === true) return false
-    this.onDisk.delete(oldest.value[0])
-    this.disk!.file.release(oldest.value[1])
+    this.forgetOnDisk(oldest.value)
     return true
   }
+
+  /** The chunk's slot in the spill file, if it has one, is free again. */
+  private forgetOnDisk (key: string): void {
+    const slot = this.onDisk.get(key)
+    if (slot === undefined) return
+    this.onDisk.delete(key)
+    this.disk!.file.release(slot)
+  }
+}
+
+/** Copies from..to of chunk into out at outOffset, as far as chunk goes (past its end out keeps its zeros). */
+export function copyRange (chunk: Buffer, from: number, to: number, out: Buffer, outOffset: number): void {
+  const stop = Math.min(to, chunk.byteLength)
+  if (stop > from) chunk.copy(out, outOffset, from, stop)
 }

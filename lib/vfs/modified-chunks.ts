@@ -56,10 +56,7 @@ export class ModifiedChunks {
     const buf = this.memory.get(index)
     if (buf) return buf
     const slot = this.spilled.get(index)
-    if (slot === undefined) return undefined
-    const copy = Buffer.alloc(this.chunkSize)
-    this.spill!.read(slot, 0, this.chunkSize, copy, 0)
-    return copy
+    return slot === undefined ? undefined : this.spill!.copy(slot)
   }
 
   /** Copies from..to of chunk index into out at outOffset if it is spilled (read in place); false if it is not. */

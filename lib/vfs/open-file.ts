@@ -5,7 +5,7 @@ import { now } from '../meta/meta-store.ts'
 import type { StagedWrite } from '../meta/staged-writes.ts'
 import type { Attrs, Time } from '../meta/ops.ts'
 import type { Ino } from '../ports.ts'
-import type { ChunkCache } from './chunk-cache.ts'
+import { copyRange, type ChunkCache } from './chunk-cache.ts'
 import { ModifiedChunks } from './modified-chunks.ts'
 import type { SpillFile } from './spill-file.ts'
 
@@ -106,8 +106,7 @@ export class OpenFile {
       if (!ref || this.deps.cache.copyOut(ref, from, to, out, outOffset)) return
       chunk = await this.deps.cache.get(ref)
     }
-    const stop = Math.min(to, chunk.byteLength)
-    if (stop > from) chunk.copy(out, outOffset, from, stop)
+    copyRange(chunk, from, to, out, outOffset)
   }
 
   /** The stored chunk index reads from (stored here and not yet recorded, or recorded), or null: a hole. */

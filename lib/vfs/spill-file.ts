@@ -67,10 +67,16 @@ export class SpillFile {
     }
   }
 
-  /** The whole slot as a new buffer, and the slot freed. */
-  take (slot: number): Buffer {
+  /** The whole slot as a new buffer. */
+  copy (slot: number): Buffer {
     const chunk = Buffer.alloc(this.slotBytes)
     this.read(slot, 0, this.slotBytes, chunk, 0)
+    return chunk
+  }
+
+  /** The whole slot as a new buffer, and the slot freed. */
+  take (slot: number): Buffer {
+    const chunk = this.copy(slot)
     this.release(slot)
     return chunk
   }

@@ -442,7 +442,7 @@ export class Vfs {
     this.spill?.close()
   }
 
-  /** Bytes of modified chunks in the spill file now. */
+  /** Bytes in the spill file now: modified chunks, and clean ones cached there. */
   get spilledBytes (): number {
     return this.spill?.bytes ?? 0
   }
