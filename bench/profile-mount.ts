@@ -6,7 +6,8 @@
 // random reads and writes on a 256 MiB file for N seconds (default 15), then fsync; write: dd of N MiB (default 512); read: the same written, then read
 // cold by a new mount process (page cache dropped).
 // MESHFS_PROFILE_DIR=dir profiles the storage peers too, and prints one of them; MESHFS_MOUNT_LOG=file
-// appends the mount's output there, MESHFS_TRACE_GC=1 has V8 log each collection in it.
+// appends the mount's output there, MESHFS_TRACE_GC=1 has V8 log each collection in it, MESHFS_NO_PROFILE=1
+// runs the mount without the profiler (its figures without the profiler's cost).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { appendFileSync } from 'node:fs'
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
@@ -34,7 +35,7 @@ const path = join(mesh.root, 'mnt')
 
 async function mount (profile: boolean): Promise<void> {
   await mkdir(path, { recursive: true })
-  child = spawn(process.execPath, [...NODE_FLAGS, ...(process.env.MESHFS_TRACE_GC ? ['--trace-gc'] : []), ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : []), '--import', 'tsx', 'mount.ts', 'mount', path,
+  child = spawn(process.execPath, [...NODE_FLAGS, ...(process.env.MESHFS_TRACE_GC ? ['--trace-gc'] : []), ...(profile && !process.env.MESHFS_NO_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profiles}`] : []), '--import', 'tsx', 'mount.ts', 'mount', path,
     '--key', mesh.key, '--store', join(mesh.root, 'mnt-store'), ...mesh.testnet.bootstrap.flatMap((b) => ['--bootstrap', b]), ...extra],
   { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   await waitForLine(child, /mounted /, 60_000)

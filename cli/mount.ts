@@ -231,16 +231,21 @@ function schemeArg (text: string): RedundancyScheme {
   }
 }
 
-/** How long a change may wait for others to be committed and sent with it. */
+/** How long a change may wait for others to be committed with it. */
 const GROUP_COMMIT_MS = 10
+/** How long committed changes wait for others to be sealed and sent with them (one envelope for all). */
+const SEAL_MS = 100
 
 function openMeta (path: string, keys: MeshKeys): MetaStore {
   try {
     // Survives kill -9 once a change's batch is committed (10 ms, or at once on close, fsync and
     // fsyncdir); power loss once fsync (or fsyncdir) returned. An fsync per commit blocked this
     // process's only thread for ~20% of a tar -x (profiled); a commit and a signature per op cost
-    // every peer a row and a check per op (group commit: one per batch).
-    return MetaStore.open(path, { metadataKey: keys.metadataKey, locationKey: keys.storage.locationKey, durability: 'process', batchMs: GROUP_COMMIT_MS })
+    // every peer a row and a check per op (group commit: one per batch), and an envelope every
+    // 10 ms still cost each peer half of its CPU in an rsync (sealed every 100 ms: 1.1 -> 0.6 s of 4,000 files).
+    return MetaStore.open(path, {
+      metadataKey: keys.metadataKey, locationKey: keys.storage.locationKey, durability: 'process', batchMs: GROUP_COMMIT_MS, sealMs: SEAL_MS
+    })
   } catch (err) {
     if (isMeshError(err, 'BAD_ARGUMENT')) throw new UsageError(`${path}: ${err.message}`)
     throw err

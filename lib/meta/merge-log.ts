@@ -6,7 +6,7 @@ import { comparePosition, decodePosition, encodePosition, type Position } from '
 import { EnvelopeKind, decodeEnvelope, openEnvelope, sealEnvelope, type Envelope } from './op-envelope.ts'
 import { batchRecord, decodeLocations, encodeLocations, type LocationRecord, type ShardMove } from './location-ops.ts'
 import { OpStore } from './op-store.ts'
-import { OpType, decodeOps, encodeOps, type Op, type TimedOp } from './ops.ts'
+import { OpType, decodeOps, encodeOps, opBytes, type Op, type TimedOp } from './ops.ts'
 import { TREE_TABLES } from './schema.ts'
 import type { Tree } from './tree.ts'
 import { KeptOps } from './kept-ops.ts'
@@ -21,7 +21,12 @@ interface Entry { ops?: TimedOp[], moves?: ShardMove[], envelope: Envelope, writ
 interface OpenBatch {
   ops: TimedOp[]
   locations: LocationRecord[]
+  /** Seals it (sealMs after it opened). */
   timer: NodeJS.Timeout | null
+  /** Commits what its open transaction holds (batchMs after it opened), if it is sealed later than that. */
+  commitTimer: NodeJS.Timeout | null
+  /** About how many bytes its ops take encoded: past SEAL_BYTES it is sealed at once. */
+  bytes: number
   /** Its transaction is open (false once keep() committed everything so far). */
   open: boolean
   /** How many of ops, and of locations, keep() committed already (they are in kept_ops). */
@@ -38,7 +43,16 @@ export interface MergeLogOptions {
    * survives a crash only once its batch is committed: persist() ends the batch under way.
    */
   batchMs?: number
+  /**
+   * How long a batch's changes, committed every batchMs, wait to be sealed and sent together
+   * (batchMs if less). Each envelope costs every peer a message, a check and a row: fewer and
+   * larger ones cost them less, and other peers see a change that much later.
+   */
+  sealMs?: number
 }
+
+/** A batch whose ops take about this many bytes is sealed at once (an envelope fits an ops message). */
+const SEAL_BYTES = 1024 * 1024
 
 export interface MergeStats {
   /** Remote ops applied in order. */
@@ -70,6 +84,7 @@ export class MergeLog {
   private readonly unsubscribe: () => void
   private readonly locationKey: Uint8Array | null
   private readonly batchMs: number
+  private readonly sealMs: number
   private readonly kept: KeptOps
   private batch: OpenBatch | null = null
   /** Inside commit()'s own transaction: a batch cannot end there. */
@@ -88,6 +103,7 @@ export class MergeLog {
     const wall = opts.wall ?? Date.now
     this.locationKey = opts.locationKey ?? null
     this.batchMs = opts.batchMs ?? 0
+    this.sealMs = Math.max(this.batchMs, opts.sealMs ?? 0)
     this.signer = signingKeyPair(writerSeed)
     this.writer = this.signer.publicKey
     this.ops = new OpStore(db)
@@ -146,6 +162,7 @@ export class MergeLog {
         extra?.()
         if (batch) {
           batch.ops.push(...timed)
+          for (const op of ops) batch.bytes += opBytes(op)
           if (locations) batch.locations.push(locations)
         } else {
           // A batch whose changes were kept goes first, in this transaction: the log keeps the order they were applied in.
@@ -159,6 +176,7 @@ export class MergeLog {
       this.committing = false
     }
     for (const envelope of sealed) this.ops.announce(envelope, LOCAL)
+    if (batch && batch.bytes > SEAL_BYTES) this.persistBatch()
   }
 
   /** Batches rolled back: what was read from the tree before may be gone (see MetaStore.changes). */
@@ -180,7 +198,7 @@ export class MergeLog {
   /**
    * Commits the batch under way without ending it: once this returns, every change made so far
    * survives a kill -9 of the process; they are sealed, signed and sent with the rest of the
-   * batch (within batchMs). A close costs a commit, not an envelope of its own (each file of a
+   * batch (within sealMs). A close costs a commit, not an envelope of its own (each file of a
    * tar -x was one: sealed, stored, sent to and applied by every peer).
    */
   keep (): void {
@@ -196,12 +214,15 @@ export class MergeLog {
     batch.open = false
     batch.keptOps = batch.ops.length
     batch.keptLocations = batch.locations.length
+    if (batch.commitTimer) clearTimeout(batch.commitTimer)
+    batch.commitTimer = null
   }
 
   private openBatch (): void {
     this.db.exec('BEGIN')
-    const batch: OpenBatch = { ops: [], locations: [], timer: null, open: true, keptOps: 0, keptLocations: 0 }
-    batch.timer = setTimeout(() => this.persistBatch(), this.batchMs)
+    const batch: OpenBatch = { ops: [], locations: [], timer: null, commitTimer: null, bytes: 0, open: true, keptOps: 0, keptLocations: 0 }
+    batch.timer = setTimeout(() => this.persistBatch(), this.sealMs)
+    this.commitLater(batch)
     this.batch = batch
   }
 
@@ -209,6 +230,18 @@ export class MergeLog {
   private reopenBatch (batch: OpenBatch): void {
     this.db.exec('BEGIN')
     batch.open = true
+    this.commitLater(batch)
+  }
+
+  /** A batch sealed later than batchMs is committed (kept) within batchMs all the same. */
+  private commitLater (batch: OpenBatch): void {
+    if (this.sealMs > this.batchMs && batch.commitTimer === null) batch.commitTimer = setTimeout(() => this.keep(), this.batchMs)
+  }
+
+  private static stopTimers (batch: OpenBatch): void {
+    if (batch.timer) clearTimeout(batch.timer)
+    if (batch.commitTimer) clearTimeout(batch.commitTimer)
+    batch.timer = batch.commitTimer = null
   }
 
   /** Ends a kept batch before a change that cannot join it: what it holds, to seal first. */
@@ -216,7 +249,7 @@ export class MergeLog {
     const batch = this.batch
     if (!batch || batch.open) return { ops: [], locations: [] }
     this.batch = null
-    if (batch.timer) clearTimeout(batch.timer)
+    MergeLog.stopTimers(batch)
     this.kept.sealed()
     return batch
   }
@@ -242,7 +275,7 @@ export class MergeLog {
     // rollback would take back an envelope already sent).
     if (!batch.open && this.db.inTransaction) return
     this.batch = null
-    if (batch.timer) clearTimeout(batch.timer)
+    MergeLog.stopTimers(batch)
     let sealed: Envelope[] = []
     try {
       if (!batch.open) this.db.exec('BEGIN')
@@ -262,7 +295,7 @@ export class MergeLog {
    */
   private fail (batch: OpenBatch, err: unknown): void {
     if (this.db.inTransaction) this.db.exec('ROLLBACK')
-    if (batch.timer) clearTimeout(batch.timer)
+    MergeLog.stopTimers(batch)
     this.batch = null
     this.rolledBack++
     this.seq = this.ops.head(this.writer)
@@ -270,9 +303,9 @@ export class MergeLog {
     if (batch.keptOps + batch.keptLocations > 0) {
       this.batch = {
         ops: batch.ops.slice(0, batch.keptOps), locations: batch.locations.slice(0, batch.keptLocations), timer: null,
-        open: false, keptOps: batch.keptOps, keptLocations: batch.keptLocations
+        commitTimer: null, bytes: batch.bytes, open: false, keptOps: batch.keptOps, keptLocations: batch.keptLocations
       }
-      this.batch.timer = setTimeout(() => this.persistBatch(), this.batchMs)
+      this.batch.timer = setTimeout(() => this.persistBatch(), this.sealMs)
     }
     // A full disk says so (ENOSPC), as a change committed alone would: the op store reports it as NO_SPACE.
     const what = `metadata database (${lost} changes lost)`

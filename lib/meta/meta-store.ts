@@ -41,11 +41,13 @@ export interface MetaStoreOptions {
   /** This boot of the machine (tests); default: the kernel's boot id. */
   bootId?: string
   /**
-   * Group commit (a mount: 10): changes of the next batchMs are committed and sent as one. Each
+   * Group commit (a mount: 10): changes of the next batchMs are committed together. Each
    * shows at once, but survives a kill -9 only once persist() or sync() returned, or the batch
-   * ended by itself (see MergeLogOptions.batchMs). Default 0: every change is committed alone.
+   * was committed by itself (see MergeLogOptions.batchMs). Default 0: every change is committed alone.
    */
   batchMs?: number
+  /** How long committed changes wait to be sealed and sent as one envelope (a mount: 100; see MergeLogOptions.sealMs). */
+  sealMs?: number
 }
 
 export class MetaStore {
@@ -124,7 +126,7 @@ export class MetaStore {
     this.tree = new Tree(db)
     this.tree.ensureRoot()
     this.staged = new StagedWrites(db)
-    this.log = new MergeLog(db, this.tree, key, seed, { wall: opts.wall, locationKey: opts.locationKey ?? null, batchMs: opts.batchMs })
+    this.log = new MergeLog(db, this.tree, key, seed, { wall: opts.wall, locationKey: opts.locationKey ?? null, batchMs: opts.batchMs, sealMs: opts.sealMs })
     this.writer = this.log.writer
     // Every writer is known to the others from its first op on: removals wait for it (see purge).
     if (this.log.ops.head(this.writer) === 0) this.commit([{ type: OpType.Hello, time: now() }])

@@ -171,6 +171,13 @@ export function encodeOp (o: Op): Buffer {
   return Buffer.from(c.encode(op, o))
 }
 
+/** Bytes o takes encoded (without encoding it). */
+export function opBytes (o: Op): number {
+  const state = { start: 0, end: 0, buffer: null }
+  op.preencode(state, o)
+  return state.end
+}
+
 export function decodeOp (bytes: Uint8Array): Op {
   return c.decode(op, bytes)
 }

@@ -52,15 +52,10 @@ export class Tree {
 
   /** The entries of dir with their inodes (one query: a listing with attributes needs them all). */
   children (dir: Ino): DirEntry[] {
-    return this.q.children.all(dir).map(([name, ino, kind, mode, uid, gid, size, nlink, as, ans, ms, mns, cs, cns, target]) => ({
-      name,
-      ino: ino as Ino,
-      kind: kind as Kind,
-      inode: {
-        ino: ino as Ino, kind: kind as Kind, mode, uid, gid, size, nlink,
-        atime: { sec: as, nsec: ans }, mtime: { sec: ms, nsec: mns }, ctime: { sec: cs, nsec: cns }, target
-      }
-    }))
+    return this.q.children.all(dir).map(([name, ...row]) => {
+      const inode = toInode(row)
+      return { name, ino: inode.ino, kind: inode.kind, inode }
+    })
   }
 
   isEmpty (dir: Ino): boolean {
@@ -408,18 +403,9 @@ export class Tree {
   }
 }
 
-function toInode (row: InodeRow): Inode {
+function toInode ([ino, kind, mode, uid, gid, size, nlink, as, ans, ms, mns, cs, cns, target]: InodeRow): Inode {
   return {
-    ino: row.ino as Ino,
-    kind: row.kind as Kind,
-    mode: row.mode,
-    uid: row.uid,
-    gid: row.gid,
-    size: row.size,
-    nlink: row.nlink,
-    atime: { sec: row.atime_s, nsec: row.atime_ns },
-    mtime: { sec: row.mtime_s, nsec: row.mtime_ns },
-    ctime: { sec: row.ctime_s, nsec: row.ctime_ns },
-    target: row.target
+    ino: ino as Ino, kind: kind as Kind, mode, uid, gid, size, nlink,
+    atime: { sec: as, nsec: ans }, mtime: { sec: ms, nsec: mns }, ctime: { sec: cs, nsec: cns }, target
   }
 }

@@ -22,8 +22,8 @@ describe('group commit', () => {
   let key: Buffer
   const stores: MetaStore[] = []
 
-  const open = (name: string, batchMs: number): MetaStore => {
-    const meta = MetaStore.open(join(root, `${name}.db`), { metadataKey: key, batchMs })
+  const open = (name: string, batchMs: number, sealMs?: number): MetaStore => {
+    const meta = MetaStore.open(join(root, `${name}.db`), { metadataKey: key, batchMs, sealMs })
     stores.push(meta)
     return meta
   }
@@ -32,6 +32,11 @@ describe('group commit', () => {
     const out: Buffer[] = []
     meta.log.ops.onAdded((bytes) => out.push(Buffer.from(bytes)))
     return out
+  }
+  /** Waits (up to 5 s) until sent holds n envelopes. */
+  const sealedBy = async (sent: Buffer[], n: number): Promise<void> => {
+    const deadline = Date.now() + 5000
+    while (sent.length < n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
   }
 
   beforeEach(async () => {
@@ -112,9 +117,43 @@ describe('group commit', () => {
     const sent = announced(a)
     a.create(ROOT, 'x', file)
     expect(sent).toHaveLength(0)
-    const deadline = Date.now() + 5000
-    while (sent.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+    await sealedBy(sent, 1)
     expect(sent).toHaveLength(1)
+  })
+
+  it('commits a batch every batchMs but seals it only after sealMs: a kill -9 between the two keeps its changes, and they leave in one envelope', async () => {
+    const a = open('a', 10, 60_000)
+    a.persist()
+    const sent = announced(a)
+    const size = a.log.ops.size
+    for (let i = 0; i < 3; i++) {
+      a.create(ROOT, `d${i}`, { kind: Kind.Dir, mode: 0o40755, uid: 0, gid: 0 }) // no close: only the timer commits it
+      await new Promise((resolve) => setTimeout(resolve, 40))
+    }
+    expect(sent).toHaveLength(0) // not sealed: sealMs is a minute
+    await Promise.all(['', '-wal'].map((ext) => copyFile(join(root, `a.db${ext}`), join(root, `killed.db${ext}`))))
+    const killed = MetaStore.open(join(root, 'killed.db'), { metadataKey: key })
+    stores.push(killed)
+    expect(killed.readdir(ROOT).map((e) => e.name.toString()).sort()).toEqual(['d0', 'd1', 'd2'])
+    expect(killed.log.ops.size).toBe(size + 1) // sealed on open, in one envelope
+    a.persist()
+    expect(sent).toHaveLength(1)
+  })
+
+  it('seals a batch at once when its ops pass a megabyte, and by itself after sealMs', async () => {
+    const a = open('a', 10, 1000)
+    a.persist()
+    const sent = announced(a)
+    const f = a.create(ROOT, 'big', file)
+    const value = randomBytes(60_000)
+    for (let i = 0; i < 18 && sent.length === 0; i++) a.setXattr(f.ino, `user.v${i}`, value)
+    expect(sent).toHaveLength(1) // past 1 MiB: sealed without waiting for the timer
+    expect(sent[0]!.byteLength).toBeGreaterThan(1024 * 1024)
+    a.create(ROOT, 'small', file)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(sent).toHaveLength(1) // committed (batchMs), not yet sealed
+    await sealedBy(sent, 2)
+    expect(sent).toHaveLength(2)
   })
 
   it('ends the batch under way before ops from elsewhere are stored, so every peer applies them in one order', async () => {
