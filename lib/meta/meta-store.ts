@@ -214,18 +214,24 @@ export class MetaStore {
 
   /** The inode named name in dir. NOT_FOUND, NOT_DIR as POSIX says. */
   lookup (dir: Ino, name: Name): Inode {
-    this.dir(dir)
     const bytes = nameBytes(name)
     // As local filesystems answer: a name longer than any entry can have is ENAMETOOLONG, not ENOENT.
-    if (bytes.byteLength > NAME_MAX) throw errors.nameTooLong(`${shown(name).slice(0, 32)}...`)
+    if (bytes.byteLength > NAME_MAX) {
+      this.checkDir(dir)
+      throw errors.nameTooLong(`${shown(name).slice(0, 32)}...`)
+    }
     const ino = this.tree.lookup(dir, bytes)
-    if (ino === null) throw errors.notFound(shown(name))
+    // Only a directory has entries: dir needs checking only when the name is not there.
+    if (ino === null) {
+      this.checkDir(dir)
+      throw errors.notFound(shown(name))
+    }
     return this.get(ino)
   }
 
   readdir (dir: Ino): DirEntry[] {
     const children = this.tree.children(dir)
-    if (children.length === 0) this.dir(dir) // NOT_FOUND, NOT_DIR (a directory with entries is one)
+    if (children.length === 0) this.checkDir(dir) // NOT_FOUND, NOT_DIR (a directory with entries is one)
     return children
   }
 
@@ -351,7 +357,7 @@ export class MetaStore {
 
   create (dir: Ino, name: Name, node: NewNode, time = now()): Inode {
     const bytes = checkName(name)
-    this.dir(dir)
+    this.checkDir(dir)
     if (this.tree.lookup(dir, bytes) !== null) throw errors.exists(shown(name))
     const fid = this.newFid()
     this.commit([{ type: OpType.Create, ino: fid, parent: this.fid(dir), name: bytes, kind: node.kind, mode: node.mode, uid: node.uid, gid: node.gid, target: node.target ?? null, time }])
@@ -384,7 +390,7 @@ export class MetaStore {
     const from = checkName(name)
     const to = checkName(newName)
     const source = this.lookup(dir, name)
-    this.dir(newDir)
+    this.checkDir(newDir)
     const existing = this.tree.lookup(newDir, to)
     if (existing === source.ino) return null // same file: POSIX says do nothing
     let target: Inode | null = null
@@ -410,14 +416,14 @@ export class MetaStore {
     const name = checkName(newName)
     const inode = this.get(ino)
     if (inode.kind === Kind.Dir) throw errors.notPermitted(`hard link to directory inode ${ino}`)
-    this.dir(newDir)
+    this.checkDir(newDir)
     if (this.tree.lookup(newDir, name) !== null) throw errors.exists(shown(newName))
     this.commit([{ type: OpType.Link, ino: this.fid(ino), parent: this.fid(newDir), name, time }])
     return this.get(ino)
   }
 
   setAttrs (ino: Ino, attrs: Attrs, time = now()): Inode {
-    this.get(ino)
+    if (this.tree.kindOf(ino) === null) throw errors.notFound(`inode ${ino}`)
     this.commit([{ type: OpType.SetAttr, ino: this.fid(ino), attrs, time }])
     return this.get(ino)
   }
@@ -500,10 +506,11 @@ export class MetaStore {
     return fid
   }
 
-  private dir (ino: Ino): Inode {
-    const inode = this.get(ino)
-    if (inode.kind !== Kind.Dir) throw errors.notDir(`inode ${ino}`)
-    return inode
+  /** NOT_FOUND unless ino exists, NOT_DIR unless it is a directory (its kind only: no inode read). */
+  private checkDir (ino: Ino): void {
+    const kind = this.tree.kindOf(ino)
+    if (kind === null) throw errors.notFound(`inode ${ino}`)
+    if (kind !== Kind.Dir) throw errors.notDir(`inode ${ino}`)
   }
 }
 

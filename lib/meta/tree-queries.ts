@@ -33,6 +33,7 @@ export function treeQueries (db: Database.Database) {
     lookup: db.prepare<[number, Buffer], { ino: number }>('SELECT ino FROM dirents WHERE parent = ? AND name = ?'),
     children: db.prepare<[number], ChildRow>(`SELECT d.name, ${INODE_COLUMNS.map((c) => `i.${c}`).join(', ')} FROM dirents d JOIN inodes i ON i.ino = d.ino
       WHERE d.parent = ? ORDER BY d.name`).raw(true),
+    kind: db.prepare<[number], number>('SELECT kind FROM inodes WHERE ino = ?').pluck(),
     hasChildren: db.prepare<[number], { one: number }>('SELECT 1 AS one FROM dirents WHERE parent = ? LIMIT 1'),
     parentOf: db.prepare<[number], { parent: number }>('SELECT parent FROM dirents WHERE ino = ? LIMIT 1'),
     insertInode: db.prepare(`INSERT INTO inodes (ino, kind, mode, uid, gid, size, nlink, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target)

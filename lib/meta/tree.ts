@@ -46,6 +46,11 @@ export class Tree {
     return row ? toInode(row) : null
   }
 
+  /** What ino is (file, directory...), or null if there is no such inode (one column: cheaper than inode()). */
+  kindOf (ino: Ino): Kind | null {
+    return (this.q.kind.get(ino) ?? null) as Kind | null
+  }
+
   lookup (parent: Ino, name: Buffer): Ino | null {
     return (this.q.lookup.get(parent, name)?.ino ?? null) as Ino | null
   }
@@ -186,7 +191,7 @@ export class Tree {
         }
         const { sec, nsec } = op.time
         q.touchDir.run(sec, nsec, sec, nsec, entry.parent)
-        q.touchDir.run(sec, nsec, sec, nsec, newParent)
+        if (newParent !== entry.parent) q.touchDir.run(sec, nsec, sec, nsec, newParent)
         q.touchCtime.run(sec, nsec, ino)
         return
       }
@@ -276,7 +281,8 @@ export class Tree {
 
   /** The inode of a file that exists (detached included), or null. For file-versions.ts. */
   liveIno (fid: Fid): Ino | null {
-    return this.liveInode(fid)?.ino ?? null
+    const ino = this.inoOf(fid)
+    return ino !== null && this.kindOf(ino) !== null ? ino : null
   }
 
   /** The inode and row of a file that exists (detached included), or null. */
@@ -287,8 +293,8 @@ export class Tree {
   }
 
   private liveDir (fid: Fid): Ino | null {
-    const live = this.liveInode(fid)
-    return live?.inode.kind === Kind.Dir ? live.ino : null
+    const ino = this.inoOf(fid)
+    return ino !== null && this.kindOf(ino) === Kind.Dir ? ino : null
   }
 
   /** name, or when another file holds it, "name.conflict-WRITER[-n]" (the first free one). */

@@ -110,11 +110,12 @@ export class Vfs {
   resumeWriteBehind (): number {
     const staged = this.meta.staged.list()
     for (const write of staged) {
-      if (!this.meta.exists(write.ino) || this.meta.get(write.ino).kind !== Kind.File) {
+      const inode = this.meta.exists(write.ino) ? this.meta.get(write.ino) : null
+      if (inode?.kind !== Kind.File) {
         this.meta.staged.unstage(write.ino)
         continue
       }
-      const file = this.fileState(write.ino)
+      const file = this.fileState(inode)
       file.restore(write)
       void this.behind.add(file)
     }
@@ -214,7 +215,7 @@ export class Vfs {
    * new subdirectory keeps the setgid bit), as on local filesystems.
    */
   private owner (dir: Ino, caller: Caller): Caller & { fromSetgidDir: boolean } {
-    const parent = this.meta.get(dir)
+    const parent = this.inode(dir)
     if (parent.mode & S_ISGID) return { uid: caller.uid, gid: parent.gid, fromSetgidDir: true }
     return { ...caller, fromSetgidDir: false }
   }
@@ -276,9 +277,10 @@ export class Vfs {
     if (this.files.get(ino)?.unlinked) return this.unlinkedSetattr(ino, attrs)
     const { size, ...rest } = attrs
     if (size !== undefined) await this.truncate(ino, size)
+    let recorded: Inode | null = null
     if (Object.keys(rest).length > 0) {
       const changes: Attrs = { ...rest }
-      if (changes.mode !== undefined) changes.mode = (this.meta.get(ino).mode & ~0o7777) | (changes.mode & 0o7777)
+      if (changes.mode !== undefined) changes.mode = (this.inode(ino).mode & ~0o7777) | (changes.mode & 0o7777)
       const open = this.files.get(ino)
       if (open?.writing) {
         // Recorded with the writes at flush (one change, not one per call); getattr shows it now.
@@ -287,11 +289,11 @@ export class Vfs {
         if (mtime) open.mtime = mtime // an explicit mtime wins over the write time
         open.restage()
       } else {
-        this.meta.setAttrs(ino, changes)
+        recorded = this.meta.setAttrs(ino, changes)
         if (open && changes.mtime) open.mtime = changes.mtime
       }
     }
-    return this.getattr(ino)
+    return recorded ? this.shown(recorded) : this.getattr(ino)
   }
 
   private async unlinkedSetattr (ino: Ino, attrs: Attrs): Promise<Stat> {
@@ -305,7 +307,7 @@ export class Vfs {
     const inode = this.meta.get(ino)
     if (inode.kind === Kind.Dir) throw errors.isDir(`inode ${ino}`)
     if (size < 0 || !Number.isSafeInteger(size)) throw errors.invalid(`size ${size}`)
-    const file = this.fileState(ino)
+    const file = this.fileState(inode)
     try {
       await file.truncate(size)
     } finally {
@@ -340,13 +342,13 @@ export class Vfs {
   create (dir: Ino, name: Name, mode: number, caller: Caller): { inode: Stat, fh: number } {
     const { uid, gid } = this.owner(dir, caller)
     const inode = this.meta.create(dir, name, { kind: Kind.File, mode: (mode & 0o7777) | constants.S_IFREG, uid, gid })
-    return { inode: this.stat(inode), fh: this.openHandle(inode.ino) }
+    return { inode: this.stat(inode), fh: this.openHandle(inode) }
   }
 
   async open (ino: Ino, flags: number): Promise<number> {
-    const inode = this.meta.get(ino)
+    const inode = this.inode(ino)
     if (inode.kind === Kind.Dir) throw errors.isDir(`inode ${ino}`)
-    const fh = this.openHandle(ino)
+    const fh = this.openHandle(inode)
     if ((flags & constants.O_TRUNC) && (flags & 3) !== constants.O_RDONLY) await this.truncate(ino, 0)
     return fh
   }
@@ -457,18 +459,18 @@ export class Vfs {
     return this.files.size
   }
 
-  private openHandle (ino: Ino): number {
-    const file = this.fileState(ino)
+  private openHandle (inode: Inode): number {
+    const file = this.fileState(inode)
     file.handles++
     const fh = this.nextHandle++
     this.handles.set(fh, { file, nextRead: 0 })
     return fh
   }
 
-  private fileState (ino: Ino): OpenFile {
+  private fileState ({ ino, size }: Inode): OpenFile {
     let file = this.files.get(ino)
     if (!file) {
-      file = new OpenFile(ino, this.meta.get(ino).size, {
+      file = new OpenFile(ino, size, {
         meta: this.meta, storage: this.storage, cache: this.cache, chunkSize: this.chunkSize, maxSealing: 8, overBudget: () => this.overBudget(), spill: this.spill,
         scheme: this.policy.of(ino) ?? undefined
       })

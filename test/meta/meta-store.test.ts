@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { LocationWriter } from '../../lib/meta/location-writer.ts'
 import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
 import { generateMeshSecret } from '../../crypto/mesh-key.ts'
-import type { ChunkId, ShardId } from '../../lib/ports.ts'
+import type { ChunkId, Ino, ShardId } from '../../lib/ports.ts'
 import { encodeChunkRef, INLINE } from '../../lib/data/chunk-ref.ts'
 
 const file = { kind: Kind.File, mode: 0o100644, uid: 1000, gid: 1000 }
@@ -51,6 +51,10 @@ describe('MetaStore', () => {
     fails(() => meta.create(docs.ino, 'a.txt', file), 'EXISTS')
     fails(() => meta.create(a.ino, 'x', file), 'NOT_DIR')
     fails(() => meta.lookup(docs.ino, 'nope'), 'NOT_FOUND')
+    fails(() => meta.lookup(a.ino, 'x'), 'NOT_DIR') // a name looked up in a file
+    fails(() => meta.lookup(a.ino, 'x'.repeat(256)), 'NOT_DIR')
+    fails(() => meta.lookup(docs.ino, 'x'.repeat(256)), 'NAME_TOO_LONG')
+    fails(() => meta.lookup(9999 as Ino, 'x'), 'NOT_FOUND') // no such directory
     fails(() => meta.create(ROOT, 'x'.repeat(256), file), 'NAME_TOO_LONG')
     for (const bad of ['', '.', '..', 'a/b']) fails(() => meta.create(ROOT, bad, file), 'INVALID')
     const odd = meta.create(ROOT, 'ünï cødé ✓ \t name', file)
