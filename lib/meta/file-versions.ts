@@ -28,13 +28,18 @@ export class FileVersions {
       ino = copy ?? this.conflictCopy(ino, op.base, writer, at)
     }
     const version = versionId(at, writer)
-    q.addHistory.run(ino, version, tree.version(ino), tree.inode(ino)!.size, at.ms, at.count)
+    const previous = tree.version(ino)
+    // A new file's first write replaces nothing (no chunk, size 0): it keeps no history, which
+    // cost three rows at each small file's write and three deletes at its purge (tar -x, rsync).
+    // A conflict copy on the empty version starts from the empty file (conflictCopy).
+    const replaces = previous !== null || tree.chunkCount(ino) > 0
+    if (replaces) q.addHistory.run(ino, version, previous, tree.inode(ino)!.size, at.ms, at.count)
     if (op.dropFrom >= 0) {
-      for (const row of q.chunksFrom.all(ino, op.dropFrom)) q.supersede.run(ino, version, row.idx, row.ref)
+      if (replaces) for (const row of q.chunksFrom.all(ino, op.dropFrom)) q.supersede.run(ino, version, row.idx, row.ref)
       q.deleteChunks.run(ino, op.dropFrom)
     }
     for (const chunk of op.chunks) {
-      q.supersede.run(ino, version, chunk.index, tree.chunk(ino, chunk.index))
+      if (replaces) q.supersede.run(ino, version, chunk.index, tree.chunk(ino, chunk.index))
       q.setChunk.run(ino, chunk.index, chunk.ref)
     }
     tree.setAttrs(ino, { size: op.size, mtime: op.mtime }, op.time)
@@ -97,7 +102,12 @@ export class FileVersions {
     let size = tree.inode(ino)!.size
     for (let v = tree.version(ino), steps = 0; v !== null && !v.equals(base) && steps < 100_000; steps++) {
       const step = q.history.get(ino, v)
-      if (!step) break // forgotten: every writer had seen it, so the base cannot be older
+      if (!step) {
+        // A first write keeps no history (write): on the empty version, the copy starts empty.
+        // Else forgotten: every writer had seen it, so the base cannot be older.
+        if (base.byteLength === 0) { chunks.clear(); size = 0 }
+        break
+      }
       for (const row of q.superseded.all(ino, v)) {
         if (row.ref === null) chunks.delete(row.idx)
         else chunks.set(row.idx, row.ref)

@@ -60,8 +60,10 @@ export class MetaStore {
   private readonly db: Database.Database
   private readonly tree: Tree
   private fidCounter: number
-  /** The counter as the database holds it: saved again only when a create took ids. */
-  private savedFidCounter: number
+  /** The end of the block of file ids taken (saved in the database): see FID_BLOCK. */
+  private fidReserved: number
+  /** Batches rolled back when fidReserved was saved: one since may have taken the saving back. */
+  private fidReservedAt = 0
   private readonly saveSetting
   private readonly totalChanges: Database.Statement<[], number>
 
@@ -121,7 +123,7 @@ export class MetaStore {
       this.saveSetting.run('local_key', key)
     }
     this.fidCounter = this.rotated ? 0 : Number(setting.get('fid_counter')?.value ?? 0)
-    this.savedFidCounter = this.fidCounter
+    this.fidReserved = this.fidCounter
     this.totalChanges = db.prepare<[], number>('SELECT total_changes()').pluck()
     this.tree = new Tree(db)
     this.tree.ensureRoot()
@@ -480,12 +482,18 @@ export class MetaStore {
 
   private commit (ops: Op[], placed: StripePlaced[] = [], also?: () => void): void {
     const counter = this.fidCounter
+    let reserved = this.fidReserved
     try {
       this.log.commit(ops, () => {
-        if (this.fidCounter !== this.savedFidCounter) this.saveSetting.run('fid_counter', this.fidCounter) // a create took ids
+        // A create took an id past the block: the next block, saved with the change that uses it.
+        if (this.fidCounter > this.fidReserved || this.log.rollbacks !== this.fidReservedAt) {
+          reserved = this.fidCounter + FID_BLOCK
+          this.saveSetting.run('fid_counter', reserved)
+        }
         also?.()
       }, placed.length > 0 ? locationRecord({ placed }) : undefined)
-      this.savedFidCounter = this.fidCounter
+      if (reserved !== this.fidReserved) this.fidReservedAt = this.log.rollbacks
+      this.fidReserved = reserved
     } catch (err) {
       this.fidCounter = counter
       throw err
@@ -513,6 +521,13 @@ export class MetaStore {
     if (kind !== Kind.Dir) throw errors.notDir(`inode ${ino}`)
   }
 }
+
+/**
+ * File ids are taken this many at a time: the database holds the end of the block taken, so a
+ * create rewrites that setting once per block, not each time (a page of every close's commit).
+ * A restart goes on after the block (ids only need to be unique).
+ */
+const FID_BLOCK = 1024
 
 /** The kernel's id of this boot ('' where there is none): changes when the machine restarts. */
 function bootId (): string {

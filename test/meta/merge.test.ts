@@ -1,5 +1,6 @@
 // Several writers' metadata merged: each MetaStore writes on its own, their op logs are
 // exchanged in any order, and every store ends with the same tree, with no write lost.
+import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -169,6 +170,32 @@ describe.each([0, 60_000])('merging writers (batchMs %i)', (batchMs) => {
     expect(versions).toContainEqual(['v0', 'by b', 'by b, again'])
     expect(sizes.sort()).toEqual([20, 30])
     expect(names[1]).toMatch(/^doc\.txt\.conflict-[0-9a-f]{8}$/)
+  })
+
+  it('puts concurrent first writes of a new file in place and in a copy that starts empty; a first write keeps no history, a rewrite does', async () => {
+    const [a, b] = await open(2)
+    const f = a!.create(ROOT, 'new.txt', file)
+    await exchange([a!, b!]) // both see the empty file
+    const fb = b!.lookup(ROOT, 'new.txt')
+    a!.writeChunks(f.ino, [{ index: 0, ref: Buffer.from('a0') }, { index: 1, ref: Buffer.from('a1') }], { size: 20 })
+    b!.writeChunks(fb.ino, [{ index: 1, ref: Buffer.from('b1') }], { size: 15 })
+    a!.persist()
+    const history = (meta: MetaStore): unknown => {
+      const db = new Database(join(root, `m${stores.indexOf(meta)}.db`), { readonly: true })
+      try { return db.prepare('SELECT count(*) AS n FROM history').get() } finally { db.close() }
+    }
+    expect(history(a!)).toEqual({ n: 0 }) // the first write of a new file replaced nothing
+    await exchange([a!, b!])
+    expect(portable(a!)).toEqual(portable(b!))
+    const names = a!.readdir(ROOT).map((e) => e.name.toString()).sort()
+    const content = (name: string) => a!.chunks(a!.lookup(ROOT, name).ino).map((c) => `${c.index}:${c.ref.toString()}`)
+    // Each write whole, on the file its writer saw (empty): none of the other's chunks in it.
+    expect(names.map(content)).toContainEqual(['0:a0', '1:a1'])
+    expect(names.map(content)).toContainEqual(['1:b1'])
+    expect(names.map((n) => a!.lookup(ROOT, n).size).sort()).toEqual([15, 20])
+    a!.writeChunks(f.ino, [{ index: 0, ref: Buffer.from('a0 again') }], { size: 20 })
+    a!.persist()
+    expect((history(a!) as { n: number }).n).toBeGreaterThan(0) // a rewrite keeps what it replaced until every writer is past it
   })
 
   it('recodes a chunk without touching the file, releases the old chunk once every writer is past it, and skips a recode the file outran', async () => {
