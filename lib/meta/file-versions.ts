@@ -91,12 +91,13 @@ export class FileVersions {
     const { tree, q } = this
     const fid = Buffer.alloc(16)
     writer.copy(fid, 0, 0, 8)
-    fid.writeBigUInt64BE((1n << 63n) | (BigInt(at.ms) << 16n) | BigInt(at.count & 0xffff), 8)
+    fid.writeBigUInt64BE((1n << 63n) | (BigInt(at.ms) << 16n) | BigInt(at.count & 0xffff), COPY_FID_BYTE)
     q.allocate.run(fid)
     const copy = tree.inoOf(fid)!
     const entry = q.entryOf.get(ino)
     const parent = (entry?.parent ?? ROOT) as Ino
     q.copyInode.run({ copy, ino })
+    q.addCopy.run(copy)
     // Walk back from the current version to the writer's base, undoing each change.
     const chunks = new Map(tree.chunks(ino).map((c) => [c.index, c.ref]))
     let size = tree.inode(ino)!.size
@@ -122,6 +123,9 @@ export class FileVersions {
     return copy
   }
 }
+
+/** Where a conflict copy's file id has its high bit set (a writer's own ids count up from 1 there). */
+export const COPY_FID_BYTE = 8
 
 // Marks the id of a recode, which no version chain visits (a write's ids have 0 there).
 const RECODE = 1

@@ -10,6 +10,7 @@ import { SCHEMA, SCHEMA_VERSION } from './schema.ts'
 import { StagedWrites } from './staged-writes.ts'
 import { ROOT, Tree, type DirEntry, type Inode } from './tree.ts'
 import { INLINE_REF_BYTE } from './tree-queries.ts'
+import { COPY_FID_BYTE } from './file-versions.ts'
 
 export { ROOT, type DirEntry, type Inode }
 export const NAME_MAX = 255
@@ -86,6 +87,13 @@ export class MetaStore {
       db.exec('DROP TABLE locations')
       db.exec(SCHEMA)
       this.saveSetting.run('unapplied', 1)
+    }
+    // A store from before conflict copies had a table of their own (every inode's version was indexed).
+    if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'inodes_by_version'").get() !== undefined) {
+      db.transaction(() => {
+        db.exec(`INSERT OR IGNORE INTO copies (ino) SELECT ino FROM files WHERE substr(fid, ${COPY_FID_BYTE + 1}, 1) >= x'80'`)
+        db.exec('DROP INDEX inodes_by_version')
+      })()
     }
     // Released references of a store from before they were a queue: kept, in a queue.
     if (!db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('released')").all().some((c) => c.name === 'seq')) {

@@ -13,7 +13,8 @@ CREATE TABLE IF NOT EXISTS inodes (
   uid INTEGER NOT NULL, gid INTEGER NOT NULL, size INTEGER NOT NULL, nlink INTEGER NOT NULL,
   atime_s INTEGER NOT NULL, atime_ns INTEGER NOT NULL, mtime_s INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
   ctime_s INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, target BLOB, version BLOB);
-CREATE INDEX IF NOT EXISTS inodes_by_version ON inodes (version);
+-- Conflict copies (few): a write based on a version one of them holds goes there (file-versions.ts).
+CREATE TABLE IF NOT EXISTS copies (ino INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS dirents (
   parent INTEGER NOT NULL, name BLOB NOT NULL, ino INTEGER NOT NULL,
   PRIMARY KEY (parent, name)) WITHOUT ROWID;
@@ -60,4 +61,4 @@ CREATE TABLE IF NOT EXISTS xattrs (
 // insert landed on a random page, and an rm -rf's commits rewrote hundreds of them.
 
 /** The tables the log materializes to (cleared before a replay). */
-export const TREE_TABLES = ['inodes', 'dirents', 'chunks', 'xattrs', 'detached', 'history', 'superseded', 'locations'] as const
+export const TREE_TABLES = ['inodes', 'dirents', 'chunks', 'xattrs', 'detached', 'history', 'superseded', 'locations', 'copies'] as const

@@ -73,6 +73,7 @@ export function treeQueries (db: Database.Database) {
     purgeReleaseChunks: db.prepare(`INSERT INTO released (ref) SELECT ref FROM chunks WHERE ${purging} AND ${STORED}`),
     purgeChunks: db.prepare(`DELETE FROM chunks WHERE ${purging}`),
     purgeXattrs: db.prepare(`DELETE FROM xattrs WHERE ${purging}`),
+    purgeCopies: db.prepare(`DELETE FROM copies WHERE ${purging}`),
     purgeDone: db.prepare('DELETE FROM temp.purging'),
     detachedAfter: db.prepare<[number, number, number], { one: number }>(
       'SELECT 1 AS one FROM detached WHERE hlc_ms > ? OR (hlc_ms = ? AND hlc_count > ?) LIMIT 1'),
@@ -80,7 +81,10 @@ export function treeQueries (db: Database.Database) {
       'SELECT 1 AS one FROM history WHERE hlc_ms > ? OR (hlc_ms = ? AND hlc_count > ?) LIMIT 1'),
     xattrHolders: db.prepare<[string], { ino: number }>('SELECT ino FROM xattrs WHERE name = ? ORDER BY ino'),
     version: db.prepare<[number], { version: Buffer | null }>('SELECT version FROM inodes WHERE ino = ?'),
-    byVersion: db.prepare<[Buffer], { ino: number }>('SELECT ino FROM inodes WHERE version = ? LIMIT 1'),
+    // Only a conflict copy can hold a version its file moved past: the few copies are scanned (an
+    // index of every inode's version cost each new file's commit two pages).
+    byVersion: db.prepare<[Buffer], { ino: number }>('SELECT c.ino FROM copies c JOIN inodes i ON i.ino = c.ino WHERE i.version = ? LIMIT 1'),
+    addCopy: db.prepare('INSERT OR IGNORE INTO copies (ino) VALUES (?)'),
     setVersion: db.prepare('UPDATE inodes SET version = ? WHERE ino = ?'),
     copyInode: db.prepare(`INSERT INTO inodes (ino, kind, mode, uid, gid, size, nlink, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target, version)
       SELECT @copy, kind, mode, uid, gid, size, 1, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target, version FROM inodes WHERE ino = @ino`),

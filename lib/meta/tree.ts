@@ -362,6 +362,7 @@ export class Tree {
     q.purgeReleaseChunks.run()
     q.purgeChunks.run()
     q.purgeXattrs.run()
+    q.purgeCopies.run()
     q.purgeDone.run()
     return count
   }

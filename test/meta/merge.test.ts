@@ -198,6 +198,35 @@ describe.each([0, 60_000])('merging writers (batchMs %i)', (batchMs) => {
     expect((history(a!) as { n: number }).n).toBeGreaterThan(0) // a rewrite keeps what it replaced until every writer is past it
   })
 
+  it('finds conflict copies in a store from before they had a table (every version indexed), so later writes still follow their writer', async () => {
+    const [a, b] = await open(2)
+    const f = a!.create(ROOT, 'doc.txt', file)
+    a!.writeChunks(f.ino, [{ index: 0, ref: Buffer.from('v0') }], { size: 10 })
+    await exchange([a!, b!])
+    const fb = b!.lookup(ROOT, 'doc.txt')
+    a!.writeChunks(f.ino, [{ index: 0, ref: Buffer.from('by a') }], { size: 10 })
+    a!.persist()
+    b!.writeChunks(fb.ino, [{ index: 0, ref: Buffer.from('by b') }], { size: 10 })
+    b!.persist()
+    for (const e of b!.log.ops.ordered()) a!.log.ops.add(e.bytes) // b's first write reaches a: a conflict copy there
+    await settle()
+    expect(a!.readdir(ROOT)).toHaveLength(2)
+    b!.writeChunks(fb.ino, [{ index: 1, ref: Buffer.from('by b, again') }], { size: 20 }) // b has not seen a's write yet
+    // a's database as an older meshfs left it: no copies table rows, an index of every version.
+    a!.close()
+    const old = new Database(join(root, 'm0.db'))
+    old.exec('DELETE FROM copies; CREATE INDEX inodes_by_version ON inodes (version)')
+    old.close()
+    const reopened = MetaStore.open(join(root, 'm0.db'), { metadataKey: key, batchMs })
+    stores[0] = reopened
+    await exchange([reopened, b!])
+    expect(portable(reopened)).toEqual(portable(b!))
+    const names = reopened.readdir(ROOT).map((e) => e.name.toString()).sort()
+    expect(names).toHaveLength(2) // b's second write joined b's first: no copy of a copy
+    const content = (name: string) => reopened.chunks(reopened.lookup(ROOT, name).ino).map((c) => c.ref.toString())
+    expect(names.map(content)).toContainEqual(['by b', 'by b, again'])
+  })
+
   it('recodes a chunk without touching the file, releases the old chunk once every writer is past it, and skips a recode the file outran', async () => {
     const [a, b] = await open(2)
     const f = a!.create(ROOT, 'f', file)
