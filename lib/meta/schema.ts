@@ -1,13 +1,15 @@
 // The metadata database: the op logs (envelopes, op-store.ts: the truth) and the tree they
 // materialize to. files maps file ids (the same on every peer) to local inode numbers; it is not
-// part of the tree, so inode numbers stay the same for the life of a file, replays included.
+// part of the tree, so inode numbers stay the same for the life of a file, replays included. Its
+// rows are never deleted, so the next inode number is always a new one (AUTOINCREMENT, which stores
+// made before still have, rewrote its sequence row at every create: a page of each close's commit).
 // Times are stored as (seconds, nanoseconds): exact, and within JavaScript's safe integers.
 export const SCHEMA_VERSION = 2
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS files (
-  ino INTEGER PRIMARY KEY AUTOINCREMENT, fid BLOB NOT NULL UNIQUE);
+  ino INTEGER PRIMARY KEY, fid BLOB NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS inodes (
   ino INTEGER PRIMARY KEY, kind INTEGER NOT NULL, mode INTEGER NOT NULL,
   uid INTEGER NOT NULL, gid INTEGER NOT NULL, size INTEGER NOT NULL, nlink INTEGER NOT NULL,

@@ -159,6 +159,13 @@ describe('MetaStore', () => {
     expect(dumpTree(meta)).toEqual(before)
     const next = meta.create(ROOT, 'new', file)
     expect(next.ino).toBeGreaterThan(f.ino) // inode numbers are never reused after a restart
+    // Not even the newest one's, removed and purged (the kernel may still hold it).
+    meta.remove(ROOT, 'new', { dir: false })
+    meta.persist()
+    expect(meta.exists(next.ino)).toBe(false)
+    meta.close()
+    meta = MetaStore.open(join(root, 'meta.db'))
+    expect(meta.create(ROOT, 'newer', file).ino).toBeGreaterThan(next.ino)
   })
 })
 
