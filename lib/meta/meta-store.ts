@@ -433,8 +433,9 @@ export class MetaStore {
   }
 
   setAttrs (ino: Ino, attrs: Attrs, time = now()): Inode {
-    if (this.tree.kindOf(ino) === null) throw errors.notFound(`inode ${ino}`)
-    this.commit([{ type: OpType.SetAttr, ino: this.fid(ino), attrs, time }])
+    const fid = this.tree.liveFid(ino)
+    if (fid === null) throw errors.notFound(`inode ${ino}`)
+    this.commit([{ type: OpType.SetAttr, ino: fid, attrs, time }])
     return this.get(ino)
   }
 

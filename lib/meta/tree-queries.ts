@@ -59,6 +59,10 @@ export function treeQueries (db: Database.Database) {
     counts: db.prepare<[], { inodes: number }>('SELECT count(*) AS inodes FROM inodes'),
     inoOf: db.prepare<[Buffer], { ino: number }>('SELECT ino FROM files WHERE fid = ?'),
     fidOf: db.prepare<[number], { fid: Buffer }>('SELECT fid FROM files WHERE ino = ?'),
+    // A file id's inode, if it exists, in one query (an applied op looks its file up this way).
+    liveKind: db.prepare<[Buffer], [number, number]>('SELECT f.ino, i.kind FROM files f JOIN inodes i ON i.ino = f.ino WHERE f.fid = ?').raw(true),
+    liveInode: db.prepare<[Buffer], InodeRow>(`SELECT ${INODE_COLUMNS.map((c) => `i.${c}`).join(', ')} FROM files f JOIN inodes i ON i.ino = f.ino WHERE f.fid = ?`).raw(true),
+    liveFid: db.prepare<[number], Buffer>('SELECT f.fid FROM files f JOIN inodes i ON i.ino = f.ino WHERE f.ino = ?').pluck(),
     allocate: db.prepare('INSERT OR IGNORE INTO files (fid) VALUES (?)'),
     entryOf: db.prepare<[number], { parent: number, name: Buffer }>('SELECT parent, name FROM dirents WHERE ino = ? LIMIT 1'),
     detach: db.prepare('INSERT OR REPLACE INTO detached (ino, parent, name, hlc_ms, hlc_count) VALUES (?, ?, ?, ?, ?)'),

@@ -281,20 +281,25 @@ export class Tree {
 
   /** The inode of a file that exists (detached included), or null. For file-versions.ts. */
   liveIno (fid: Fid): Ino | null {
-    const ino = this.inoOf(fid)
-    return ino !== null && this.kindOf(ino) !== null ? ino : null
+    return (this.q.liveKind.get(fid)?.[0] ?? null) as Ino | null
   }
 
   /** The inode and row of a file that exists (detached included), or null. */
   private liveInode (fid: Fid): { ino: Ino, inode: Inode } | null {
-    const ino = this.inoOf(fid)
-    const inode = ino === null ? null : this.inode(ino)
-    return ino !== null && inode !== null ? { ino, inode } : null
+    const row = this.q.liveInode.get(fid)
+    if (!row) return null
+    const inode = toInode(row)
+    return { ino: inode.ino, inode }
   }
 
   private liveDir (fid: Fid): Ino | null {
-    const ino = this.inoOf(fid)
-    return ino !== null && this.kindOf(ino) === Kind.Dir ? ino : null
+    const row = this.q.liveKind.get(fid)
+    return row?.[1] === Kind.Dir ? row[0] as Ino : null
+  }
+
+  /** The file id of ino if it exists (detached included), or null: one query. */
+  liveFid (ino: Ino): Fid | null {
+    return this.q.liveFid.get(ino) ?? null
   }
 
   /** name, or when another file holds it, "name.conflict-WRITER[-n]" (the first free one). */
