@@ -371,7 +371,9 @@ export class MetaStore {
     if (this.tree.lookup(dir, bytes) !== null) throw errors.exists(shown(name))
     const fid = this.newFid()
     this.commit([{ type: OpType.Create, ino: fid, parent: this.fid(dir), name: bytes, kind: node.kind, mode: node.mode, uid: node.uid, gid: node.gid, target: node.target ?? null, time }])
-    return this.get(this.tree.inoOf(fid)!)
+    const created = this.tree.liveInode(fid)
+    if (!created) throw errors.notFound(shown(name))
+    return created.inode
   }
 
   /**

@@ -285,7 +285,7 @@ export class Tree {
   }
 
   /** The inode and row of a file that exists (detached included), or null. */
-  private liveInode (fid: Fid): { ino: Ino, inode: Inode } | null {
+  liveInode (fid: Fid): { ino: Ino, inode: Inode } | null {
     const row = this.q.liveInode.get(fid)
     if (!row) return null
     const inode = toInode(row)
