@@ -493,7 +493,7 @@ export class MetaStore {
 
   private commit (ops: Op[], placed: StripePlaced[] = [], also?: () => void): void {
     const counter = this.fidCounter
-    let reserved = this.fidReserved
+    let reserved: number | null = null
     try {
       this.log.commit(ops, () => {
         // A create took an id past the block: the next block, saved with the change that uses it.
@@ -503,8 +503,10 @@ export class MetaStore {
         }
         also?.()
       }, placed.length > 0 ? locationRecord({ placed }) : undefined)
-      if (reserved !== this.fidReserved) this.fidReservedAt = this.log.rollbacks
-      this.fidReserved = reserved
+      if (reserved !== null) {
+        this.fidReserved = reserved
+        this.fidReservedAt = this.log.rollbacks
+      }
     } catch (err) {
       this.fidCounter = counter
       throw err
