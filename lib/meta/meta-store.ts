@@ -6,11 +6,11 @@ import type { ChunkId, Ino, PeerId, ShardId } from '../ports.ts'
 import { FID_BYTES, Kind, OpType, ROOT_FID, type Attrs, type Fid, type Op, type Time } from './ops.ts'
 import { MergeLog } from './merge-log.ts'
 import { locationRecord, type StripePlaced } from './location-ops.ts'
-import { SCHEMA, SCHEMA_VERSION } from './schema.ts'
+import { SCHEMA_VERSION } from './schema.ts'
 import { StagedWrites } from './staged-writes.ts'
 import { ROOT, Tree, type DirEntry, type Inode } from './tree.ts'
 import { INLINE_REF_BYTE } from './tree-queries.ts'
-import { COPY_FID_BYTE } from './file-versions.ts'
+import { upgradeSchema } from './schema-upgrade.ts'
 
 export { ROOT, type DirEntry, type Inode }
 export const NAME_MAX = 255
@@ -77,33 +77,8 @@ export class MetaStore {
     // checkpoint the log less often (each checkpoint syncs the database on the JavaScript thread).
     db.pragma('cache_size = -16384')
     db.pragma('wal_autocheckpoint = 8192')
-    const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'oplog'").all()
-    if (tables.length > 0) throw errors.badArgument('metadata database was made by an older meshfs (schema 1, one writer): move it away to start afresh')
-    db.exec(SCHEMA)
+    upgradeSchema(db)
     this.saveSetting = db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)')
-    // Shard locations of a store from before they kept the time of their record: rebuilt from the logs.
-    const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('locations')").all().map((c) => c.name)
-    if (!columns.includes('ms')) {
-      db.exec('DROP TABLE locations')
-      db.exec(SCHEMA)
-      this.saveSetting.run('unapplied', 1)
-    }
-    // A store from before conflict copies had a table of their own (every inode's version was indexed).
-    if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'inodes_by_version'").get() !== undefined) {
-      db.transaction(() => {
-        db.exec(`INSERT OR IGNORE INTO copies (ino) SELECT ino FROM files WHERE substr(fid, ${COPY_FID_BYTE + 1}, 1) >= x'80'`)
-        db.exec('DROP INDEX inodes_by_version')
-      })()
-    }
-    // Released references of a store from before they were a queue: kept, in a queue.
-    if (!db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('released')").all().some((c) => c.name === 'seq')) {
-      db.transaction(() => {
-        db.exec('ALTER TABLE released RENAME TO released_by_ref')
-        db.exec(SCHEMA)
-        db.exec('INSERT INTO released (ref) SELECT ref FROM released_by_ref')
-        db.exec('DROP TABLE released_by_ref')
-      })()
-    }
     const setting = db.prepare<[string], { value: unknown }>('SELECT value FROM settings WHERE key = ?')
     const version = setting.get('schema')?.value
     if (version !== undefined && version !== SCHEMA_VERSION) {
