@@ -3,25 +3,19 @@
 // never re-encoded by a policy, and leaves nothing to reclaim when it goes. Bigger ones still
 // go to stripes.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Vfs, ROOT } from '../../lib/vfs/vfs.ts'
 import { Recoder } from '../../lib/vfs/recoder.ts'
 import { MetaStore } from '../../lib/meta/meta-store.ts'
 import { ChunkService } from '../../lib/data/chunk-service.ts'
 import { INLINE, decodeChunkRef } from '../../lib/data/chunk-ref.ts'
-import { parseScheme } from '../../lib/codec/parse-scheme.ts'
 import { Reclaimer } from '../../lib/repair/reclaimer.ts'
 import type { Ino } from '../../lib/ports.ts'
-import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
-import { generateMeshSecret } from '../../crypto/mesh-key.ts'
 import { LocalShardNetwork } from '../helpers/local-network.ts'
+import { closeTestbed, openTestbed, testStorage } from '../helpers/vfs-testbed.ts'
 
 const CHUNK = 64 * 1024
 const me = { uid: 1000, gid: 1000 }
-const keys = deriveMeshKeys(generateMeshSecret())
 
 describe('small chunks kept inline', () => {
   let dir: string
@@ -31,17 +25,13 @@ describe('small chunks kept inline', () => {
   let vfs: Vfs
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'meshfs-inline-'))
-    network = await LocalShardNetwork.create({ peers: 5, capacity: 64 * 1024 * 1024 })
-    meta = MetaStore.open(join(dir, 'meta.db'))
-    storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2'), inlineMax: 4096 })
+    ({ dir, network, meta } = await openTestbed('meshfs-inline-'))
+    storage = testStorage(network, { inlineMax: 4096 })
     vfs = new Vfs({ meta, storage, chunkSize: CHUNK, cacheBytes: 4 * CHUNK })
   })
 
   afterEach(async () => {
-    meta.close()
-    await network.close()
-    await rm(dir, { recursive: true, force: true })
+    await closeTestbed({ dir, network, meta })
   })
 
   const shards = () => network.ids.reduce((n, _, i) => n + network.store(i).usage().shards, 0)

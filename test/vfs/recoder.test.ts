@@ -3,26 +3,20 @@
 // the old shards freed), files reading back identical throughout; stopped halfway, a new
 // recoder finishes the rest; a file overwritten meanwhile keeps its new data.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Vfs, ROOT } from '../../lib/vfs/vfs.ts'
 import { Recoder } from '../../lib/vfs/recoder.ts'
 import { MetaStore } from '../../lib/meta/meta-store.ts'
 import { ChunkService } from '../../lib/data/chunk-service.ts'
 import { decodeChunkRef } from '../../lib/data/chunk-ref.ts'
-import { parseScheme } from '../../lib/codec/parse-scheme.ts'
 import { Reclaimer } from '../../lib/repair/reclaimer.ts'
 import type { Ino } from '../../lib/ports.ts'
-import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
-import { generateMeshSecret } from '../../crypto/mesh-key.ts'
 import { LocalShardNetwork } from '../helpers/local-network.ts'
+import { closeTestbed, openTestbed, testStorage } from '../helpers/vfs-testbed.ts'
 
 const POLICY = 'user.meshfs.redundancy'
 const CHUNK = 64 * 1024
 const me = { uid: 1000, gid: 1000 }
-const keys = deriveMeshKeys(generateMeshSecret())
 
 describe('re-encoding when a policy changes', () => {
   let dir: string
@@ -33,18 +27,14 @@ describe('re-encoding when a policy changes', () => {
   const recoders: Recoder[] = []
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'meshfs-recode-'))
-    network = await LocalShardNetwork.create({ peers: 6, capacity: 256 * 1024 * 1024 })
-    meta = MetaStore.open(join(dir, 'meta.db'))
-    storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
+    ({ dir, network, meta } = await openTestbed('meshfs-recode-', { peers: 6, capacity: 256 * 1024 * 1024 }))
+    storage = testStorage(network)
     vfs = new Vfs({ meta, storage, chunkSize: CHUNK, cacheBytes: 2 * CHUNK })
   })
 
   afterEach(async () => {
     for (const r of recoders.splice(0)) await r.close()
-    meta.close()
-    await network.close()
-    await rm(dir, { recursive: true, force: true })
+    await closeTestbed({ dir, network, meta })
   })
 
   function recoder (opts: { concurrency?: number } = {}): Recoder {

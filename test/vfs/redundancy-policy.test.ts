@@ -2,8 +2,6 @@
 // what is written below it (nearest ancestor wins; none: the mesh's default), values are kept in
 // canonical form, and a value that is no scheme is refused with EINVAL and a log line.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { constants } from 'node:os'
@@ -11,17 +9,14 @@ import { Vfs, ROOT } from '../../lib/vfs/vfs.ts'
 import { MetaStore } from '../../lib/meta/meta-store.ts'
 import { ChunkService } from '../../lib/data/chunk-service.ts'
 import { decodeChunkRef } from '../../lib/data/chunk-ref.ts'
-import { parseScheme } from '../../lib/codec/parse-scheme.ts'
 import { MeshError } from '../../lib/errors.ts'
 import type { Ino } from '../../lib/ports.ts'
-import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
-import { generateMeshSecret } from '../../crypto/mesh-key.ts'
 import { LocalShardNetwork } from '../helpers/local-network.ts'
+import { closeTestbed, openTestbed, testStorage } from '../helpers/vfs-testbed.ts'
 
 const POLICY = 'user.meshfs.redundancy'
 const CHUNK = 64 * 1024
 const me = { uid: 1000, gid: 1000 }
-const keys = deriveMeshKeys(generateMeshSecret())
 
 describe('redundancy policy per directory', () => {
   let dir: string
@@ -32,17 +27,13 @@ describe('redundancy policy per directory', () => {
   const logged: string[] = []
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'meshfs-policy-'))
-    network = await LocalShardNetwork.create({ peers: 9, capacity: 256 * 1024 * 1024 })
-    meta = MetaStore.open(join(dir, 'meta.db'))
-    storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
+    ({ dir, network, meta } = await openTestbed('meshfs-policy-', { peers: 9, capacity: 256 * 1024 * 1024 }))
+    storage = testStorage(network)
     vfs = new Vfs({ meta, storage, chunkSize: CHUNK, cacheBytes: 4 * CHUNK, log: (line) => logged.push(line) })
   })
 
   afterEach(async () => {
-    meta.close()
-    await network.close()
-    await rm(dir, { recursive: true, force: true })
+    await closeTestbed({ dir, network, meta })
   })
 
   async function write (parent: Ino, name: string): Promise<{ scheme: string, back: boolean }> {

@@ -2,24 +2,19 @@
 // budget stay local until flushed, clean chunks let go of by memory are read from local disk,
 // and everything reads back as written. Vfs over a real database and real shard stores.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
 import { constants } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Vfs, ROOT } from '../../lib/vfs/vfs.ts'
 import { MetaStore } from '../../lib/meta/meta-store.ts'
 import { ChunkService } from '../../lib/data/chunk-service.ts'
-import { parseScheme } from '../../lib/codec/parse-scheme.ts'
-import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
-import { generateMeshSecret } from '../../crypto/mesh-key.ts'
 import { LocalShardNetwork } from '../helpers/local-network.ts'
+import { closeTestbed, openTestbed, testStorage } from '../helpers/vfs-testbed.ts'
 import type { Ino } from '../../lib/ports.ts'
 import { within } from '../helpers/within.ts'
 
 const CHUNK = 64 * 1024
 const me = { uid: 1000, gid: 1000 }
-const keys = deriveMeshKeys(generateMeshSecret())
 
 describe('spilling chunks to local disk', () => {
   let dir: string
@@ -28,7 +23,7 @@ describe('spilling chunks to local disk', () => {
   let counts: { stores: number, reads: number, storing: number }
 
   function mountVfs (spillChunks: number): Vfs {
-    const storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
+    const storage = testStorage(network)
     const write = storage.write.bind(storage)
     const read = storage.read.bind(storage)
     storage.write = async (...args) => {
@@ -41,16 +36,12 @@ describe('spilling chunks to local disk', () => {
   }
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'meshfs-spill-vfs-'))
-    network = await LocalShardNetwork.create({ peers: 5, capacity: 64 * 1024 * 1024 })
-    meta = MetaStore.open(join(dir, 'meta.db'))
+    ({ dir, network, meta } = await openTestbed('meshfs-spill-vfs-'))
     counts = { stores: 0, reads: 0, storing: 0 }
   })
 
   afterEach(async () => {
-    meta.close()
-    await network.close()
-    await rm(dir, { recursive: true, force: true })
+    await closeTestbed({ dir, network, meta })
   })
 
   /** A file of chunks random chunks, written, closed (stored) and opened again for writing. */

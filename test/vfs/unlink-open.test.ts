@@ -1,22 +1,16 @@
 // POSIX unlink of an open file: still readable and writable through its handles until the last
 // close, then gone for good (not brought back by its own writes) and its space reclaimed.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Vfs, ROOT } from '../../lib/vfs/vfs.ts'
 import { MetaStore } from '../../lib/meta/meta-store.ts'
 import { ChunkService } from '../../lib/data/chunk-service.ts'
 import { Reclaimer } from '../../lib/repair/reclaimer.ts'
-import { parseScheme } from '../../lib/codec/parse-scheme.ts'
-import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
-import { generateMeshSecret } from '../../crypto/mesh-key.ts'
 import { LocalShardNetwork } from '../helpers/local-network.ts'
+import { closeTestbed, openTestbed, testStorage } from '../helpers/vfs-testbed.ts'
 
 const CHUNK = 64 * 1024
 const me = { uid: 1000, gid: 1000 }
-const keys = deriveMeshKeys(generateMeshSecret())
 
 describe('unlink of an open file', () => {
   let dir: string
@@ -28,17 +22,13 @@ describe('unlink of an open file', () => {
   const shardCount = () => network.storeDirs().reduce((sum, _, i) => sum + network.store(i).usage().shards, 0)
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'meshfs-unlink-open-'))
-    network = await LocalShardNetwork.create({ peers: 5, capacity: 64 * 1024 * 1024 })
-    meta = MetaStore.open(join(dir, 'meta.db'))
-    storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
+    ({ dir, network, meta } = await openTestbed('meshfs-unlink-open-'))
+    storage = testStorage(network)
     vfs = new Vfs({ meta, storage, chunkSize: CHUNK })
   })
 
   afterEach(async () => {
-    meta.close()
-    await network.close()
-    await rm(dir, { recursive: true, force: true })
+    await closeTestbed({ dir, network, meta })
   })
 
   it('keeps the file behind its handle until the last close, then removes it for good', async () => {

@@ -1,24 +1,18 @@
 // The filesystem semantics without a mount: Vfs over a real metadata database and real shard
 // stores (an in-process mesh of 5), checked against a plain in-memory model of each file.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
 import { constants } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Vfs, ROOT } from '../../lib/vfs/vfs.ts'
 import { MetaStore } from '../../lib/meta/meta-store.ts'
-import { ChunkService } from '../../lib/data/chunk-service.ts'
-import { parseScheme } from '../../lib/codec/parse-scheme.ts'
-import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
-import { generateMeshSecret } from '../../crypto/mesh-key.ts'
 import { isMeshError } from '../../lib/errors.ts'
 import { LocalShardNetwork } from '../helpers/local-network.ts'
+import { closeTestbed, openTestbed, testStorage } from '../helpers/vfs-testbed.ts'
 import { trackConcurrency } from '../helpers/concurrency.ts'
 
 const CHUNK = 64 * 1024
 const me = { uid: 1000, gid: 1000 }
-const keys = deriveMeshKeys(generateMeshSecret())
 
 describe('Vfs', () => {
   let dir: string
@@ -27,21 +21,17 @@ describe('Vfs', () => {
   let vfs: Vfs
 
   function mountVfs (): Vfs {
-    const storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
+    const storage = testStorage(network)
     return new Vfs({ meta, storage, chunkSize: CHUNK, cacheBytes: 4 * CHUNK })
   }
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'meshfs-vfs-'))
-    network = await LocalShardNetwork.create({ peers: 5, capacity: 64 * 1024 * 1024 })
-    meta = MetaStore.open(join(dir, 'meta.db'))
+    ({ dir, network, meta } = await openTestbed('meshfs-vfs-'))
     vfs = mountVfs()
   })
 
   afterEach(async () => {
-    meta.close()
-    await network.close()
-    await rm(dir, { recursive: true, force: true })
+    await closeTestbed({ dir, network, meta })
   })
 
   it('reads back random writes at any offset, holes as zeros, across chunk edges and reopen', async () => {
@@ -96,7 +86,7 @@ describe('Vfs', () => {
   })
 
   it('stores a chunk as soon as a stream fills it, not when a random write happens to end it', async () => {
-    const storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
+    const storage = testStorage(network)
     let stores = 0
     const write = storage.write.bind(storage)
     storage.write = async (...args) => { stores++; return await write(...args) }
@@ -127,7 +117,7 @@ describe('Vfs', () => {
   it('past the memory budget stores at most 8 chunks at once, however many are modified', async () => {
     // The bench's random I/O filled the budget with modified chunks; one more write then started
     // storing every one of them at once (1.5 GB of store buffers for a 256 MiB budget).
-    const storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
+    const storage = testStorage(network)
     const stores = trackConcurrency(storage, 'write')
     vfs = new Vfs({ meta, storage, chunkSize: CHUNK, cacheBytes: 24 * CHUNK })
     const data = randomBytes(40 * CHUNK)
@@ -150,7 +140,7 @@ describe('Vfs', () => {
   })
 
   it('past the memory budget, a write into a chunk already modified does not wait for stores', async () => {
-    const storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
+    const storage = testStorage(network)
     let open!: () => void
     const gate = new Promise<void>((resolve) => { open = resolve })
     const store = storage.write.bind(storage)

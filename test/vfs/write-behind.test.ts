@@ -2,21 +2,15 @@
 // mesh has its stripe; reads, stat and other names see the data at once, fsync of a directory
 // waits for it, a new run stores what a stopped one left, and a removed file's journal goes.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Vfs, ROOT } from '../../lib/vfs/vfs.ts'
 import { MetaStore } from '../../lib/meta/meta-store.ts'
-import { ChunkService } from '../../lib/data/chunk-service.ts'
-import { parseScheme } from '../../lib/codec/parse-scheme.ts'
-import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
-import { generateMeshSecret } from '../../crypto/mesh-key.ts'
 import { LocalShardNetwork } from '../helpers/local-network.ts'
+import { closeTestbed, openTestbed, testStorage } from '../helpers/vfs-testbed.ts'
 
 const CHUNK = 64 * 1024
 const me = { uid: 1000, gid: 1000 }
-const keys = deriveMeshKeys(generateMeshSecret())
 
 describe('write-behind', () => {
   let dir: string
@@ -26,16 +20,14 @@ describe('write-behind', () => {
   let logged: string[]
 
   function start (): Vfs {
-    const storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2'), inlineMax: 1024 })
+    const storage = testStorage(network, { inlineMax: 1024 })
     return new Vfs({ meta, storage, chunkSize: CHUNK, writeBehindMax: CHUNK / 4, log: (line) => logged.push(line) })
   }
 
   const allPeers = () => network.storeDirs().map((_, i) => i)
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'meshfs-write-behind-'))
-    network = await LocalShardNetwork.create({ peers: 5, capacity: 64 * 1024 * 1024 })
-    meta = MetaStore.open(join(dir, 'meta.db'))
+    ({ dir, network, meta } = await openTestbed('meshfs-write-behind-'))
     logged = []
     vfs = start()
   })
@@ -43,9 +35,7 @@ describe('write-behind', () => {
   afterEach(async () => {
     for (const i of allPeers()) network.up(i)
     await vfs.stop().catch(() => {})
-    meta.close()
-    await network.close()
-    await rm(dir, { recursive: true, force: true })
+    await closeTestbed({ dir, network, meta })
   })
 
   async function writeFile (name: string, data: Buffer): Promise<number> {
