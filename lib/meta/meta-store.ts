@@ -348,7 +348,7 @@ export class MetaStore {
     this.commit([{ type: OpType.Create, ino: fid, parent: this.fid(dir), name: bytes, kind: node.kind, mode: node.mode, uid: node.uid, gid: node.gid, target: node.target ?? null, time }])
     const created = this.tree.liveInode(fid)
     if (!created) throw errors.notFound(shown(name))
-    return created.inode
+    return created
   }
 
   /**

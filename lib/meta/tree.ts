@@ -151,9 +151,9 @@ export class Tree {
         return
       }
       case OpType.Remove: {
-        const live = this.liveInode(op.ino) // the row read once: an rm -rf applies one per file
-        if (live === null) return
-        const { ino, inode } = live
+        const inode = this.liveInode(op.ino) // the row read once: an rm -rf applies one per file
+        if (inode === null) return
+        const ino = inode.ino
         const entry = this.entryFor(ino, op.parent, op.name)
         if (!entry) return
         // A directory that gained entries the remover did not see stays, with them.
@@ -164,10 +164,10 @@ export class Tree {
         return
       }
       case OpType.Rename: {
-        const live = this.liveInode(op.ino) // the row read once: rsync renames every file it copies
+        const inode = this.liveInode(op.ino) // the row read once: rsync renames every file it copies
         const newParent = this.liveDir(op.newParent)
-        if (live === null || newParent === null) return
-        const { ino, inode } = live
+        if (inode === null || newParent === null) return
+        const ino = inode.ino
         this.reattach(newParent)
         this.reattach(ino) // moved by a writer that had not seen it removed: it stays, moved
         const entry = this.entryFor(ino, op.parent, op.name)
@@ -284,12 +284,10 @@ export class Tree {
     return (this.q.liveKind.get(fid)?.[0] ?? null) as Ino | null
   }
 
-  /** The inode and row of a file that exists (detached included), or null. */
-  liveInode (fid: Fid): { ino: Ino, inode: Inode } | null {
+  /** The inode of a file that exists (detached included), or null. */
+  liveInode (fid: Fid): Inode | null {
     const row = this.q.liveInode.get(fid)
-    if (!row) return null
-    const inode = toInode(row)
-    return { ino: inode.ino, inode }
+    return row ? toInode(row) : null
   }
 
   private liveDir (fid: Fid): Ino | null {
