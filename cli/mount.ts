@@ -111,7 +111,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
   if (mountpoint.clearedStale) say(`cleared a stale mount left at ${mountpoint.path} by a process that stopped without unmounting`)
 
   const identity = await openStoreDir(storeDir, keys.storage.topic)
-  const meta = openMeta(join(storeDir, 'meta.db'), keys)
+  const meta = openMeta(join(storeDir, 'meta.db'), keys, say)
   if (meta.rotated) say('the machine restarted while this mount was running: its metadata continues under a new writer id, so changes it may have lost and peers hold cannot clash with new ones')
   const peer = await startPeer({
     keys: keys.storage, dir: join(storeDir, 'shards'), capacity, bootstrap, keySeed: identity.peerSeed, zone,
@@ -235,8 +235,10 @@ function schemeArg (text: string): RedundancyScheme {
 const GROUP_COMMIT_MS = 10
 /** How long committed changes wait for others to be sealed and sent with them (one envelope for all). */
 const SEAL_MS = 100
+/** Removed files are purged after this long without changes (or 30 s after their removal): not between an rm -rf's requests. */
+const PURGE_QUIET_MS = 100
 
-function openMeta (path: string, keys: MeshKeys): MetaStore {
+function openMeta (path: string, keys: MeshKeys, log: (line: string) => void): MetaStore {
   try {
     // Survives kill -9 once a change's batch is committed (10 ms, or at once on close, fsync and
     // fsyncdir); power loss once fsync (or fsyncdir) returned. An fsync per commit blocked this
@@ -244,7 +246,8 @@ function openMeta (path: string, keys: MeshKeys): MetaStore {
     // every peer a row and a check per op (group commit: one per batch), and an envelope every
     // 10 ms still cost each peer half of its CPU in an rsync (sealed every 100 ms: 1.1 -> 0.6 s of 4,000 files).
     return MetaStore.open(path, {
-      metadataKey: keys.metadataKey, locationKey: keys.storage.locationKey, durability: 'process', batchMs: GROUP_COMMIT_MS, sealMs: SEAL_MS
+      metadataKey: keys.metadataKey, locationKey: keys.storage.locationKey, durability: 'process', batchMs: GROUP_COMMIT_MS, sealMs: SEAL_MS,
+      purgeQuietMs: PURGE_QUIET_MS, log
     })
   } catch (err) {
     if (isMeshError(err, 'BAD_ARGUMENT')) throw new UsageError(`${path}: ${err.message}`)

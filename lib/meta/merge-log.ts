@@ -10,6 +10,7 @@ import { OpType, decodeOps, encodeOps, opBytes, type Op, type TimedOp } from './
 import { TREE_TABLES } from './schema.ts'
 import type { Tree } from './tree.ts'
 import { KeptOps } from './kept-ops.ts'
+import { DeferredPurge } from './deferred-purge.ts'
 
 /** Marks ops this peer made when they reach the op store's listeners. */
 const LOCAL = Symbol('local op')
@@ -49,6 +50,13 @@ export interface MergeLogOptions {
    * larger ones cost them less, and other peers see a change that much later.
    */
   sealMs?: number
+  /**
+   * Removed files are purged once no local change was made for purgeQuietMs (a mount: 100), at
+   * most purgeDelayMs (default 30 s) after they could be (see DeferredPurge). Without it, at every seal.
+   */
+  purgeQuietMs?: number
+  purgeDelayMs?: number
+  log?: (line: string) => void
 }
 
 /** A batch whose ops take about this many bytes is sealed at once (an envelope fits an ops message). */
@@ -92,6 +100,7 @@ export class MergeLog {
   /** Why the last batch could not be committed (its changes were rolled back): told once, by persist(). */
   private lostBatch: Error | null = null
   private rolledBack = 0
+  private readonly deferredPurge: DeferredPurge | null
 
   constructor (
     private readonly db: Database.Database,
@@ -115,6 +124,9 @@ export class MergeLog {
     this.seq = this.ops.head(this.writer)
     this.clock = new HybridClock(wall, this.ops.maxHlc())
     this.kept = new KeptOps(db)
+    this.deferredPurge = opts.purgeQuietMs !== undefined && opts.purgeQuietMs > 0
+      ? new DeferredPurge({ purge: (limit) => this.purgeSome(limit), quietMs: opts.purgeQuietMs, maxDelayMs: opts.purgeDelayMs ?? 30_000, log: opts.log })
+      : null
     const setting = db.prepare<[string], { value: unknown }>('SELECT value FROM settings WHERE key = ?')
     const applied = setting.get('applied')?.value as Buffer | undefined
     this.last = applied ? decodePosition(applied) : { hlc: { ms: 0, count: 0 }, writer: Buffer.alloc(0) }
@@ -133,6 +145,7 @@ export class MergeLog {
 
   close (): void {
     this.unsubscribe()
+    this.deferredPurge?.close()
   }
 
   /** Calls back after ops from other writers changed the tree. */
@@ -156,6 +169,7 @@ export class MergeLog {
     let sealed: Envelope[] = []
     try {
       this.committing = true
+      this.deferredPurge?.changed()
       this.db.transaction(() => {
         const timed = ops.map((op) => ({ op, hlc: this.clock.tick() }))
         for (const { op, hlc } of timed) this.tree.apply(op, this.writer, hlc)
@@ -337,7 +351,7 @@ export class MergeLog {
         this.advance({ hlc: envelope.hlc, writer: this.writer }, false)
         sealed.push(envelope)
       }
-      this.tree.purge(this.ops.stableHlc())
+      this.purge()
     } catch (err) {
       this.seq = this.ops.head(this.writer)
       throw err
@@ -349,6 +363,19 @@ export class MergeLog {
   purgeNow (): void {
     this.persistBatch()
     this.db.transaction(() => { this.tree.purge(this.ops.stableHlc()) })()
+  }
+
+  /** Inside a transaction: purges now, or soon (see DeferredPurge). */
+  private purge (): void {
+    if (this.deferredPurge) this.deferredPurge.soon()
+    else this.tree.purge(this.ops.stableHlc())
+  }
+
+  /** A deferred purge's slice: at most limit removed files, in the batch under way or a transaction of its own. */
+  private purgeSome (limit: number): number {
+    let purged = 0
+    this.db.transaction(() => { purged = this.tree.purge(this.ops.stableHlc(), limit) })()
+    return purged
   }
 
   /** The ops of every writer, in merge order (what the tree is rebuilt from). */
@@ -416,7 +443,7 @@ export class MergeLog {
     if (!firstOp || comparePosition(position(firstOp), this.lastChange) > 0) {
       this.db.transaction(() => {
         for (const entry of readable) this.applyEntry(entry)
-        this.tree.purge(this.ops.stableHlc())
+        this.purge()
         this.saveSetting.run('unapplied', 0)
       })()
       this.stats.applied += readable.length

@@ -49,6 +49,10 @@ export interface MetaStoreOptions {
   batchMs?: number
   /** How long committed changes wait to be sealed and sent as one envelope (a mount: 100; see MergeLogOptions.sealMs). */
   sealMs?: number
+  /** Removed files wait for this long without local changes to be purged (a mount: 100; see MergeLogOptions.purgeQuietMs). */
+  purgeQuietMs?: number
+  purgeDelayMs?: number
+  log?: (line: string) => void
 }
 
 export class MetaStore {
@@ -111,7 +115,9 @@ export class MetaStore {
     this.tree = new Tree(db)
     this.tree.ensureRoot()
     this.staged = new StagedWrites(db)
-    this.log = new MergeLog(db, this.tree, key, seed, { wall: opts.wall, locationKey: opts.locationKey ?? null, batchMs: opts.batchMs, sealMs: opts.sealMs })
+    this.log = new MergeLog(db, this.tree, key, seed, { wall: opts.wall, locationKey: opts.locationKey ?? null, batchMs: opts.batchMs, sealMs: opts.sealMs,
+      purgeQuietMs: opts.purgeQuietMs, purgeDelayMs: opts.purgeDelayMs, log: opts.log
+    })
     this.writer = this.log.writer
     // Every writer is known to the others from its first op on: removals wait for it (see purge).
     if (this.log.ops.head(this.writer) === 0) this.commit([{ type: OpType.Hello, time: now() }])

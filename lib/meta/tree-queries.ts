@@ -68,8 +68,8 @@ export function treeQueries (db: Database.Database) {
     detach: db.prepare('INSERT OR REPLACE INTO detached (ino, parent, name, hlc_ms, hlc_count) VALUES (?, ?, ?, ?, ?)'),
     detached: db.prepare<[number], { parent: number, name: Buffer }>('SELECT parent, name FROM detached WHERE ino = ?'),
     undetach: db.prepare('DELETE FROM detached WHERE ino = ?'),
-    purgeCollect: db.prepare<[number, number, number]>(
-      'INSERT OR IGNORE INTO temp.purging SELECT ino FROM detached WHERE hlc_ms < ? OR (hlc_ms = ? AND hlc_count <= ?)'),
+    purgeCollect: db.prepare<[number, number, number, number]>(
+      'INSERT OR IGNORE INTO temp.purging SELECT ino FROM detached WHERE hlc_ms < ? OR (hlc_ms = ? AND hlc_count <= ?) LIMIT ?'),
     purgeSpare: db.prepare('DELETE FROM temp.purging WHERE ino = ?'),
     purgeHistoryInos: db.prepare<[], { ino: number }>(`SELECT DISTINCT ino FROM history WHERE ${purging}`),
     purgeDetached: db.prepare(`DELETE FROM detached WHERE ${purging}`),

@@ -351,12 +351,16 @@ export class Tree {
     else this.q.setNlink.run(1, ino)
   }
 
-  /** Deletes what was detached at or before stable (every writer has gone past it); releases its chunks. */
-  purge (stable: Hlc): number {
+  /**
+   * Deletes what was detached at or before stable (every writer has gone past it); releases its
+   * chunks. limit: at most that many (about; -1: all). Returns how many it deleted.
+   */
+  purge (stable: Hlc, limit = -1): number {
     const q = this.q
     // Versions every writer has seen: no concurrent write can need them any more.
     this.versions.forgetStable(stable)
-    let count = q.purgeCollect.run(stable.ms, stable.ms, stable.count).changes
+    // Room for the pinned ones too, which stay: a slice of them alone would stop a sliced purge.
+    let count = q.purgeCollect.run(stable.ms, stable.ms, stable.count, limit < 0 ? -1 : limit + this.pinned.size).changes
     if (count === 0) return 0
     for (const ino of this.pinned) count -= q.purgeSpare.run(ino).changes
     for (const { ino } of q.purgeHistoryInos.all()) this.versions.forgetAll(ino as Ino)

@@ -20,6 +20,9 @@ export interface ListingCacheOptions {
   prefetch?: number
 }
 
+/** Listings are not made ahead for this long after a change dropped the kept ones. */
+const CHANGING_MS = 1000
+
 /**
  * Directory listings, kept while nothing changed: find then du list every directory twice. A
  * listing's first subdirectories are listed ahead between requests, since tree walks (find, du,
@@ -30,6 +33,8 @@ export class ListingCache {
   private at = -1
   private readonly ahead: Ino[] = []
   private scheduled = false
+  /** When kept listings were last dropped because the tree changed. */
+  private changedAt = -Infinity
 
   constructor (private readonly opts: ListingCacheOptions) {
     this.kept = new LRUCache({ maxSize: opts.maxEntries ?? 16_384, sizeCalculation: (l) => l.entries.length + 1 })
@@ -50,6 +55,7 @@ export class ListingCache {
   private current (): boolean {
     const at = this.opts.stamp()
     if (at !== this.at) {
+      if (this.kept.size > 0) this.changedAt = performance.now()
       this.kept.clear()
       this.ahead.length = 0
       this.at = at
@@ -58,6 +64,8 @@ export class ListingCache {
   }
 
   private listAhead (entries: ListedEntry[]): void {
+    // A tree being changed (an rm -rf, a tar -x) drops what was listed ahead before the walk gets there.
+    if (performance.now() - this.changedAt < CHANGING_MS) return
     const max = this.opts.prefetch ?? 32
     for (let i = 0, n = 0; i < entries.length && n < max; i++) {
       if (entries[i]!.kind === Kind.Dir) { this.ahead.push(entries[i]!.ino); n++ }
