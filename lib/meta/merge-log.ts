@@ -1,39 +1,23 @@
 import type Database from 'better-sqlite3'
 import { signingKeyPair, type SigningKeyPair } from '../../crypto/signing.ts'
-import { databaseError, errors, isMeshError } from '../errors.ts'
+import { databaseError } from '../errors.ts'
 import { HybridClock, compareHlc } from './hlc.ts'
 import { comparePosition, decodePosition, encodePosition, type Position } from './merge-position.ts'
 import { EnvelopeKind, decodeEnvelope, openEnvelope, sealEnvelope, type Envelope } from './op-envelope.ts'
 import { batchRecord, decodeLocations, encodeLocations, type LocationRecord, type ShardMove } from './location-ops.ts'
 import { OpStore } from './op-store.ts'
-import { OpType, decodeOps, encodeOps, opBytes, type Op, type TimedOp } from './ops.ts'
+import { OpType, decodeOps, encodeOps, type Op, type TimedOp } from './ops.ts'
 import { TREE_TABLES } from './schema.ts'
 import type { Tree } from './tree.ts'
 import { KeptOps } from './kept-ops.ts'
 import { DeferredPurge } from './deferred-purge.ts'
+import { GroupCommit } from './group-commit.ts'
 
 /** Marks ops this peer made when they reach the op store's listeners. */
 const LOCAL = Symbol('local op')
 
 /** One envelope opened: filesystem ops, or shard moves. */
 interface Entry { ops?: TimedOp[], moves?: ShardMove[], envelope: Envelope, writer: Buffer }
-
-/** Local changes committed into the transaction still open, sealed and announced together (see commit). */
-interface OpenBatch {
-  ops: TimedOp[]
-  locations: LocationRecord[]
-  /** Seals it (sealMs after it opened). */
-  timer: NodeJS.Timeout | null
-  /** Commits what its open transaction holds (batchMs after it opened), if it is sealed later than that. */
-  commitTimer: NodeJS.Timeout | null
-  /** About how many bytes its ops take encoded: past SEAL_BYTES it is sealed at once. */
-  bytes: number
-  /** Its transaction is open (false once keep() committed everything so far). */
-  open: boolean
-  /** How many of ops, and of locations, keep() committed already (they are in kept_ops). */
-  keptOps: number
-  keptLocations: number
-}
 
 export interface MergeLogOptions {
   wall?: () => number
@@ -58,9 +42,6 @@ export interface MergeLogOptions {
   purgeDelayMs?: number
   log?: (line: string) => void
 }
-
-/** A batch whose ops take about this many bytes is sealed at once (an envelope fits an ops message). */
-const SEAL_BYTES = 1024 * 1024
 
 export interface MergeStats {
   /** Remote ops applied in order. */
@@ -91,15 +72,8 @@ export class MergeLog {
   private readonly saveSetting
   private readonly unsubscribe: () => void
   private readonly locationKey: Uint8Array | null
-  private readonly batchMs: number
-  private readonly sealMs: number
   private readonly kept: KeptOps
-  private batch: OpenBatch | null = null
-  /** Inside commit()'s own transaction: a batch cannot end there. */
-  private committing = false
-  /** Why the last batch could not be committed (its changes were rolled back): told once, by persist(). */
-  private lostBatch: Error | null = null
-  private rolledBack = 0
+  private readonly group: GroupCommit
   private readonly deferredPurge: DeferredPurge | null
 
   constructor (
@@ -111,19 +85,22 @@ export class MergeLog {
   ) {
     const wall = opts.wall ?? Date.now
     this.locationKey = opts.locationKey ?? null
-    this.batchMs = opts.batchMs ?? 0
-    this.sealMs = Math.max(this.batchMs, opts.sealMs ?? 0)
     this.signer = signingKeyPair(writerSeed)
     this.writer = this.signer.publicKey
     this.ops = new OpStore(db)
     this.ops.addWriter(this.signer)
+    this.kept = new KeptOps(db)
+    this.group = new GroupCommit(db, this.kept, {
+      seal: (ops, locations) => this.seal(ops, locations),
+      announce: (sealed) => this.announce(sealed),
+      rewind: () => { this.seq = this.ops.head(this.writer) }
+    }, { batchMs: opts.batchMs ?? 0, sealMs: opts.sealMs ?? 0 })
     // Whatever else writes to the op store (ops received, a local location writer) goes after the
     // batch under way: its transaction cannot hold theirs, and its ops come first in the log.
-    this.ops.beforeWrite = () => this.persistBatch()
+    this.ops.beforeWrite = () => this.group.persist()
     this.saveSetting = db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)')
     this.seq = this.ops.head(this.writer)
     this.clock = new HybridClock(wall, this.ops.maxHlc())
-    this.kept = new KeptOps(db)
     this.deferredPurge = opts.purgeQuietMs !== undefined && opts.purgeQuietMs > 0
       ? new DeferredPurge({ purge: (limit) => this.purgeSome(limit), quietMs: opts.purgeQuietMs, maxDelayMs: opts.purgeDelayMs ?? 30_000, log: opts.log })
       : null
@@ -160,42 +137,32 @@ export class MergeLog {
    * With batchMs, the ops join the batch under way (one envelope, one commit for all of them).
    */
   commit (ops: Op[], extra?: () => void, locations?: LocationRecord): void {
-    // (Inside a caller's own transaction there is no batch to join: that transaction is the batch.)
-    if (this.batchMs > 0 && !this.db.inTransaction) {
-      if (this.batch === null) this.openBatch()
-      else if (!this.batch.open) this.reopenBatch(this.batch)
-    }
-    const batch = this.batch?.open === true ? this.batch : null
     let sealed: Envelope[] = []
-    try {
-      this.committing = true
-      this.deferredPurge?.changed()
-      this.db.transaction(() => {
-        const timed = ops.map((op) => ({ op, hlc: this.clock.tick() }))
-        for (const { op, hlc } of timed) this.tree.apply(op, this.writer, hlc)
-        extra?.()
-        if (batch) {
-          batch.ops.push(...timed)
-          for (const op of ops) batch.bytes += opBytes(op)
-          if (locations) batch.locations.push(locations)
-        } else {
-          // A batch whose changes were kept goes first, in this transaction: the log keeps the order they were applied in.
-          const before = this.takeKeptBatch()
-          sealed = this.seal([...before.ops, ...timed], [...before.locations, ...(locations ? [locations] : [])])
-        }
-      })()
-    } catch (err) {
-      throw databaseError(err, 'metadata database')
-    } finally {
-      this.committing = false
-    }
-    for (const envelope of sealed) this.ops.announce(envelope, LOCAL)
-    if (batch && batch.bytes > SEAL_BYTES) this.persistBatch()
+    this.group.within((batch) => {
+      try {
+        this.deferredPurge?.changed()
+        this.db.transaction(() => {
+          const timed = ops.map((op) => ({ op, hlc: this.clock.tick() }))
+          for (const { op, hlc } of timed) this.tree.apply(op, this.writer, hlc)
+          extra?.()
+          if (batch) {
+            GroupCommit.add(batch, timed, ops, locations)
+          } else {
+            // A batch whose changes were kept goes first, in this transaction: the log keeps the order they were applied in.
+            const before = this.group.takeKept()
+            sealed = this.seal([...before.ops, ...timed], [...before.locations, ...(locations ? [locations] : [])])
+          }
+        })()
+      } catch (err) {
+        throw databaseError(err, 'metadata database')
+      }
+    })
+    this.announce(sealed)
   }
 
   /** Batches rolled back: what was read from the tree before may be gone (see MetaStore.changes). */
   get rollbacks (): number {
-    return this.rolledBack
+    return this.group.rollbacks
   }
 
   /**
@@ -203,69 +170,12 @@ export class MergeLog {
    * if an earlier batch could not be committed (its changes are gone), once.
    */
   persist (): void {
-    this.persistBatch()
-    const lost = this.lostBatch
-    this.lostBatch = null
-    if (lost) throw lost
+    this.group.end()
   }
 
-  /**
-   * Commits the batch under way without ending it: once this returns, every change made so far
-   * survives a kill -9 of the process; they are sealed, signed and sent with the rest of the
-   * batch (within sealMs). A close costs a commit, not an envelope of its own (each file of a
-   * tar -x was one: sealed, stored, sent to and applied by every peer).
-   */
+  /** Commits the batch under way without ending it (see GroupCommit.keep): its changes survive a kill -9. */
   keep (): void {
-    const batch = this.batch
-    if (!batch || !batch.open || this.committing) return
-    try {
-      this.kept.add(batch.ops.slice(batch.keptOps), batch.locations.slice(batch.keptLocations))
-      this.db.exec('COMMIT')
-    } catch (err) {
-      this.fail(batch, err)
-      return
-    }
-    batch.open = false
-    batch.keptOps = batch.ops.length
-    batch.keptLocations = batch.locations.length
-    if (batch.commitTimer) clearTimeout(batch.commitTimer)
-    batch.commitTimer = null
-  }
-
-  private openBatch (): void {
-    this.db.exec('BEGIN')
-    const batch: OpenBatch = { ops: [], locations: [], timer: null, commitTimer: null, bytes: 0, open: true, keptOps: 0, keptLocations: 0 }
-    batch.timer = setTimeout(() => this.persistBatch(), this.sealMs)
-    this.commitLater(batch)
-    this.batch = batch
-  }
-
-  /** The next change of a batch keep() committed: in a transaction of its own, sealed with the batch. */
-  private reopenBatch (batch: OpenBatch): void {
-    this.db.exec('BEGIN')
-    batch.open = true
-    this.commitLater(batch)
-  }
-
-  /** A batch sealed later than batchMs is committed (kept) within batchMs all the same. */
-  private commitLater (batch: OpenBatch): void {
-    if (this.sealMs > this.batchMs && batch.commitTimer === null) batch.commitTimer = setTimeout(() => this.keep(), this.batchMs)
-  }
-
-  private static stopTimers (batch: OpenBatch): void {
-    if (batch.timer) clearTimeout(batch.timer)
-    if (batch.commitTimer) clearTimeout(batch.commitTimer)
-    batch.timer = batch.commitTimer = null
-  }
-
-  /** Ends a kept batch before a change that cannot join it: what it holds, to seal first. */
-  private takeKeptBatch (): { ops: TimedOp[], locations: LocationRecord[] } {
-    const batch = this.batch
-    if (!batch || batch.open) return { ops: [], locations: [] }
-    this.batch = null
-    MergeLog.stopTimers(batch)
-    this.kept.sealed()
-    return batch
+    this.group.keep()
   }
 
   /** Changes a killed process kept (committed) but never sealed: sealed now, before anything else. */
@@ -279,52 +189,11 @@ export class MergeLog {
       sealed = this.seal(ops, locations)
       this.kept.sealed()
     })()
-    for (const envelope of sealed) this.ops.announce(envelope, LOCAL)
+    this.announce(sealed)
   }
 
-  private persistBatch (): void {
-    const batch = this.batch
-    if (!batch || this.committing) return
-    // A kept batch, inside another's transaction: its timer seals it, not that transaction (whose
-    // rollback would take back an envelope already sent).
-    if (!batch.open && this.db.inTransaction) return
-    this.batch = null
-    MergeLog.stopTimers(batch)
-    let sealed: Envelope[] = []
-    try {
-      if (!batch.open) this.db.exec('BEGIN')
-      sealed = this.seal(batch.ops, batch.locations)
-      if (batch.keptOps + batch.keptLocations > 0) this.kept.sealed()
-      this.db.exec('COMMIT')
-    } catch (err) {
-      this.fail(batch, err)
-      return
-    }
+  private announce (sealed: Envelope[]): void {
     for (const envelope of sealed) this.ops.announce(envelope, LOCAL)
-  }
-
-  /**
-   * A batch could not be committed or sealed: its changes since the last keep() are rolled back
-   * (log and tree still agree); what keep() committed stays, and is sealed with the next batch.
-   */
-  private fail (batch: OpenBatch, err: unknown): void {
-    if (this.db.inTransaction) this.db.exec('ROLLBACK')
-    MergeLog.stopTimers(batch)
-    this.batch = null
-    this.rolledBack++
-    this.seq = this.ops.head(this.writer)
-    const lost = batch.ops.length - batch.keptOps
-    if (batch.keptOps + batch.keptLocations > 0) {
-      this.batch = {
-        ops: batch.ops.slice(0, batch.keptOps), locations: batch.locations.slice(0, batch.keptLocations), timer: null,
-        commitTimer: null, bytes: batch.bytes, open: false, keptOps: batch.keptOps, keptLocations: batch.keptLocations
-      }
-      this.batch.timer = setTimeout(() => this.persistBatch(), this.sealMs)
-    }
-    // A full disk says so (ENOSPC), as a change committed alone would: the op store reports it as NO_SPACE.
-    const what = `metadata database (${lost} changes lost)`
-    const full = isMeshError(err, 'NO_SPACE') || (err as { code?: string }).code === 'SQLITE_FULL'
-    this.lostBatch = full ? errors.noSpace(what) : errors.io(what, err)
   }
 
   /**
@@ -361,7 +230,7 @@ export class MergeLog {
 
   /** Purges what every writer is past (after a file removed while open was closed). */
   purgeNow (): void {
-    this.persistBatch()
+    this.group.persist()
     this.db.transaction(() => { this.tree.purge(this.ops.stableHlc()) })()
   }
 
@@ -407,7 +276,7 @@ export class MergeLog {
 
   /** Rebuilds the tree from the logs alone: the logs are the truth, the tree their materialization. */
   replay (): void {
-    this.persistBatch()
+    this.group.persist()
     const all = [...this.merged()] // read first: SQLite cannot write while a query iterates
     this.db.transaction(() => {
       for (const table of TREE_TABLES) this.db.exec(`DELETE FROM ${table}`)
@@ -426,7 +295,7 @@ export class MergeLog {
   }
 
   private applyPending (): void {
-    this.persistBatch() // before what came: the batch's ops were applied first, so they go first
+    this.group.persist() // before what came: the batch's ops were applied first, so they go first
     const batch = this.pending.splice(0)
     const readable: Entry[] = []
     for (const envelope of batch) {
