@@ -69,6 +69,9 @@ export class MetaStore {
   private fidReserved: number
   /** Batches rolled back when fidReserved was saved: one since may have taken the saving back. */
   private fidReservedAt = 0
+  /** Ids of inodes, read before (see fid()), and the batches rolled back when they were. */
+  private readonly fids = new Map<Ino, Fid>()
+  private fidsAt = 0
   private readonly saveSetting
   private readonly totalChanges: Database.Statement<[], number>
 
@@ -211,13 +214,13 @@ export class MetaStore {
       this.checkDir(dir)
       throw errors.nameTooLong(`${shown(name).slice(0, 32)}...`)
     }
-    const ino = this.tree.lookup(dir, bytes)
+    const inode = this.tree.entryInode(dir, bytes)
     // Only a directory has entries: dir needs checking only when the name is not there.
-    if (ino === null) {
+    if (inode === null) {
       this.checkDir(dir)
       throw errors.notFound(shown(name))
     }
-    return this.get(ino)
+    return inode
   }
 
   readdir (dir: Ino): DirEntry[] {
@@ -502,9 +505,21 @@ export class MetaStore {
     return fid
   }
 
+  /**
+   * The id of ino, for the ops this writer makes. An inode keeps its id for good (files rows are
+   * never changed or deleted), so ids are kept here; a rolled-back batch may have taken back a
+   * create, whose inode number then goes to another file: the kept ids go with it.
+   */
   private fid (ino: Ino): Fid {
-    const fid = this.tree.fidOf(ino)
-    if (fid === null) throw errors.notFound(`inode ${ino}`)
+    if (this.fidsAt !== this.log.rollbacks || this.fids.size >= MAX_KEPT_FIDS) {
+      this.fids.clear()
+      this.fidsAt = this.log.rollbacks
+    }
+    let fid = this.fids.get(ino)
+    if (fid) return fid
+    fid = this.tree.fidOf(ino) ?? undefined
+    if (!fid) throw errors.notFound(`inode ${ino}`)
+    this.fids.set(ino, fid)
     return fid
   }
 
@@ -522,6 +537,8 @@ export class MetaStore {
  * A restart goes on after the block (ids only need to be unique).
  */
 const FID_BLOCK = 1024
+/** File ids kept in memory at most (about 100 bytes each); past it they are read again. */
+const MAX_KEPT_FIDS = 65_536
 
 /** The kernel's id of this boot ('' where there is none): changes when the machine restarts. */
 function bootId (): string {

@@ -31,6 +31,8 @@ export function treeQueries (db: Database.Database) {
   return {
     inode: db.prepare<[number], InodeRow>(`SELECT ${INODE_COLUMNS.join(', ')} FROM inodes WHERE ino = ?`).raw(true),
     lookup: db.prepare<[number, Buffer], { ino: number }>('SELECT ino FROM dirents WHERE parent = ? AND name = ?'),
+    entryInode: db.prepare<[number, Buffer], InodeRow>(`SELECT ${INODE_COLUMNS.map((c) => `i.${c}`).join(', ')} FROM dirents d JOIN inodes i ON i.ino = d.ino
+      WHERE d.parent = ? AND d.name = ?`).raw(true),
     children: db.prepare<[number], ChildRow>(`SELECT d.name, ${INODE_COLUMNS.map((c) => `i.${c}`).join(', ')} FROM dirents d JOIN inodes i ON i.ino = d.ino
       WHERE d.parent = ? ORDER BY d.name`).raw(true),
     kind: db.prepare<[number], number>('SELECT kind FROM inodes WHERE ino = ?').pluck(),

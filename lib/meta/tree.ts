@@ -55,6 +55,12 @@ export class Tree {
     return (this.q.lookup.get(parent, name)?.ino ?? null) as Ino | null
   }
 
+  /** The inode name in parent names, read with the name (one query, not two). */
+  entryInode (parent: Ino, name: Buffer): Inode | null {
+    const row = this.q.entryInode.get(parent, name)
+    return row ? toInode(row) : null
+  }
+
   /** The entries of dir with their inodes (one query: a listing with attributes needs them all). */
   children (dir: Ino): DirEntry[] {
     return this.q.children.all(dir).map(([name, ...row]) => {

@@ -205,4 +205,24 @@ describe('group commit', () => {
     expect(fids).toHaveLength(61)
     expect(new Set(fids).size).toBe(61) // none taken twice
   })
+
+  it('gives a new file the id of its own after a rolled-back batch took back the create of another with the same inode number', () => {
+    const a = open('a', 60_000)
+    a.persist()
+    const lost = a.create(ROOT, `lost-${'x'.repeat(200)}`, file)
+    a.writeChunks(lost.ino, [{ index: 0, ref: Buffer.from('lost') }], { size: 4 }) // its id is read (and kept) for the op
+    for (let i = 0; i < 50; i++) a.create(ROOT, `filler-${'y'.repeat(150)}-${i}`, file)
+    const db = (a as unknown as { db: { pragma (sql: string, opts?: { simple: boolean }): unknown } }).db
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`)
+    expect(() => a.persist()).toThrow(/changes lost/)
+    db.pragma('max_page_count = 1073741823')
+    const next = a.create(ROOT, 'next', file)
+    expect(next.ino).toBe(lost.ino) // the number came back with the rollback
+    a.writeChunks(next.ino, [{ index: 0, ref: Buffer.from('mine') }], { size: 4 })
+    a.persist()
+    expect(a.chunks(next.ino)).toEqual([{ index: 0, ref: Buffer.from('mine') }]) // the op named this file, not the lost one
+    const [create] = a.ops().filter((op) => op.type === OpType.Create)
+    const [write] = a.ops().filter((op) => op.type === OpType.Write)
+    expect(write!.ino).toEqual(create!.ino)
+  })
 })
