@@ -3,12 +3,13 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { errors } from '../errors.ts'
 import type { ChunkId, Ino, PeerId, ShardId } from '../ports.ts'
-import { FID_BYTES, Kind, OpType, ROOT_FID, type Attrs, type Fid, type Op, type Time } from './ops.ts'
+import { Kind, OpType, ROOT_FID, type Attrs, type Op, type Time } from './ops.ts'
 import { MergeLog } from './merge-log.ts'
 import { locationRecord, type StripePlaced } from './location-ops.ts'
 import { SCHEMA_VERSION } from './schema.ts'
 import { StagedWrites } from './staged-writes.ts'
 import { ROOT, Tree, type DirEntry, type Inode } from './tree.ts'
+import { FileIds } from './file-ids.ts'
 import { INLINE_REF_BYTE } from './tree-queries.ts'
 import { upgradeSchema } from './schema-upgrade.ts'
 
@@ -64,14 +65,7 @@ export class MetaStore {
   readonly staged: StagedWrites
   private readonly db: Database.Database
   private readonly tree: Tree
-  private fidCounter: number
-  /** The end of the block of file ids taken (saved in the database): see FID_BLOCK. */
-  private fidReserved: number
-  /** Batches rolled back when fidReserved was saved: one since may have taken the saving back. */
-  private fidReservedAt = 0
-  /** Ids of inodes, read before (see fid()), and the batches rolled back when they were. */
-  private readonly fids = new Map<Ino, Fid>()
-  private fidsAt = 0
+  private readonly ids: FileIds
   private readonly saveSetting
   private readonly totalChanges: Database.Statement<[], number>
 
@@ -112,8 +106,6 @@ export class MetaStore {
       key = randomBytes(32)
       this.saveSetting.run('local_key', key)
     }
-    this.fidCounter = this.rotated ? 0 : Number(setting.get('fid_counter')?.value ?? 0)
-    this.fidReserved = this.fidCounter
     this.totalChanges = db.prepare<[], number>('SELECT total_changes()').pluck()
     this.tree = new Tree(db)
     this.tree.ensureRoot()
@@ -122,6 +114,7 @@ export class MetaStore {
       purgeQuietMs: opts.purgeQuietMs, purgeDelayMs: opts.purgeDelayMs, log: opts.log
     })
     this.writer = this.log.writer
+    this.ids = new FileIds(db, this.writer, this.rotated ? 0 : Number(setting.get('fid_counter')?.value ?? 0), this.tree, () => this.log.rollbacks)
     // Every writer is known to the others from its first op on: removals wait for it (see purge).
     if (this.log.ops.head(this.writer) === 0) this.commit([{ type: OpType.Hello, time: now() }])
   }
@@ -353,8 +346,8 @@ export class MetaStore {
     const bytes = checkName(name)
     this.checkDir(dir)
     if (this.tree.lookup(dir, bytes) !== null) throw errors.exists(shown(name))
-    const fid = this.newFid()
-    this.commit([{ type: OpType.Create, ino: fid, parent: this.fid(dir), name: bytes, kind: node.kind, mode: node.mode, uid: node.uid, gid: node.gid, target: node.target ?? null, time }])
+    const fid = this.ids.next()
+    this.commit([{ type: OpType.Create, ino: fid, parent: this.ids.of(dir), name: bytes, kind: node.kind, mode: node.mode, uid: node.uid, gid: node.gid, target: node.target ?? null, time }])
     const created = this.tree.liveInode(fid)
     if (!created) throw errors.notFound(shown(name))
     return created
@@ -374,7 +367,7 @@ export class MetaStore {
       throw errors.isDir(shown(name))
     }
     opts.before?.(target)
-    this.commit([{ type: OpType.Remove, parent: this.fid(dir), name: bytes, ino: this.fid(target.ino), time }])
+    this.commit([{ type: OpType.Remove, parent: this.ids.of(dir), name: bytes, ino: this.ids.of(target.ino), time }])
     return target
   }
 
@@ -401,8 +394,8 @@ export class MetaStore {
     }
     if (target) opts.before?.(target)
     this.commit([{
-      type: OpType.Rename, parent: this.fid(dir), name: from, ino: this.fid(source.ino), newParent: this.fid(newDir), newName: to,
-      over: existing !== null ? this.fid(existing) : ROOT_FID, time
+      type: OpType.Rename, parent: this.ids.of(dir), name: from, ino: this.ids.of(source.ino), newParent: this.ids.of(newDir), newName: to,
+      over: existing !== null ? this.ids.of(existing) : ROOT_FID, time
     }])
     return target
   }
@@ -414,7 +407,7 @@ export class MetaStore {
     if (inode.kind === Kind.Dir) throw errors.notPermitted(`hard link to directory inode ${ino}`)
     this.checkDir(newDir)
     if (this.tree.lookup(newDir, name) !== null) throw errors.exists(shown(newName))
-    this.commit([{ type: OpType.Link, ino: this.fid(ino), parent: this.fid(newDir), name, time }])
+    this.commit([{ type: OpType.Link, ino: this.ids.of(ino), parent: this.ids.of(newDir), name, time }])
     return this.get(ino)
   }
 
@@ -435,10 +428,10 @@ export class MetaStore {
     const inode = this.get(ino)
     const { size, mtime, ...others } = attrs // mode, owner, atime set while the file was written: in the same change
     const ops: Op[] = [{
-      type: OpType.Write, ino: this.fid(ino), base: this.tree.version(ino) ?? Buffer.alloc(0), dropFrom: -1,
+      type: OpType.Write, ino: this.ids.of(ino), base: this.tree.version(ino) ?? Buffer.alloc(0), dropFrom: -1,
       chunks, size: size ?? inode.size, mtime: mtime ?? inode.mtime, time
     }]
-    if (Object.keys(others).length > 0) ops.push({ type: OpType.SetAttr, ino: this.fid(ino), attrs: others, time })
+    if (Object.keys(others).length > 0) ops.push({ type: OpType.SetAttr, ino: this.ids.of(ino), attrs: others, time })
     this.commit(ops, placed, staged > 0 ? () => this.staged.unstage(ino, staged) : undefined)
     return this.get(ino)
   }
@@ -451,7 +444,7 @@ export class MetaStore {
     const inode = this.get(ino)
     if (inode.kind === Kind.Dir) throw errors.isDir(`inode ${ino}`)
     this.commit([{
-      type: OpType.Write, ino: this.fid(ino), base: this.tree.version(ino) ?? Buffer.alloc(0), dropFrom: firstDropped,
+      type: OpType.Write, ino: this.ids.of(ino), base: this.tree.version(ino) ?? Buffer.alloc(0), dropFrom: firstDropped,
       chunks: rewritten, size, mtime: time, time
     }], placed)
     return this.get(ino)
@@ -463,7 +456,7 @@ export class MetaStore {
    */
   recode (ino: Ino, index: number, from: Buffer, ref: Buffer, placed: StripePlaced[] = []): boolean {
     if (!this.exists(ino) || !this.tree.chunk(ino, index)?.equals(from)) return false
-    this.commit([{ type: OpType.Recode, ino: this.fid(ino), index, from, ref, time: now() }], placed)
+    this.commit([{ type: OpType.Recode, ino: this.ids.of(ino), index, from, ref, time: now() }], placed)
     return true
   }
 
@@ -471,56 +464,17 @@ export class MetaStore {
     this.get(ino)
     if (value === null && this.tree.xattr(ino, name) === null) throw errors.noAttr(name)
     this.commit([value === null
-      ? { type: OpType.SetXattr, ino: this.fid(ino), name, value, time }
-      : { type: OpType.SetXattrValue, ino: this.fid(ino), name, value, time }])
+      ? { type: OpType.SetXattr, ino: this.ids.of(ino), name, value, time }
+      : { type: OpType.SetXattrValue, ino: this.ids.of(ino), name, value, time }])
   }
 
   private commit (ops: Op[], placed: StripePlaced[] = [], also?: () => void): void {
-    const counter = this.fidCounter
-    let reserved: number | null = null
-    try {
+    this.ids.within((saveIds) => {
       this.log.commit(ops, () => {
-        // A create took an id past the block: the next block, saved with the change that uses it.
-        if (this.fidCounter > this.fidReserved || this.log.rollbacks !== this.fidReservedAt) {
-          reserved = this.fidCounter + FID_BLOCK
-          this.saveSetting.run('fid_counter', reserved)
-        }
+        saveIds() // a create took an id past the block: the next block, saved with the change that uses it
         also?.()
       }, placed.length > 0 ? locationRecord({ placed }) : undefined)
-      if (reserved !== null) {
-        this.fidReserved = reserved
-        this.fidReservedAt = this.log.rollbacks
-      }
-    } catch (err) {
-      this.fidCounter = counter
-      throw err
-    }
-  }
-
-  /** A new file id: 8 bytes of this writer's key, then its counter (unique without asking anyone). */
-  private newFid (): Fid {
-    const fid = Buffer.alloc(FID_BYTES)
-    this.writer.copy(fid, 0, 0, 8)
-    fid.writeBigUInt64BE(BigInt(++this.fidCounter), 8)
-    return fid
-  }
-
-  /**
-   * The id of ino, for the ops this writer makes. An inode keeps its id for good (files rows are
-   * never changed or deleted), so ids are kept here; a rolled-back batch may have taken back a
-   * create, whose inode number then goes to another file: the kept ids go with it.
-   */
-  private fid (ino: Ino): Fid {
-    if (this.fidsAt !== this.log.rollbacks || this.fids.size >= MAX_KEPT_FIDS) {
-      this.fids.clear()
-      this.fidsAt = this.log.rollbacks
-    }
-    let fid = this.fids.get(ino)
-    if (fid) return fid
-    fid = this.tree.fidOf(ino) ?? undefined
-    if (!fid) throw errors.notFound(`inode ${ino}`)
-    this.fids.set(ino, fid)
-    return fid
+    })
   }
 
   /** NOT_FOUND unless ino exists, NOT_DIR unless it is a directory (its kind only: no inode read). */
@@ -531,14 +485,6 @@ export class MetaStore {
   }
 }
 
-/**
- * File ids are taken this many at a time: the database holds the end of the block taken, so a
- * create rewrites that setting once per block, not each time (a page of every close's commit).
- * A restart goes on after the block (ids only need to be unique).
- */
-const FID_BLOCK = 1024
-/** File ids kept in memory at most (about 100 bytes each); past it they are read again. */
-const MAX_KEPT_FIDS = 65_536
 
 /** The kernel's id of this boot ('' where there is none): changes when the machine restarts. */
 function bootId (): string {
