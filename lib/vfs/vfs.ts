@@ -159,7 +159,8 @@ export class Vfs {
   }
 
   lookup (dir: Ino, name: Name): Stat {
-    return this.getattr(this.meta.lookup(dir, name).ino)
+    const found = this.meta.lookup(dir, name) // read with its entry: not read again
+    return this.shown(this.inodes.get(found.ino, () => found))
   }
 
   /** The inode at an absolute path ("/" is the root). */
