@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3'
 import { treeQueries, type InodeRow, type TreeQueries } from './tree-queries.ts'
 import { FileVersions } from './file-versions.ts'
+import { OpApplier } from './op-apply.ts'
 import type { Ino } from '../ports.ts'
-import { Kind, OpType, ROOT_FID, type Attrs, type Fid, type Op, type Time } from './ops.ts'
+import { Kind, ROOT_FID, type Attrs, type Fid, type Op, type Time } from './ops.ts'
 import type { Hlc } from './hlc.ts'
 import type { ShardMove } from './location-ops.ts'
 
@@ -26,12 +27,13 @@ export interface DirEntry { name: Buffer, ino: Ino, kind: Kind, inode: Inode }
 export const ROOT = 1 as Ino
 
 /**
- * The materialized tree: reads, and apply(op) that turns one op into row changes.
+ * The materialized tree: reads, and apply(op) that turns one op into row changes (lib/meta/op-apply.ts).
  * apply does no POSIX checks (MetaStore does them before it logs an op): it only maps ops to rows.
  */
 export class Tree {
   private readonly q: TreeQueries
   private readonly versions: FileVersions
+  private readonly applier: OpApplier
   private readonly setAttrStatements = new Map<string, Database.Statement>()
   /** Removed files still open here: kept (not purged) until their last close (POSIX unlink). */
   readonly pinned = new Set<Ino>()
@@ -39,6 +41,7 @@ export class Tree {
   constructor (private readonly db: Database.Database) {
     this.q = treeQueries(db)
     this.versions = new FileVersions(this, this.q, db)
+    this.applier = new OpApplier(this, this.q, this.versions)
   }
 
   inode (ino: Ino): Inode | null {
@@ -131,133 +134,14 @@ export class Tree {
     this.q.insertInode.run({ ino: ROOT, kind: Kind.Dir, mode: 0o40755, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, nlink: 2, s: 0, ns: 0, target: null })
   }
 
-  // ---- applying ops ------------------------------------------------------------------------
-  //
-  // Every peer applies the same ops in the same order (HLC, then writer), so every rule here
-  // must depend only on the op and the tree: no clocks, no local state. Ops that no longer fit
-  // the tree (their file is gone, their target moved) are skipped or diverted, never fatal.
+  /** Records where shards moved (last in merge order wins per shard slot). */
+  // ---- applying ops (lib/meta/op-apply.ts) ---------------------------------------------------
 
   /** Applies one op of writer, made at HLC at. */
   apply (op: Op, writer: Buffer, at: Hlc): void {
-    const q = this.q
-    switch (op.type) {
-      case OpType.Create: {
-        const seen = this.inoOf(op.ino)
-        if (seen !== null && this.inode(seen) !== null) return // seen already
-        q.allocate.run(op.ino)
-        const ino = this.inoOf(op.ino)!
-        const parent = this.liveDir(op.parent) ?? ROOT // its directory is gone for good: keep it visible at the top
-        this.reattach(parent)
-        const name = this.freeName(parent, op.name, writer)
-        const { sec, nsec } = op.time
-        q.insertInode.run({ ino, kind: op.kind, mode: op.mode, uid: op.uid, gid: op.gid, nlink: op.kind === Kind.Dir ? 2 : 1, s: sec, ns: nsec, target: op.target })
-        q.insertDirent.run(parent, name, ino)
-        if (op.kind === Kind.Dir) q.nlink.run(1, parent)
-        q.touchDir.run(sec, nsec, sec, nsec, parent)
-        return
-      }
-      case OpType.Remove: {
-        const inode = this.liveInode(op.ino) // the row read once: an rm -rf applies one per file
-        if (inode === null) return
-        const ino = inode.ino
-        const entry = this.entryFor(ino, op.parent, op.name)
-        if (!entry) return
-        // A directory that gained entries the remover did not see stays, with them.
-        if (inode.kind === Kind.Dir && !this.isEmpty(ino)) return
-        this.unlinkEntry(entry.parent as Ino, entry.name, ino, inode, at)
-        q.touchDir.run(op.time.sec, op.time.nsec, op.time.sec, op.time.nsec, entry.parent)
-        q.touchCtime.run(op.time.sec, op.time.nsec, ino) // its link count changed (it may live on under other names)
-        return
-      }
-      case OpType.Rename: {
-        const inode = this.liveInode(op.ino) // the row read once: rsync renames every file it copies
-        const newParent = this.liveDir(op.newParent)
-        if (inode === null || newParent === null) return
-        const ino = inode.ino
-        this.reattach(newParent)
-        this.reattach(ino) // moved by a writer that had not seen it removed: it stays, moved
-        const entry = this.entryFor(ino, op.parent, op.name)
-        if (!entry) return
-        // A move into its own subtree (possible when two moves cross) would cut the tree: skip it.
-        if (inode.kind === Kind.Dir && this.isInside(newParent, ino)) return
-        let name = op.newName
-        const existing = this.lookup(newParent, name)
-        if (existing === ino) return
-        if (existing !== null) {
-          const sawIt = !op.over.equals(ROOT_FID) && this.inoOf(op.over) === existing
-          const target = this.inode(existing)
-          if (sawIt && !(target?.kind === Kind.Dir && !this.isEmpty(existing))) this.unlink(newParent, name, at)
-          else name = this.freeName(newParent, name, writer) // a name taken meanwhile: both stay
-        }
-        q.deleteDirent.run(entry.parent, entry.name)
-        q.insertDirent.run(newParent, name, ino)
-        if (inode.kind === Kind.Dir && entry.parent !== newParent) {
-          q.nlink.run(-1, entry.parent)
-          q.nlink.run(1, newParent)
-        }
-        const { sec, nsec } = op.time
-        q.touchDir.run(sec, nsec, sec, nsec, entry.parent)
-        if (newParent !== entry.parent) q.touchDir.run(sec, nsec, sec, nsec, newParent)
-        q.touchCtime.run(sec, nsec, ino)
-        return
-      }
-      case OpType.SetAttr: {
-        const ino = this.liveIno(op.ino)
-        if (ino === null) return
-        this.reattach(ino) // changed after someone removed it: the change wins, the file stays
-        this.setAttrs(ino, op.attrs, op.time)
-        return
-      }
-      case OpType.SetChunk: {
-        const ino = this.liveIno(op.ino)
-        if (ino === null) return
-        this.reattach(ino)
-        q.releaseChunk.run(ino, op.index, op.ref)
-        q.setChunk.run(ino, op.index, op.ref)
-        return
-      }
-      case OpType.DropChunks: {
-        const ino = this.liveIno(op.ino)
-        if (ino === null) return
-        this.reattach(ino)
-        q.releaseChunks.run(ino, op.from)
-        q.deleteChunks.run(ino, op.from)
-        return
-      }
-      case OpType.Hello:
-        return
-      case OpType.Link: {
-        const ino = this.liveIno(op.ino)
-        const parent = this.liveDir(op.parent)
-        if (ino === null || parent === null || this.inode(ino)?.kind === Kind.Dir) return
-        this.reattach(parent)
-        this.reattach(ino)
-        q.insertDirent.run(parent, this.freeName(parent, op.name, writer), ino)
-        q.nlink.run(1, ino)
-        const { sec, nsec } = op.time
-        q.touchDir.run(sec, nsec, sec, nsec, parent)
-        q.touchCtime.run(sec, nsec, ino)
-        return
-      }
-      case OpType.Write:
-        this.versions.write(op, writer, at)
-        return
-      case OpType.Recode:
-        this.versions.recode(op, writer, at)
-        return
-      case OpType.SetXattr:
-      case OpType.SetXattrValue: {
-        const ino = this.liveIno(op.ino)
-        if (ino === null) return
-        this.reattach(ino)
-        if (op.value === null) q.deleteXattr.run(ino, op.name)
-        else q.setXattr.run(ino, op.name, op.value)
-        q.touchCtime.run(op.time.sec, op.time.nsec, ino)
-      }
-    }
+    this.applier.apply(op, writer, at)
   }
 
-  /** Records where shards moved (last in merge order wins per shard slot). */
   /** Records where shards moved, made at hlc by writer: per slot the latest record wins, in any order. */
   applyMoves (moves: ShardMove[], hlc: Hlc, writer: Buffer): void {
     for (const m of moves) this.q.setLocation.run({ chunk: m.chunk, scheme: m.scheme, idx: m.index, shard: m.shard, peer: m.peer, ms: hlc.ms, count: hlc.count, writer })
@@ -296,7 +180,8 @@ export class Tree {
     return row ? toInode(row) : null
   }
 
-  private liveDir (fid: Fid): Ino | null {
+  /** The inode of a directory that exists (detached included), or null. */
+  liveDir (fid: Fid): Ino | null {
     const row = this.q.liveKind.get(fid)
     return row?.[1] === Kind.Dir ? row[0] as Ino : null
   }
@@ -315,32 +200,6 @@ export class Tree {
       const candidate = Buffer.from(n === 1 ? base : `${base}-${n}`)
       if (this.lookup(dir, candidate) === null) return candidate
     }
-  }
-
-  /**
-   * Removes an entry; with no hard links yet its inode goes too, but only to the detached list
-   * (see schema.ts): purge() deletes it once no writer can still change it concurrently.
-   */
-  private unlink (parent: Ino, name: Buffer, at: Hlc): void {
-    const ino = this.lookup(parent, name)
-    if (ino === null) return
-    this.unlinkEntry(parent, name, ino, this.inode(ino), at)
-  }
-
-  /** unlink() of an entry already looked up: name in parent is ino, whose row is inode. */
-  private unlinkEntry (parent: Ino, name: Buffer, ino: Ino, inode: Inode | null, at: Hlc): void {
-    this.q.deleteDirent.run(parent, name)
-    if (inode?.kind === Kind.Dir) this.q.nlink.run(-1, parent)
-    else if ((inode?.nlink ?? 1) > 1) { this.q.nlink.run(-1, ino); return } // other names remain
-    else this.q.setNlink.run(0, ino)
-    this.q.detach.run(ino, parent, name, at.ms, at.count)
-  }
-
-  /** The entry an op means: (parent, name) if it still names ino, else wherever ino is now. */
-  private entryFor (ino: Ino, parentFid: Fid, name: Buffer): { parent: number, name: Buffer } | undefined {
-    const parent = this.inoOf(parentFid)
-    if (parent !== null && this.lookup(parent, name) === ino) return { parent, name }
-    return this.q.entryOf.get(ino)
   }
 
   /** Puts a detached file or directory back where it was (its directory first), under a free name. */
