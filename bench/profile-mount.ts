@@ -27,6 +27,9 @@ if (!['tar', 'rsync', 'rm', 'du', 'walk', 'write', 'read', 'random'].includes(wh
   console.error('usage: bench/profile-mount.ts tar|rsync|rm|du|walk|write|read|random [N] [-- mount args...]')
   process.exit(2)
 }
+// Output read only in part (piped into head) must not end the run before its cleanup: a dead
+// FUSE mount and its directories were left behind each time.
+process.stdout.on('error', () => {})
 const work = await mkdtemp(join(tmpdir(), 'meshfs-profile-'))
 const profiles = join(work, 'profiles')
 const mesh = await TestMesh.start({ capacity: '4G' })
