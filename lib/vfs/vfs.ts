@@ -11,6 +11,7 @@ import { RedundancyPolicy } from './redundancy-policy.ts'
 import { Xattrs } from './xattrs.ts'
 import { OpenFile } from './open-file.ts'
 import { WriteBehind } from './write-behind.ts'
+import { OpenFiles } from './open-files.ts'
 import { SpillFile } from './spill-file.ts'
 
 export interface VfsOptions {
@@ -54,8 +55,6 @@ const S_ISGID = 0o2000
 
 export interface StatFs { blockSize: number, blocks: number, blocksFree: number, files: number, filesFree: number, nameMax: number }
 
-interface Handle { file: OpenFile, nextRead: number }
-
 /**
  * POSIX semantics over metadata and chunk storage, by inode number. No FUSE here: lib/fuse
  * adapts this to a binding, and tests drive it directly.
@@ -69,16 +68,14 @@ export class Vfs {
   private readonly spill: SpillFile | undefined
   private readonly readAhead: number
   private readonly policy: RedundancyPolicy
-  private readonly files = new Map<Ino, OpenFile>()
+  private readonly files: OpenFiles
   private readonly behind: WriteBehind
   private readonly writeBehindMax: number
-  private readonly handles = new Map<number, Handle>()
   private readonly listings: ListingCache
   /** What getattr reads from the database (never modified: shown() copies). */
   private readonly inodes: UnchangedCache<Ino, Inode>
   private readonly chunkCounts: UnchangedCache<Ino, number>
   private readonly xattrs: Xattrs
-  private nextHandle = 1
 
   constructor (private readonly opts: VfsOptions) {
     this.meta = opts.meta
@@ -87,7 +84,11 @@ export class Vfs {
     this.memoryBytes = opts.cacheBytes ?? 96 * 1024 * 1024
     const spillBytes = opts.spill?.maxBytes ?? 2 * 1024 ** 3
     this.spill = opts.spill && spillBytes >= this.chunkSize ? new SpillFile(opts.spill.path, this.chunkSize, spillBytes) : undefined
-    this.cache = new ChunkCache(opts.storage, this.memoryBytes, () => this.heldBytes(), this.spill && { file: this.spill, chunkSize: this.chunkSize })
+    this.files = new OpenFiles(({ ino, size }) => new OpenFile(ino, size, {
+      meta: this.meta, storage: this.storage, cache: this.cache, chunkSize: this.chunkSize, maxSealing: 8, overBudget: () => this.overBudget(), spill: this.spill,
+      scheme: this.policy.of(ino) ?? undefined
+    }))
+    this.cache = new ChunkCache(opts.storage, this.memoryBytes, () => this.files.heldBytes(), this.spill && { file: this.spill, chunkSize: this.chunkSize })
     this.readAhead = opts.readAhead ?? 4
     this.policy = new RedundancyPolicy(opts.meta, opts.log)
     this.inodes = new UnchangedCache(() => this.meta.changes)
@@ -99,7 +100,7 @@ export class Vfs {
     })
     this.writeBehindMax = opts.writeBehindMax ?? this.chunkSize / 4
     this.behind = new WriteBehind({
-      maxFiles: opts.writeBehindFiles ?? 64, retryMs: 1000, log: opts.log ?? (() => {}), settled: (file) => this.releaseIfIdle(file)
+      maxFiles: opts.writeBehindFiles ?? 64, retryMs: 1000, log: opts.log ?? (() => {}), settled: (file) => this.files.releaseIfIdle(file)
     })
   }
 
@@ -115,7 +116,7 @@ export class Vfs {
         this.meta.staged.unstage(write.ino)
         continue
       }
-      const file = this.fileState(inode)
+      const file = this.files.state(inode)
       file.restore(write)
       void this.behind.add(file)
     }
@@ -269,7 +270,7 @@ export class Vfs {
     const file = this.files.get(ino)
     if (!file || file.handles > 0 || this.meta.exists(ino)) return
     file.discard()
-    this.files.delete(ino)
+    this.files.forget(ino)
   }
 
   /** chmod, chown, utimens and truncate in one call, as FUSE's setattr does. */
@@ -308,11 +309,11 @@ export class Vfs {
     const inode = this.meta.get(ino)
     if (inode.kind === Kind.Dir) throw errors.isDir(`inode ${ino}`)
     if (size < 0 || !Number.isSafeInteger(size)) throw errors.invalid(`size ${size}`)
-    const file = this.fileState(inode)
+    const file = this.files.state(inode)
     try {
       await file.truncate(size)
     } finally {
-      this.releaseIfIdle(file)
+      this.files.releaseIfIdle(file)
     }
   }
 
@@ -343,19 +344,19 @@ export class Vfs {
   create (dir: Ino, name: Name, mode: number, caller: Caller): { inode: Stat, fh: number } {
     const { uid, gid } = this.owner(dir, caller)
     const inode = this.meta.create(dir, name, { kind: Kind.File, mode: (mode & 0o7777) | constants.S_IFREG, uid, gid })
-    return { inode: this.stat(inode), fh: this.openHandle(inode) }
+    return { inode: this.stat(inode), fh: this.files.open(inode) }
   }
 
   async open (ino: Ino, flags: number): Promise<number> {
     const inode = this.inode(ino)
     if (inode.kind === Kind.Dir) throw errors.isDir(`inode ${ino}`)
-    const fh = this.openHandle(inode)
+    const fh = this.files.open(inode)
     if ((flags & constants.O_TRUNC) && (flags & 3) !== constants.O_RDONLY) await this.truncate(ino, 0)
     return fh
   }
 
   async read (fh: number, offset: number, length: number): Promise<Buffer> {
-    const handle = this.handle(fh)
+    const handle = this.files.handle(fh)
     const file = handle.file
     const end = Math.min(file.size, offset + length)
     if (offset >= end) return Buffer.alloc(0)
@@ -378,13 +379,13 @@ export class Vfs {
   }
 
   async write (fh: number, data: Uint8Array, offset: number): Promise<number> {
-    await this.handle(fh).file.write(data, offset)
+    await this.files.handle(fh).file.write(data, offset)
     return data.byteLength
   }
 
   /** Returns when the file's data and metadata are durable (on peers and in the database). */
   async fsync (fh: number): Promise<void> {
-    await this.handle(fh).file.flush()
+    await this.files.handle(fh).file.flush()
     await this.makeDurable()
   }
 
@@ -399,7 +400,7 @@ export class Vfs {
   }
 
   async flush (fh: number): Promise<void> {
-    await this.closeWrites(this.handle(fh).file)
+    await this.closeWrites(this.files.handle(fh).file)
   }
 
   /**
@@ -414,21 +415,18 @@ export class Vfs {
   }
 
   async release (fh: number): Promise<void> {
-    const handle = this.handle(fh)
-    this.handles.delete(fh)
-    const file = handle.file
-    file.handles--
+    const file = this.files.close(fh)
     if (file.unlinked && file.handles === 0) {
       // The last close of a removed file: its data goes, its space returns.
       file.discard()
-      this.files.delete(file.ino)
+      this.files.forget(file.ino)
       this.meta.unpin(file.ino)
       return
     }
     try {
       await this.closeWrites(file)
     } finally {
-      this.releaseIfIdle(file)
+      this.files.releaseIfIdle(file)
     }
   }
 
@@ -460,47 +458,11 @@ export class Vfs {
     return this.files.size
   }
 
-  private openHandle (inode: Inode): number {
-    const file = this.fileState(inode)
-    file.handles++
-    const fh = this.nextHandle++
-    this.handles.set(fh, { file, nextRead: 0 })
-    return fh
-  }
-
-  private fileState ({ ino, size }: Inode): OpenFile {
-    let file = this.files.get(ino)
-    if (!file) {
-      file = new OpenFile(ino, size, {
-        meta: this.meta, storage: this.storage, cache: this.cache, chunkSize: this.chunkSize, maxSealing: 8, overBudget: () => this.overBudget(), spill: this.spill,
-        scheme: this.policy.of(ino) ?? undefined
-      })
-      this.files.set(ino, file)
-    }
-    return file
-  }
-
   /** Chunks written take the memory they need from the cache; true when they alone take more than there is. */
   private overBudget (): boolean {
-    const held = this.heldBytes()
+    const held = this.files.heldBytes()
     this.cache.shrinkTo(this.memoryBytes - held)
     return held > this.memoryBytes
-  }
-
-  private heldBytes (): number {
-    let held = 0
-    for (const file of this.files.values()) held += file.heldBytes
-    return held
-  }
-
-  private releaseIfIdle (file: OpenFile): void {
-    if (file.handles === 0 && !file.busy && this.files.get(file.ino) === file) this.files.delete(file.ino)
-  }
-
-  private handle (fh: number): Handle {
-    const handle = this.handles.get(fh)
-    if (!handle) throw errors.badArgument(`no open file handle ${fh}`)
-    return handle
   }
 }
 
