@@ -231,7 +231,7 @@ export class MergeLog {
   /** Purges what every writer is past (after a file removed while open was closed). */
   purgeNow (): void {
     this.group.persist()
-    this.db.transaction(() => { this.tree.purge(this.ops.stableHlc()) })()
+    this.purgeSome(-1)
   }
 
   /** Inside a transaction: purges now, or soon (see DeferredPurge). */
@@ -240,7 +240,7 @@ export class MergeLog {
     else this.tree.purge(this.ops.stableHlc())
   }
 
-  /** A deferred purge's slice: at most limit removed files, in the batch under way or a transaction of its own. */
+  /** At most limit removed files (-1: all), in the batch under way or a transaction of its own; how many. */
   private purgeSome (limit: number): number {
     let purged = 0
     this.db.transaction(() => { purged = this.tree.purge(this.ops.stableHlc(), limit) })()

@@ -485,7 +485,6 @@ export class MetaStore {
   }
 }
 
-
 /** The kernel's id of this boot ('' where there is none): changes when the machine restarts. */
 function bootId (): string {
   try {

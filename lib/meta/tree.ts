@@ -169,7 +169,7 @@ export class Tree {
     return false
   }
 
-  /** The inode of a file that exists (detached included), or null. For file-versions.ts. */
+  /** The inode number of a file that exists (detached included), or null: an applied op's file. */
   liveIno (fid: Fid): Ino | null {
     return (this.q.liveKind.get(fid)?.[0] ?? null) as Ino | null
   }
