@@ -70,11 +70,6 @@ export class DeferredPurge {
       return
     }
     // A full slice: more may wait. The next one goes after whatever requests queued meanwhile.
-    if (purged >= this.slice) setImmediate(() => { if (!this.closed) this.soonAgain() })
-  }
-
-  private soonAgain (): void {
-    if (this.timer) return
-    this.arm(0)
+    if (purged >= this.slice) setImmediate(() => { if (!this.closed && !this.timer) this.arm(0) })
   }
 }
