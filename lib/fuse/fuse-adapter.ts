@@ -72,7 +72,7 @@ export class FuseAdapter {
     a: unknown, b: unknown, c: unknown, d: unknown): void | Promise<void> {
     const vfs = this.vfs
     switch (op) {
-      case FuseOp.Lookup: return this.entry(req, vfs.lookup(ino, name(a)))
+      case FuseOp.Lookup: return this.lookup(req, ino, name(a))
       case FuseOp.Getattr: return this.attr(req, vfs.getattr(ino))
       case FuseOp.Setattr: return vfs.setattr(ino, toAttrs(a as number[])).then((inode) => this.attr(req, inode))
       case FuseOp.Readlink: return this.done(() => this.native.replyReadlink(this.mount, req, vfs.readlink(ino)))
@@ -135,6 +135,24 @@ export class FuseAdapter {
     if (flags & RENAME_NOREPLACE && this.exists(newDir, to)) throw errors.exists(to.toString())
     this.vfs.rename(dir, from, newDir, to)
     this.ok(req)
+  }
+
+  /**
+   * A name that is not there is answered as an entry with no inode, which the kernel keeps as a
+   * negative entry for cacheSeconds, as it keeps found ones: a program probing the same missing
+   * names again (a compiler its include paths, a shell its PATH) asks nothing. The kernel looks up
+   * O_EXCL creates and rename targets anyway.
+   */
+  private lookup (req: number, dir: Ino, entry: Buffer): void {
+    let inode: Stat
+    try {
+      inode = this.vfs.lookup(dir, entry)
+    } catch (err) {
+      if (toErrno(err) !== ENOENT) throw err
+      this.stat.fill(0) // ino 0: no such entry
+      return this.done(() => this.native.replyEntry(this.mount, req, this.stat, this.cacheSeconds))
+    }
+    this.entry(req, inode)
   }
 
   private exists (dir: Ino, entry: Buffer): boolean {

@@ -1,5 +1,6 @@
-// A real FUSE mount of a real Vfs, in this process: a listing sends each entry with its
-// attributes (readdirplus), so `ls -l` and du need no lookup per entry.
+// A real FUSE mount of a real Vfs, in this process: what the kernel keeps so that it asks less.
+// A listing sends each entry with its attributes (readdirplus), so `ls -l` and du need no lookup
+// per entry; a name not there is kept as a negative entry, so probing it again asks nothing.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
@@ -21,7 +22,7 @@ const run = promisify(execFile)
 const FILES = 60
 const me = { uid: 0, gid: 0 }
 
-describe('directory listings through FUSE', () => {
+describe('what the kernel caches of a mount', () => {
   let dir: string
   let network: LocalShardNetwork
   let meta: MetaStore
@@ -74,5 +75,14 @@ describe('directory listings through FUSE', () => {
     expect(sizes.find(([, path]) => path!.endsWith('/file-59'))?.[0]).toBe('159')
     // "sub" itself is looked up; without attributes in the listing each file was too (60 more).
     expect(lookups.filter((n) => n.startsWith('file-'))).toEqual([])
+  })
+
+  it('a name that is not there is looked up once, and a create through the mount replaces its negative entry', async () => {
+    const missing = join(dir, 'mnt', 'sub', 'not-yet')
+    for (let i = 0; i < 3; i++) await expect(run('stat', [missing])).rejects.toThrow(/No such file/)
+    expect(lookups.filter((n) => n === 'not-yet')).toHaveLength(1)
+    await run('sh', ['-c', `echo hi > '${missing}'`])
+    const { stdout } = await run('cat', [missing])
+    expect(stdout).toBe('hi\n')
   })
 })
