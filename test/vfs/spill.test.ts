@@ -21,9 +21,11 @@ describe('spilling chunks to local disk', () => {
   let network: LocalShardNetwork
   let meta: MetaStore
   let counts: { stores: number, reads: number, storing: number }
+  /** The storage of the last Vfs made. */
+  let storage: ChunkService
 
   function mountVfs (spillChunks: number): Vfs {
-    const storage = testStorage(network)
+    storage = testStorage(network)
     const write = storage.write.bind(storage)
     const read = storage.read.bind(storage)
     storage.write = async (...args) => {
@@ -94,7 +96,6 @@ describe('spilling chunks to local disk', () => {
     }
     const before = vfs.spilledBytes
     let most = before
-    const storage = (vfs as unknown as { storage: ChunkService }).storage
     const write = storage.write.bind(storage)
     storage.write = async (...args) => { most = Math.max(most, vfs.spilledBytes); return await write(...args) }
     await vfs.fsync(fh)
