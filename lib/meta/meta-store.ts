@@ -1,23 +1,19 @@
 import Database from 'better-sqlite3'
-import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { errors } from '../errors.ts'
 import type { ChunkId, Ino, PeerId, ShardId } from '../ports.ts'
-import { Kind, OpType, ROOT_FID, type Attrs, type Op, type Time } from './ops.ts'
+import { Kind, OpType, ROOT_FID, type Attrs, type Op } from './ops.ts'
 import { MergeLog } from './merge-log.ts'
 import { locationRecord, type StripePlaced } from './location-ops.ts'
-import { SCHEMA_VERSION } from './schema.ts'
+import { closeIdentity, openIdentity, type IdentityOptions } from './writer-identity.ts'
+import { fromNs, now } from './clock.ts'
+import { NAME_MAX, checkName, nameBytes, shownName as shown, type Name } from './entry-names.ts'
 import { StagedWrites } from './staged-writes.ts'
 import { ROOT, Tree, type DirEntry, type Inode } from './tree.ts'
 import { FileIds } from './file-ids.ts'
 import { INLINE_REF_BYTE } from './tree-queries.ts'
 import { upgradeSchema } from './schema-upgrade.ts'
 
-export { ROOT, type DirEntry, type Inode }
-export const NAME_MAX = 255
-
-/** A directory entry's name: bytes as the kernel gives them (not always UTF-8), or text. */
-export type Name = string | Uint8Array
+export { ROOT, NAME_MAX, fromNs, now, type DirEntry, type Inode, type Name }
 
 export interface NewNode { kind: Kind, mode: number, uid: number, gid: number, target?: Buffer }
 
@@ -27,8 +23,7 @@ export interface NewNode { kind: Kind, mode: number, uid: number, gid: number, t
  * kill -9 at any point leaves either all of a change or none of it.
  */
 export interface MetaStoreOptions {
-  /** The mesh's metadata key; without it the store keeps a key of its own (a local-only store). */
-  metadataKey?: Uint8Array
+  metadataKey?: IdentityOptions['metadataKey']
   /** The location key (from the storage capability): to apply records of where shards moved. */
   locationKey?: Uint8Array
   /** Wall clock for op timestamps (tests). */
@@ -40,8 +35,7 @@ export interface MetaStoreOptions {
    * while peers already hold them: this writer then starts under a new identity (see rotated).
    */
   durability?: 'power' | 'process'
-  /** This boot of the machine (tests); default: the kernel's boot id. */
-  bootId?: string
+  bootId?: IdentityOptions['bootId']
   /**
    * Group commit (a mount: 10): changes of the next batchMs are committed together. Each
    * shows at once, but survives a kill -9 only once persist() or sync() returned, or the batch
@@ -66,7 +60,6 @@ export class MetaStore {
   private readonly db: Database.Database
   private readonly tree: Tree
   private readonly ids: FileIds
-  private readonly saveSetting
   private readonly totalChanges: Database.Statement<[], number>
 
   private constructor (db: Database.Database, opts: MetaStoreOptions) {
@@ -79,33 +72,8 @@ export class MetaStore {
     db.pragma('cache_size = -16384')
     db.pragma('wal_autocheckpoint = 8192')
     upgradeSchema(db)
-    this.saveSetting = db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)')
-    const setting = db.prepare<[string], { value: unknown }>('SELECT value FROM settings WHERE key = ?')
-    const version = setting.get('schema')?.value
-    if (version !== undefined && version !== SCHEMA_VERSION) {
-      throw errors.badArgument(`metadata database has schema ${String(version)}, this meshfs reads ${SCHEMA_VERSION}`)
-    }
-    let seed = setting.get('writer_seed')?.value as Buffer | undefined
-    // Not closed, and the machine restarted since: with 'process' durability the last changes may
-    // be lost here but held by peers. Going on with the same writer would give other changes the
-    // same sequence numbers (two histories of one writer); a new writer cannot collide.
-    const boot = opts.bootId ?? bootId()
-    const open = setting.get('open_in_boot')?.value
-    if (seed && opts.durability === 'process' && open !== undefined && open !== boot) {
-      seed = undefined
-      this.rotated = true
-    }
-    this.saveSetting.run('open_in_boot', boot)
-    if (!seed) {
-      seed = randomBytes(32)
-      this.saveSetting.run('writer_seed', seed)
-      this.saveSetting.run('schema', SCHEMA_VERSION)
-    }
-    let key = opts.metadataKey ? Buffer.from(opts.metadataKey) : setting.get('local_key')?.value as Buffer | undefined
-    if (!key) {
-      key = randomBytes(32)
-      this.saveSetting.run('local_key', key)
-    }
+    const { seed, key, rotated, fidCounter } = openIdentity(db, opts)
+    this.rotated = rotated
     this.totalChanges = db.prepare<[], number>('SELECT total_changes()').pluck()
     this.tree = new Tree(db)
     this.tree.ensureRoot()
@@ -114,7 +82,7 @@ export class MetaStore {
       purgeQuietMs: opts.purgeQuietMs, purgeDelayMs: opts.purgeDelayMs, log: opts.log
     })
     this.writer = this.log.writer
-    this.ids = new FileIds(db, this.writer, this.rotated ? 0 : Number(setting.get('fid_counter')?.value ?? 0), this.tree, () => this.log.rollbacks)
+    this.ids = new FileIds(db, this.writer, fidCounter, this.tree, () => this.log.rollbacks)
     // Every writer is known to the others from its first op on: removals wait for it (see purge).
     if (this.log.ops.head(this.writer) === 0) this.commit([{ type: OpType.Hello, time: now() }])
   }
@@ -149,7 +117,7 @@ export class MetaStore {
     if (this.db.open) this.log.persist()
     this.log.close()
     if (this.db.open) {
-      this.db.prepare("DELETE FROM settings WHERE key = 'open_in_boot'").run()
+      closeIdentity(this.db)
       this.db.close()
     }
   }
@@ -483,42 +451,4 @@ export class MetaStore {
     if (kind === null) throw errors.notFound(`inode ${ino}`)
     if (kind !== Kind.Dir) throw errors.notDir(`inode ${ino}`)
   }
-}
-
-/** The kernel's id of this boot ('' where there is none): changes when the machine restarts. */
-function bootId (): string {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
-  } catch {
-    return ''
-  }
-}
-
-export function now (): Time {
-  const ns = process.hrtime.bigint() // monotonic: anchor it to the wall clock once
-  return fromNs(WALL_ANCHOR + (ns - HR_ANCHOR))
-}
-
-const HR_ANCHOR = process.hrtime.bigint()
-const WALL_ANCHOR = BigInt(Date.now()) * 1_000_000n
-
-export function fromNs (ns: bigint): Time {
-  return { sec: Number(ns / 1_000_000_000n), nsec: Number(ns % 1_000_000_000n) }
-}
-
-function nameBytes (name: Name): Buffer {
-  return typeof name === 'string' ? Buffer.from(name, 'utf8') : Buffer.from(name.buffer, name.byteOffset, name.byteLength)
-}
-
-/** A name for messages (bytes that are not UTF-8 show as U+FFFD). */
-function shown (name: Name): string {
-  return typeof name === 'string' ? name : Buffer.from(name).toString('utf8')
-}
-
-function checkName (name: Name): Buffer {
-  const bytes = nameBytes(name)
-  const text = bytes.toString('latin1') // one char per byte: the checks below are on bytes
-  if (bytes.byteLength === 0 || text === '.' || text === '..' || text.includes('/') || text.includes('\0')) throw errors.invalid(`name "${shown(name)}"`)
-  if (bytes.byteLength > NAME_MAX) throw errors.nameTooLong(`${shown(name).slice(0, 32)}...`)
-  return bytes
 }
