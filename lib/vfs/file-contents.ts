@@ -215,13 +215,11 @@ export class FileContents {
     this.files.forget(ino)
   }
 
-  /** A removed file still open here changes in memory only (an op would bring it back); false if ino is not one. */
-  async changeRemoved (ino: Ino, attrs: Attrs): Promise<boolean> {
-    const file = this.files.get(ino)
-    if (!file?.unlinked) return false
+  /** setattr of a removed file still open here (see keepIfOpen): in memory only, an op would bring it back. */
+  async changeRemoved (ino: Ino, attrs: Attrs): Promise<void> {
+    const file = this.files.get(ino)!
     if (attrs.size !== undefined) await file.truncate(attrs.size)
     if (attrs.mtime) file.mtime = attrs.mtime
-    return true
   }
 
   /**

@@ -184,7 +184,11 @@ export class Vfs {
 
   /** chmod, chown, utimens and truncate in one call, as FUSE's setattr does. */
   async setattr (ino: Ino, attrs: Attrs): Promise<Stat> {
-    if (await this.contents.changeRemoved(ino, attrs)) return this.getattr(ino)
+    // A removed file still open here changes in memory only: an op would bring it back.
+    if (this.files.get(ino)?.unlinked) {
+      await this.contents.changeRemoved(ino, attrs)
+      return this.getattr(ino)
+    }
     const { size, ...rest } = attrs
     if (size !== undefined) await this.truncate(ino, size)
     let recorded: Inode | null = null
