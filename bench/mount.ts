@@ -56,32 +56,44 @@ export async function benchMount (): Promise<MountBench> {
     notes.push(mount.output.split('\n').find((l) => l.includes('mounted ')) ?? '')
 
     const results: Record<string, Record<Target, number>> = {}
-    for (const target of ['local', 'ceiling', 'meshfs'] as const) {
-      const dir = dirs[target]
-      const record = async (name: string, value: number) => {
-        (results[name] ??= {} as Record<Target, number>)[target] = value
-        if (target !== 'meshfs') return
+    /** Per workload and target: the share of the machine's time taken by its host (steal), in %. */
+    const stolen: Record<string, Record<Target, number>> = {}
+    // Each workload runs on the three filesystems one after the other before the next workload
+    // starts: the host's load drifts over a run (steal went from 0 to 27% within minutes), and
+    // a ratio then compares two figures taken close together.
+    const workloads: Array<[string, (target: Target, dir: string) => Promise<number>]> = [
+      ['write', async (_target, dir) => SIZE_MIB * MIB / 1e6 / await seqWrite(source, dir)],
+      ['read', async (target, dir) => {
+        // Cold: no page cache; meshfs also a new mount process (nothing in its chunk cache).
+        if (target === 'meshfs') {
+          await mount!.stop()
+          mount = await mesh!.mount('mnt')
+        }
+        await dropCaches(notes)
+        return SIZE_MIB * MIB / 1e6 / await seqRead(dir)
+      }],
+      ['tar', async (_target, dir) => tree.count / await untar(tree.tarball, dir)],
+      ['rsync', async (_target, dir) => await rsync(tree.dir, dir)],
+      ['find', async (_target, dir) => { await dropCaches(notes); return await find(dir) }],
+      ['du', async (_target, dir) => await du(dir)],
+      ['rm', async (_target, dir) => await removeTrees(dir)],
+      ['random', async (target, dir) => {
+        const random = await randomIo(dir, RANDOM_MIB, RANDOM_SECONDS)
+        notes.push(`${target}: the random I/O's final fsync took ${random.fsyncSeconds.toFixed(1)} s`)
+        return random.iops
+      }]
+    ]
+    for (const [name, run] of workloads) {
+      for (const target of ['local', 'ceiling', 'meshfs'] as const) {
+        const before = await cpuTimes()
+        const value = await run(target, dirs[target])
+        ;(results[name] ??= {} as Record<Target, number>)[target] = value
+        ;(stolen[name] ??= {} as Record<Target, number>)[target] = stealPercent(before, await cpuTimes())
+        if (target !== 'meshfs') continue
         mountPeaks[name] = await peakRss(mount!.process.pid!)
         await writeFile(`/proc/${mount!.process.pid!}/clear_refs`, '5') // the next workload's peak starts from now
       }
-      await record('write', SIZE_MIB * MIB / 1e6 / await seqWrite(source, dir))
-      // Cold: no page cache; meshfs also a new mount process (nothing in its chunk cache).
-      if (target === 'meshfs') {
-        await mount.stop()
-        mount = await mesh.mount('mnt')
-      }
-      await dropCaches(notes)
-      await record('read', SIZE_MIB * MIB / 1e6 / await seqRead(dir))
-      await record('tar', tree.count / await untar(tree.tarball, dir))
-      await record('rsync', await rsync(tree.dir, dir))
-      await dropCaches(notes)
-      await record('find', await find(dir))
-      await record('du', await du(dir))
-      await record('rm', await removeTrees(dir))
-      const random = await randomIo(dir, RANDOM_MIB, RANDOM_SECONDS)
-      await record('random', random.iops)
-      notes.push(`${target}: the random I/O's final fsync took ${random.fsyncSeconds.toFixed(1)} s`)
-      console.error(`bench: ${target} done`)
+      console.error(`bench: ${name} done`)
     }
     const rss = {
       'meshfs mount (peak RSS)': Math.max(...Object.values(mountPeaks)),
@@ -102,6 +114,7 @@ export async function benchMount (): Promise<MountBench> {
       row('rm', 'rm -rf of both trees', 's', true, 0.5),
       row('random', `4 KiB random reads + writes on ${RANDOM_MIB} MiB for ${RANDOM_SECONDS} s, then fsync`, 'IOPS', false, 0.5)
     ]
+    notes.push(`the host's share of the machine (steal) per workload, ceiling / meshfs: ${Object.entries(stolen).map(([k, v]) => `${k} ${v.ceiling.toFixed(0)}% / ${v.meshfs.toFixed(0)}%`).join(', ')}`)
     notes.push(`meshfs mount peak RSS per workload: ${Object.entries(mountPeaks).map(([k, v]) => `${k} ${Math.round(v / 1e6)} MB`).join(', ')}`)
     const json = join(REPO_ROOT, '.bench', 'fs-results.json')
     await writeFile(json, JSON.stringify({ date: new Date().toISOString(), sizeMib: SIZE_MIB, files: FILES, rows, rss, notes }, null, 2))
@@ -145,6 +158,18 @@ async function stopCeiling (child: ChildProcess, dir: string): Promise<void> {
   await exited(child)
   clearTimeout(timer)
   await forceUnmount(dir)
+}
+
+/** Jiffies of all cores by kind, from /proc/stat (user, nice, system, idle, iowait, irq, softirq, steal). */
+async function cpuTimes (): Promise<number[]> {
+  return (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
+}
+
+/** The share of the time between two readings that the host took from this machine (steal), in %. */
+function stealPercent (before: number[], after: number[]): number {
+  const used = after.map((v, i) => v - (before[i] ?? 0))
+  const total = used.reduce((a, b) => a + b, 0)
+  return total > 0 ? 100 * (used[7] ?? 0) / total : 0
 }
 
 /** The most memory the process has held (VmHWM), in bytes. */
