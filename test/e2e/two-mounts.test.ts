@@ -49,4 +49,13 @@ describe('two mounts of one mesh', () => {
     expect((await readdir(one.path)).sort()).toEqual(['from-two.txt', 'shared'])
     expect((await readdir(two.path)).sort()).toEqual(['from-two.txt', 'shared'])
   }, 60_000)
+
+  it('shows a name the other mount looked up before it existed within 2 s (its negative entry expires)', async () => {
+    const name = join(two.path, 'not-yet.txt')
+    await expect(stat(name)).rejects.toThrow(/ENOENT/) // the kernel keeps this miss for a second
+    await writeFile(join(one.path, 'not-yet.txt'), 'now it is\n')
+    const seen = await within(2000, async () => await readFile(name, 'utf8'))
+    expect(seen.value).toBe('now it is\n')
+    console.log(`a name missed on one mount before another created it: seen after ${seen.ms} ms`)
+  }, 30_000)
 })
