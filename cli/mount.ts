@@ -147,7 +147,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
   vfs = new Vfs({ meta, storage, capacity: () => meshCapacity(node.peers(), scheme), cacheBytes, spill: { path: join(storeDir, 'spill'), maxBytes: spillBytes }, log: say })
   // Stripes of data written before stripe records existed, recorded in the background.
   void backfillStripes({
-    refs: () => meta.allRefs(),
+    refs: () => meta.refs.all(),
     moves: (chunk, scheme) => meta.shardMoves(chunk, scheme),
     table: maintenance.table,
     record: (adopted) => maintenance.writer.append({ adopted }),

@@ -10,7 +10,7 @@ import { NAME_MAX, checkName, nameBytes, shownName as shown, type Name } from '.
 import { StagedWrites } from './staged-writes.ts'
 import { ROOT, Tree, type DirEntry, type Inode } from './tree.ts'
 import { FileIds } from './file-ids.ts'
-import { INLINE_REF_BYTE } from './tree-queries.ts'
+import { ChunkRefs } from './chunk-refs.ts'
 import { upgradeSchema } from './schema-upgrade.ts'
 
 export { ROOT, NAME_MAX, fromNs, now, type DirEntry, type Inode, type Name }
@@ -57,6 +57,8 @@ export class MetaStore {
   readonly log: MergeLog
   /** Closed files' data not yet on the mesh (write-behind), local to this mount. */
   readonly staged: StagedWrites
+  /** References that left the tree (the reclaimer's queue), and scans of those it holds. */
+  readonly refs: ChunkRefs
   private readonly db: Database.Database
   private readonly tree: Tree
   private readonly ids: FileIds
@@ -78,6 +80,7 @@ export class MetaStore {
     this.tree = new Tree(db)
     this.tree.ensureRoot()
     this.staged = new StagedWrites(db)
+    this.refs = new ChunkRefs(db, this.tree)
     this.log = new MergeLog(db, this.tree, key, seed, { wall: opts.wall, locationKey: opts.locationKey ?? null, batchMs: opts.batchMs, sealMs: opts.sealMs,
       purgeQuietMs: opts.purgeQuietMs, purgeDelayMs: opts.purgeDelayMs, log: opts.log
     })
@@ -227,48 +230,6 @@ export class MetaStore {
   /** Inodes (live or removed and waiting to be purged) that have the extended attribute name. */
   xattrHolders (name: string): Ino[] {
     return this.tree.xattrHolders(name)
-  }
-
-  /** Chunk references that left the tree, oldest first. */
-  released (limit: number): Buffer[] {
-    return this.releasedEntries(limit).map((entry) => entry.ref)
-  }
-
-  /**
-   * Chunk references that left the tree, oldest first, each with its place in the queue (what
-   * the reclaimer works from; one reference may be there twice, released by two files).
-   */
-  releasedEntries (limit: number): Array<{ seq: number, ref: Buffer }> {
-    return this.db.prepare<[number], { seq: number, ref: Buffer }>('SELECT seq, ref FROM released ORDER BY seq LIMIT ?').all(limit)
-  }
-
-  /** Adds references that never made it into the tree (stored for a file that is gone). */
-  release (refs: Buffer[]): void {
-    const add = this.db.prepare('INSERT INTO released (ref) VALUES (?)')
-    this.db.transaction(() => { for (const ref of refs) if (ref[0] !== INLINE_REF_BYTE) add.run(ref) })()
-  }
-
-  /** Marks released references as dealt with (their shards are gone or still referenced), by their seq. */
-  forgetReleased (seqs: number[]): void {
-    const del = this.db.prepare('DELETE FROM released WHERE seq = ?')
-    this.db.transaction(() => { for (const seq of seqs) del.run(seq) })()
-  }
-
-  /**
-   * Up to limit chunks of the tree whose reference starts with the byte first (a format of
-   * reference), with their files, in (inode, index) order after `after`: a scan in pages.
-   */
-  chunksStartingWith (first: number, after: { ino: Ino, index: number } | null, limit: number): Array<{ ino: Ino, index: number, ref: Buffer }> {
-    const from = after ?? { ino: -1, index: -1 }
-    return this.db.prepare<[number, number, number, Buffer, number], { ino: number, idx: number, ref: Buffer }>(
-      'SELECT ino, idx, ref FROM chunks WHERE (ino > ? OR (ino = ? AND idx > ?)) AND substr(ref, 1, 1) = ? ORDER BY ino, idx LIMIT ?')
-      .all(from.ino, from.ino, from.index, Buffer.from([first]), limit).map((r) => ({ ino: r.ino as Ino, index: r.idx, ref: r.ref }))
-  }
-
-  /** Every chunk reference in the tree, and those kept to rebuild versions a concurrent write may need. */
-  * allRefs (): IterableIterator<Buffer> {
-    for (const row of this.db.prepare<[], { ref: Buffer }>('SELECT ref FROM chunks').iterate()) yield row.ref
-    yield * this.tree.retainedRefs()
   }
 
   /** The directory holding ino (the root is its own parent). */

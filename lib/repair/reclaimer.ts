@@ -50,7 +50,7 @@ export class Reclaimer extends PeriodicTask {
 
   protected async run (): Promise<void> {
     const { meta, guard } = this.opts
-    const released = meta.releasedEntries(BATCH)
+    const released = meta.refs.releasedEntries(BATCH)
     if (released.length === 0) return
     this.stats.passes++
     // Decide and lock in one synchronous step: no write can start or record between them.
@@ -94,7 +94,7 @@ export class Reclaimer extends PeriodicTask {
     } finally {
       for (const { unlock } of work.slice(next)) unlock() // never started
     }
-    if (settled.length > 0) meta.forgetReleased(settled)
+    if (settled.length > 0) meta.refs.forgetReleased(settled)
   }
 
   /**
@@ -104,7 +104,7 @@ export class Reclaimer extends PeriodicTask {
    */
   private stillReferenced (candidates: Set<ShardId>): Set<ShardId> {
     const referenced = new Set<ShardId>()
-    for (const raw of this.opts.meta.allRefs()) {
+    for (const raw of this.opts.meta.refs.all()) {
       for (const shard of decodeChunkRef(raw).shards) if (candidates.has(shard.id)) referenced.add(shard.id)
     }
     return referenced

@@ -346,7 +346,7 @@ export class OpenFile {
 
   /** A stored chunk that will never be recorded: its shards go to the reclaimer, or they hold space forever. */
   private drop (ref: Buffer): void {
-    this.deps.meta.release([ref])
+    this.deps.meta.refs.release([ref])
     this.deps.storage.release(ref)
   }
 

@@ -97,7 +97,7 @@ export class PackCompactor extends PeriodicTask {
   private async scan (visit: (live: Live) => void): Promise<void> {
     let after: { ino: Ino, index: number } | null = null
     for (;;) {
-      const page = this.opts.meta.chunksStartingWith(PACKED_FORMAT, after, this.scanPage)
+      const page = this.opts.meta.refs.chunksStartingWith(PACKED_FORMAT, after, this.scanPage)
       for (const { ino, index, ref } of page) visit({ ino, index, raw: ref, ref: decodeChunkRef(ref) })
       if (page.length < this.scanPage || this.closed) return
       after = page[page.length - 1]!
@@ -115,7 +115,7 @@ export class PackCompactor extends PeriodicTask {
       try {
         await storage.sync?.() // the copy durable before the old pack may go
         if (meta.recode(ino, index, raw, fresh, [storage.stripeOf?.(fresh)].filter((s) => s != null))) this.stats.chunksMoved++
-        else meta.release([fresh]) // the file changed while this copy was made: nobody uses it
+        else meta.refs.release([fresh]) // the file changed while this copy was made: nobody uses it
       } finally {
         storage.release(fresh)
       }

@@ -126,7 +126,7 @@ export class Recoder extends PeriodicTask {
         this.counters.chunksDone++
         this.counters.bytesDone += plaintext.byteLength
       } else {
-        meta.release([fresh]) // the file changed while this copy was made: nobody uses it
+        meta.refs.release([fresh]) // the file changed while this copy was made: nobody uses it
       }
     } finally {
       storage.release(fresh)

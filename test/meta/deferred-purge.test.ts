@@ -29,7 +29,7 @@ describe('deferred purge', () => {
     meta.remove(ROOT, 'doomed', { dir: false })
     meta.persist() // sealed: with a single writer, purgeable from here on
   }
-  const released = (meta: MetaStore): boolean => meta.released(10).map(String).includes('gone')
+  const released = (meta: MetaStore): boolean => meta.refs.released(10).map(String).includes('gone')
   /** Waits (up to ms) for the removal to be purged. */
   const purgedWithin = async (meta: MetaStore, ms: number): Promise<boolean> => {
     const deadline = Date.now() + ms

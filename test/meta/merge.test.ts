@@ -141,12 +141,12 @@ describe.each([0, 60_000])('merging writers (batchMs %i)', (batchMs) => {
     await exchange([a!, b!])
     expect(a!.readdir(ROOT)).toEqual([])
     // a has not written since b's remove: the file waits, detached, its chunk not yet released.
-    expect(a!.released(10).map(String)).not.toContain('two')
+    expect(a!.refs.released(10).map(String)).not.toContain('two')
     expect(a!.acknowledge()).toBe(true) // "a has seen it": an op that changes nothing
     expect(a!.acknowledge()).toBe(false) // nothing more to acknowledge
     await exchange([a!, b!])
-    expect(a!.released(10).map(String)).toContain('two')
-    expect(b!.released(10).map(String)).toContain('two')
+    expect(a!.refs.released(10).map(String)).toContain('two')
+    expect(b!.refs.released(10).map(String)).toContain('two')
   })
 
   it('puts concurrent writes to one file in place and in a conflict copy, and later writes follow their writer', async () => {
@@ -238,13 +238,13 @@ describe.each([0, 60_000])('merging writers (batchMs %i)', (batchMs) => {
     expect(a!.chunks(f.ino).map((c) => c.ref.toString())).toEqual(['mirror-0', 'rs-1'])
     expect(a!.get(f.ino)).toEqual(before) // size, mtime, ctime: the content did not change
     // b has not seen the recode: the old chunk waits for it.
-    expect(a!.released(10).map(String)).not.toContain('rs-0')
+    expect(a!.refs.released(10).map(String)).not.toContain('rs-0')
     await exchange([a!, b!])
     expect(b!.chunks(b!.lookup(ROOT, 'f').ino).map((c) => c.ref.toString())).toEqual(['mirror-0', 'rs-1'])
     expect(b!.acknowledge()).toBe(true) // b has seen a's recode: say so
     await exchange([a!, b!])
-    expect(a!.released(10).map(String)).toContain('rs-0')
-    expect(a!.released(10).map(String)).not.toContain('rs-1')
+    expect(a!.refs.released(10).map(String)).toContain('rs-0')
+    expect(a!.refs.released(10).map(String)).not.toContain('rs-1')
 
     // b overwrites chunk 1 while a recodes it: whichever comes first in merge order, b's data stays.
     const fb = b!.lookup(ROOT, 'f').ino

@@ -129,9 +129,9 @@ describe('MetaStore', () => {
     meta.truncate(f.ino, 3 * 1024 * 1024, 3) // chunks 3 (inline) and 4 (stored) go
     meta.writeChunks(f.ino, [{ index: 0, ref: inline() }, { index: 1, ref: later }], {}) // 0 (stored) and 1 (inline) replaced
     meta.remove(ROOT, 'f', { dir: false })
-    meta.release([inline()]) // an inline chunk a file dropped before recording it: nothing to reclaim
+    meta.refs.release([inline()]) // an inline chunk a file dropped before recording it: nothing to reclaim
     await new Promise((resolve) => setTimeout(resolve, 50)) // the batch commits, and purges
-    const released = meta.released(100).map((ref) => ref.toString('hex')).sort()
+    const released = meta.refs.released(100).map((ref) => ref.toString('hex')).sort()
     expect(released).toEqual([refs[0]!, refs[4]!, refs[2]!, later].map((ref) => ref.toString('hex')).sort())
   })
 
@@ -238,12 +238,12 @@ describe('a metadata database from an earlier version', () => {
     db.prepare('INSERT INTO released (ref) VALUES (?), (?)').run(Buffer.from('old-a'), Buffer.from('old-b'))
     db.close()
     const meta = MetaStore.open(path)
-    meta.release([Buffer.from('new')])
-    expect(meta.released(10).map(String).sort()).toEqual(['new', 'old-a', 'old-b'])
-    const entries = meta.releasedEntries(10)
+    meta.refs.release([Buffer.from('new')])
+    expect(meta.refs.released(10).map(String).sort()).toEqual(['new', 'old-a', 'old-b'])
+    const entries = meta.refs.releasedEntries(10)
     expect(String(entries[2]!.ref)).toBe('new') // queued after them
-    meta.forgetReleased(entries.slice(0, 2).map((entry) => entry.seq))
-    expect(meta.released(10).map(String)).toEqual(['new'])
+    meta.refs.forgetReleased(entries.slice(0, 2).map((entry) => entry.seq))
+    expect(meta.refs.released(10).map(String)).toEqual(['new'])
     meta.close()
     await rm(root, { recursive: true, force: true })
   })

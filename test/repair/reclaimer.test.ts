@@ -49,7 +49,7 @@ describe('Reclaimer', () => {
     vfs.unlink(ROOT, 'a')
     await reclaimer.pass()
     expect(shardCount()).toBe(0)
-    expect(meta.released(10)).toEqual([])
+    expect(meta.refs.released(10)).toEqual([])
     expect(reclaimer.stats.shardsDeleted).toBe(20)
   })
 
@@ -129,7 +129,7 @@ describe('Reclaimer', () => {
     expect(shardCount()).toBe(0)
     expect(packsReclaimer.stats.shardsDeleted).toBe(5)
     expect(released).toEqual([packId])
-    expect(meta.released(10)).toEqual([])
+    expect(meta.refs.released(10)).toEqual([])
     await packsReclaimer.close()
   })
 
@@ -141,7 +141,7 @@ describe('Reclaimer', () => {
     await reclaimer.pass()
     expect(shardCount()).toBe(0)
     expect(reclaimer.stats.shardsDeleted).toBe(5)
-    expect(meta.released(10)).toEqual([])
+    expect(meta.refs.released(10)).toEqual([])
   })
 
   it('retries deletes that failed because a peer was down', async () => {
@@ -150,10 +150,10 @@ describe('Reclaimer', () => {
     vfs.unlink(ROOT, 'a')
     await reclaimer.pass()
     expect(reclaimer.stats.failures).toBeGreaterThan(0)
-    expect(meta.released(10)).toHaveLength(1)
+    expect(meta.refs.released(10)).toHaveLength(1)
     network.up(1)
     await reclaimer.pass()
     expect(shardCount()).toBe(0)
-    expect(meta.released(10)).toEqual([])
+    expect(meta.refs.released(10)).toEqual([])
   })
 })

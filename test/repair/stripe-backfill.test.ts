@@ -63,7 +63,7 @@ describe('stripe backfill', () => {
     for (const ref of old) expect(table.stripe(Buffer.from(ref.id, 'hex'), ref.scheme)).toBe(null)
 
     const run = () => backfillStripes({
-      refs: () => meta.allRefs(),
+      refs: () => meta.refs.all(),
       moves: (chunk, scheme) => meta.shardMoves(chunk, scheme),
       table,
       record: (stripes) => writer.append({ adopted: stripes })

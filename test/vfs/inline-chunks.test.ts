@@ -75,7 +75,7 @@ describe('small chunks kept inline', () => {
     vfs.unlink(ROOT, 'bigger')
     const reclaimer = new Reclaimer({ meta, network, guard: storage.guard, intervalMs: 3_600_000 })
     await reclaimer.pass()
-    expect(meta.released(10)).toEqual([])
+    expect(meta.refs.released(10)).toEqual([])
     expect(shards()).toBe(0)
     expect(reclaimer.stats.failures).toBe(0)
     await reclaimer.close()

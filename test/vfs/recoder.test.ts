@@ -93,9 +93,9 @@ describe('re-encoding when a policy changes', () => {
       expect(status.failures).toBe(0)
       await readAll(files)
       // The old stripes are released (one writer: at once) and their shards deleted; nothing else is.
-      expect(meta.released(100).map((ref) => decodeChunkRef(ref).scheme)).toContain(back)
+      expect(meta.refs.released(100).map((ref) => decodeChunkRef(ref).scheme)).toContain(back)
       await reclaimer.pass()
-      expect(meta.released(100)).toEqual([])
+      expect(meta.refs.released(100)).toEqual([])
       await readAll(files)
     }
     expect(r.status().chunksDone).toBe(2 * chunkCount(files))
