@@ -46,9 +46,14 @@ export class MemoryFs implements FileSystemApi {
   }
 
   lookup (dir: Ino, name: Name): Stat {
+    const found = this.find(dir, name)
+    if (found === null) throw errors.notFound(key(name))
+    return found
+  }
+
+  find (dir: Ino, name: Name): Stat | null {
     const ino = this.dir(dir).entries.get(key(name))
-    if (ino === undefined) throw errors.notFound(key(name))
-    return this.getattr(ino)
+    return ino === undefined ? null : this.getattr(ino)
   }
 
   readdir (dir: Ino): ListedEntry[] {

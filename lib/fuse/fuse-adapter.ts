@@ -144,15 +144,10 @@ export class FuseAdapter {
    * O_EXCL creates and rename targets anyway.
    */
   private lookup (req: number, dir: Ino, entry: Buffer): void {
-    let inode: Stat
-    try {
-      inode = this.vfs.lookup(dir, entry)
-    } catch (err) {
-      if (toErrno(err) !== ENOENT) throw err
-      this.stat.fill(0) // ino 0: no such entry
-      return this.done(() => this.native.replyEntry(this.mount, req, this.stat, this.cacheSeconds))
-    }
-    this.entry(req, inode)
+    const inode = this.vfs.find(dir, entry)
+    if (inode) return this.entry(req, inode)
+    this.stat.fill(0) // ino 0: no such entry
+    this.done(() => this.native.replyEntry(this.mount, req, this.stat, this.cacheSeconds))
   }
 
   private exists (dir: Ino, entry: Buffer): boolean {

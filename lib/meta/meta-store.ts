@@ -172,19 +172,27 @@ export class MetaStore {
 
   /** The inode named name in dir. NOT_FOUND, NOT_DIR as POSIX says. */
   lookup (dir: Ino, name: Name): Inode {
-    const bytes = nameBytes(name)
-    // As local filesystems answer: a name longer than any entry can have is ENAMETOOLONG, not ENOENT.
-    if (bytes.byteLength > NAME_MAX) {
-      this.checkDir(dir)
-      throw errors.nameTooLong(`${shown(name).slice(0, 32)}...`)
-    }
-    const inode = this.tree.entryInode(dir, bytes)
+    const inode = this.find(dir, name)
     // Only a directory has entries: dir needs checking only when the name is not there.
     if (inode === null) {
       this.checkDir(dir)
       throw errors.notFound(shown(name))
     }
     return inode
+  }
+
+  /**
+   * The inode named name in dir, or null where there is none; dir is not checked then (a kernel
+   * lookup is always in a directory it has seen). NAME_TOO_LONG as lookup.
+   */
+  find (dir: Ino, name: Name): Inode | null {
+    const bytes = nameBytes(name)
+    // As local filesystems answer: a name longer than any entry can have is ENAMETOOLONG, not ENOENT.
+    if (bytes.byteLength > NAME_MAX) {
+      this.checkDir(dir)
+      throw errors.nameTooLong(`${shown(name).slice(0, 32)}...`)
+    }
+    return this.tree.entryInode(dir, bytes)
   }
 
   readdir (dir: Ino): DirEntry[] {

@@ -93,6 +93,12 @@ export class Vfs {
     return this.shown(this.view.keep(found))
   }
 
+  /** lookup's answer, or null where dir has no such name (dir is then not checked: see MetaStore.find). */
+  find (dir: Ino, name: Name): Stat | null {
+    const found = this.meta.find(dir, name)
+    return found && this.shown(this.view.keep(found))
+  }
+
   /** The inode at an absolute path ("/" is the root). */
   resolve (path: string): Stat {
     let inode = this.meta.get(ROOT)
@@ -301,6 +307,6 @@ export { Kind, ROOT, now, type Attrs, type Inode, type Name, type Time }
 export type { ListedEntry, Stat }
 
 /** What a FUSE mount needs of a filesystem (lib/fuse serves any implementation of it). */
-export type FileSystemApi = Pick<Vfs, 'getattr' | 'lookup' | 'readdir' | 'parent' | 'mkdir' | 'symlink' | 'mknod' | 'readlink' |
+export type FileSystemApi = Pick<Vfs, 'getattr' | 'lookup' | 'find' | 'readdir' | 'parent' | 'mkdir' | 'symlink' | 'mknod' | 'readlink' |
 'unlink' | 'link' | 'rmdir' | 'rename' | 'setattr' | 'statfs' | 'getxattr' | 'listxattr' | 'setxattr' | 'removexattr' |
 'create' | 'open' | 'read' | 'write' | 'fsync' | 'fsyncdir' | 'flush' | 'release'>

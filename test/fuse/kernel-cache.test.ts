@@ -44,13 +44,13 @@ describe('what the kernel caches of a mount', () => {
     }
     await vfs.fsyncdir()
     lookups = []
-    // The Vfs as the mount sees it, noting every name looked up.
+    // The Vfs as the mount sees it, noting every name looked up (find is the mount's lookup).
     const counted: FileSystemApi = new Proxy(vfs, {
       get (target, key) {
         const value = Reflect.get(target, key) as unknown
         if (typeof value !== 'function') return value
-        if (key !== 'lookup') return value.bind(target)
-        return (parent: number, name: Buffer) => { lookups.push(name.toString()); return target.lookup(parent as never, name) }
+        if (key !== 'lookup' && key !== 'find') return value.bind(target)
+        return (parent: number, name: Buffer) => { lookups.push(name.toString()); return target[key](parent as never, name) }
       }
     })
     await mkdir(join(dir, 'mnt'))

@@ -55,6 +55,11 @@ describe('MetaStore', () => {
     fails(() => meta.lookup(a.ino, 'x'.repeat(256)), 'NOT_DIR')
     fails(() => meta.lookup(docs.ino, 'x'.repeat(256)), 'NAME_TOO_LONG')
     fails(() => meta.lookup(9999 as Ino, 'x'), 'NOT_FOUND') // no such directory
+    // find, the mount's lookup: null for a missing name, without checking the directory.
+    expect(meta.find(docs.ino, 'a.txt')?.ino).toBe(a.ino)
+    expect(meta.find(docs.ino, 'nope')).toBeNull()
+    expect(meta.find(a.ino, 'x')).toBeNull()
+    fails(() => meta.find(docs.ino, 'x'.repeat(256)), 'NAME_TOO_LONG')
     fails(() => meta.create(ROOT, 'x'.repeat(256), file), 'NAME_TOO_LONG')
     for (const bad of ['', '.', '..', 'a/b']) fails(() => meta.create(ROOT, bad, file), 'INVALID')
     const odd = meta.create(ROOT, 'ünï cødé ✓ \t name', file)
