@@ -9,7 +9,7 @@ import { STAT_FIELDS, writeStat } from './stat.ts'
 import { DirListing } from './dir-listing.ts'
 
 const RENAME_NOREPLACE = 1
-const { ENOENT, EIO, ENOSPC, ENODATA } = osConstants.errno
+const { EIO, ENOSPC, ENODATA } = osConstants.errno
 
 export interface FuseAdapterOptions {
   /** Seconds the kernel may cache names and attributes (only this mount changes them today). */
@@ -151,14 +151,9 @@ export class FuseAdapter {
   }
 
   private exists (dir: Ino, entry: Buffer): boolean {
-    try {
-      this.vfs.lookup(dir, entry)
-      return true
-    } catch (err) {
-      if (toErrno(err) === ENOENT) return false
-      throw err
-    }
+    return this.vfs.find(dir, entry) !== null
   }
+
 
   private async release (req: number, fh: number): Promise<void> {
     try {

@@ -75,7 +75,7 @@ export class MergeLog {
   private readonly kept: KeptOps
   private readonly group: GroupCommit
   private readonly deferredPurge: DeferredPurge | null
-  /** applyLocalOps in a transaction, made once: better-sqlite3 builds four wrappers at each transaction() (7 us a change). */
+  /** applyLocalOps in a transaction, made once: better-sqlite3 builds four wrapper functions at each transaction() call (56 us a file in a profiled rsync). */
   private readonly applyLocal: (ops: Op[], extra: (() => void) | undefined, batch: OpenBatch | null, locations: LocationRecord | undefined) => Envelope[]
 
   constructor (
