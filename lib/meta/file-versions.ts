@@ -32,7 +32,7 @@ export class FileVersions {
     // A new file's first write replaces nothing (no chunk, size 0): it keeps no history, which
     // cost three rows at each small file's write and three deletes at its purge (tar -x, rsync).
     // A conflict copy on the empty version starts from the empty file (conflictCopy).
-    const replaces = previous !== null || tree.chunkCount(ino) > 0
+    const replaces = previous !== null || tree.hasChunks(ino)
     if (replaces) q.addHistory.run(ino, version, previous, tree.inode(ino)!.size, at.ms, at.count)
     if (op.dropFrom >= 0) {
       if (replaces) for (const row of q.chunksFrom.all(ino, op.dropFrom)) q.supersede.run(ino, version, row.idx, row.ref)

@@ -19,10 +19,11 @@ export class OpApplier {
     const q = this.q
     switch (op.type) {
       case OpType.Create: {
-        const seen = this.tree.inoOf(op.ino)
-        if (seen !== null && this.tree.inode(seen) !== null) return // seen already
-        q.allocate.run(op.ino)
-        const ino = this.tree.inoOf(op.ino)!
+        // A new file id takes the next inode number; one known already (seen, or named by an op
+        // that came first) keeps its own: one statement for a new file, not two queries besides.
+        const added = q.allocate.run(op.ino)
+        const ino = (added.changes === 1 ? Number(added.lastInsertRowid) : this.tree.inoOf(op.ino)!) as Ino
+        if (added.changes === 0 && this.tree.inode(ino) !== null) return // seen already
         const parent = this.tree.liveDir(op.parent) ?? ROOT // its directory is gone for good: keep it visible at the top
         this.tree.reattach(parent)
         const name = this.tree.freeName(parent, op.name, writer)

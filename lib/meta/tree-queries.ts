@@ -52,6 +52,7 @@ export function treeQueries (db: Database.Database) {
     chunk: db.prepare<[number, number], { ref: Buffer }>('SELECT ref FROM chunks WHERE ino = ? AND idx = ?'),
     chunks: db.prepare<[number], { idx: number, ref: Buffer }>('SELECT idx, ref FROM chunks WHERE ino = ? ORDER BY idx'),
     chunkCount: db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM chunks WHERE ino = ?'),
+    hasChunks: db.prepare<[number], number>('SELECT 1 FROM chunks WHERE ino = ? LIMIT 1').pluck(),
     setXattr: db.prepare('INSERT OR REPLACE INTO xattrs (ino, name, value) VALUES (?, ?, ?)'),
     deleteXattr: db.prepare('DELETE FROM xattrs WHERE ino = ? AND name = ?'),
     xattr: db.prepare<[number, string], { value: Buffer }>('SELECT value FROM xattrs WHERE ino = ? AND name = ?'),

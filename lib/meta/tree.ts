@@ -97,6 +97,11 @@ export class Tree {
     return this.q.chunkCount.get(ino)?.n ?? 0
   }
 
+  /** True when ino has a chunk recorded (a count would read them all: a big file has thousands). */
+  hasChunks (ino: Ino): boolean {
+    return this.q.hasChunks.get(ino) !== undefined
+  }
+
   xattr (ino: Ino, name: string): Buffer | null {
     return this.q.xattr.get(ino, name)?.value ?? null
   }
