@@ -148,7 +148,6 @@ export class FileContents {
    * fsync of the mount's root say "everything written so far is safe".
    */
   async fsyncdir (): Promise<void> {
-    this.behind.startWaiting()
     await Promise.all([...this.files.values()].filter((file) => file.handles === 0).map((file) => file.flush()))
     await this.makeDurable()
   }
@@ -186,7 +185,6 @@ export class FileContents {
 
   /** Stores and records every open file's changes, and makes everything written durable (stopping). */
   async flushAll (): Promise<void> {
-    this.behind.startWaiting()
     await Promise.all([...this.files.values()].map((file) => file.flush()))
     await this.makeDurable()
   }

@@ -18,8 +18,6 @@ export interface WriteBehindOptions {
  */
 export class WriteBehind {
   private readonly running = new Map<OpenFile, Promise<void>>()
-  /** Starts of stores added since the event loop's last turn (see add). */
-  private readonly waiting: Array<() => void> = []
   private stopped = false
 
   constructor (private readonly opts: WriteBehindOptions) {}
@@ -28,37 +26,20 @@ export class WriteBehind {
     return this.running.size
   }
 
-  /**
-   * Stores and records file in the background; waits only while maxFiles others are. The store
-   * starts in the next turn of the event loop, not inside the close that journaled the file:
-   * sealing it (hashing, encryption, its place in a pack) then runs after the close is answered,
-   * while the program makes its next call. startWaiting() starts the waiting ones at once.
-   */
+  /** Stores and records file in the background; waits only while maxFiles others are. */
   async add (file: OpenFile): Promise<void> {
     if (this.running.has(file)) return // its loop goes on while the file has a stage unrecorded
     while (this.running.size >= this.opts.maxFiles) await Promise.race(this.running.values())
     if (this.running.has(file) || this.stopped) return
-    const run = new Promise<void>((resolve) => {
-      this.waiting.push(() => resolve(this.store(file)))
-      if (this.waiting.length === 1) setImmediate(() => this.startWaiting())
-    }).finally(() => {
+    const run = this.store(file).finally(() => {
       this.running.delete(file)
       this.opts.settled(file)
     })
     this.running.set(file, run)
   }
 
-  /**
-   * Starts every store still waiting for its turn: an fsyncdir flushes closed files itself, and
-   * those stores must have their chunks first (in packs) for it to wait on, or it seals each alone.
-   */
-  startWaiting (): void {
-    for (const start of this.waiting.splice(0)) start()
-  }
-
-  /** No new attempts from here on (what is left stays journaled for the next start); those added before still start. */
+  /** No new attempts from here on (what is left stays journaled for the next start). */
   stop (): void {
-    this.startWaiting()
     this.stopped = true
   }
 
