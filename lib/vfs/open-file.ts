@@ -61,7 +61,7 @@ export class OpenFile {
   private readonly pending = new Map<number, Buffer>()
   private sizeChanged = false
   private discarded = false
-  /** Removed while open (see Vfs.keepIfOpen): nothing is recorded in metadata any more. */
+  /** Removed while open (see FileContents.keepIfOpen): nothing is recorded in metadata any more. */
   unlinked = false
   /** Recorded chunks from this offset on were cut by truncateHere (they read as holes). */
   private cut = Infinity
