@@ -80,24 +80,21 @@ export class OpApplier {
         return
       }
       case OpType.SetAttr: {
-        const ino = this.tree.liveIno(op.ino)
+        const ino = this.changed(op.ino)
         if (ino === null) return
-        this.tree.reattach(ino) // changed after someone removed it: the change wins, the file stays
         this.tree.setAttrs(ino, op.attrs, op.time)
         return
       }
       case OpType.SetChunk: {
-        const ino = this.tree.liveIno(op.ino)
+        const ino = this.changed(op.ino)
         if (ino === null) return
-        this.tree.reattach(ino)
         q.releaseChunk.run(ino, op.index, op.ref)
         q.setChunk.run(ino, op.index, op.ref)
         return
       }
       case OpType.DropChunks: {
-        const ino = this.tree.liveIno(op.ino)
+        const ino = this.changed(op.ino)
         if (ino === null) return
-        this.tree.reattach(ino)
         q.releaseChunks.run(ino, op.from)
         q.deleteChunks.run(ino, op.from)
         return
@@ -125,14 +122,23 @@ export class OpApplier {
         return
       case OpType.SetXattr:
       case OpType.SetXattrValue: {
-        const ino = this.tree.liveIno(op.ino)
+        const ino = this.changed(op.ino)
         if (ino === null) return
-        this.tree.reattach(ino)
         if (op.value === null) q.deleteXattr.run(ino, op.name)
         else q.setXattr.run(ino, op.name, op.value)
         q.touchCtime.run(op.time.sec, op.time.nsec, ino)
       }
     }
+  }
+
+  /**
+   * The inode a change to fid applies to, or null if it is gone for good. One removed and not yet
+   * purged is put back: a change made after someone removed it wins, and the file stays.
+   */
+  private changed (fid: Fid): Ino | null {
+    const ino = this.tree.liveIno(fid)
+    if (ino !== null) this.tree.reattach(ino)
+    return ino
   }
 
   /**
