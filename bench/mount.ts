@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { TestMesh, forceUnmount, type MountProcess } from '../test/helpers/mesh-mount.ts'
 import { REPO_ROOT, exited, waitForLine } from '../test/helpers/peer-process.ts'
 import { NODE_FLAGS } from '../cli/node-flags.ts'
-import { dropCaches } from './measure.ts'
+import { CPU_KINDS, cpuShares, cpuTimes, dropCaches } from './measure.ts'
 import { du, find, randomFile, randomIo, removeTrees, rsync, seqRead, seqWrite, sourceTree, untar } from './workloads.ts'
 
 const MIB = 1024 * 1024
@@ -18,6 +18,7 @@ const RANDOM_SECONDS = Number(process.env.MESHFS_BENCH_RANDOM_SECONDS ?? 30)
 const RANDOM_MIB = 256
 
 type Target = 'local' | 'ceiling' | 'meshfs'
+const STEAL = CPU_KINDS.indexOf('steal')
 
 export interface FsRow {
   name: string
@@ -88,7 +89,7 @@ export async function benchMount (): Promise<MountBench> {
         const before = await cpuTimes()
         const value = await run(target, dirs[target])
         ;(results[name] ??= {} as Record<Target, number>)[target] = value
-        ;(stolen[name] ??= {} as Record<Target, number>)[target] = stealPercent(before, await cpuTimes())
+        ;(stolen[name] ??= {} as Record<Target, number>)[target] = cpuShares(before, await cpuTimes())[STEAL]!
         if (target !== 'meshfs') continue
         mountPeaks[name] = await peakRss(mount!.process.pid!)
         await writeFile(`/proc/${mount!.process.pid!}/clear_refs`, '5') // the next workload's peak starts from now
@@ -158,18 +159,6 @@ async function stopCeiling (child: ChildProcess, dir: string): Promise<void> {
   await exited(child)
   clearTimeout(timer)
   await forceUnmount(dir)
-}
-
-/** Jiffies of all cores by kind, from /proc/stat (user, nice, system, idle, iowait, irq, softirq, steal). */
-async function cpuTimes (): Promise<number[]> {
-  return (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
-}
-
-/** The share of the time between two readings that the host took from this machine (steal), in %. */
-function stealPercent (before: number[], after: number[]): number {
-  const used = after.map((v, i) => v - (before[i] ?? 0))
-  const total = used.reduce((a, b) => a + b, 0)
-  return total > 0 ? 100 * (used[7] ?? 0) / total : 0
 }
 
 /** The most memory the process has held (VmHWM), in bytes. */

@@ -18,6 +18,7 @@ import { REPO_ROOT, exited, waitForLine } from '../test/helpers/peer-process.ts'
 import { printProfile } from './profile-top.ts'
 import { NODE_FLAGS } from '../cli/node-flags.ts'
 import { randomIo, sourceTree, syncAll } from './workloads.ts'
+import { CPU_KINDS, cpuShares, cpuTimes } from './measure.ts'
 
 const [what = 'tar', count, ...rest] = process.argv.slice(2)
 const extra = rest[0] === '--' ? rest.slice(1) : rest
@@ -44,11 +45,6 @@ async function mount (profile: boolean): Promise<void> {
   await waitForLine(child, /mounted /, 60_000)
   const log = process.env.MESHFS_MOUNT_LOG
   if (log) child.stdout!.on('data', (d: Buffer) => { appendFileSync(log, d) })
-}
-
-/** Jiffies of all cores by kind (/proc/stat): how much of the machine a workload used, and where. */
-async function cpuTimes (): Promise<number[]> {
-  return (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
 }
 
 /** CPU seconds (user + system) in a /proc stat line ('' for a process gone: 0). */
@@ -78,12 +74,10 @@ async function threadCpu (pid: number | undefined): Promise<Map<string, number>>
   return out
 }
 
-const CPU_KINDS = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal']
-
+/** How much of the machine a workload used, and where. */
 function busyPercent (before: number[], after: number[]): string {
-  const used = after.map((v, i) => v - (before[i] ?? 0))
-  const total = Math.max(1, used.reduce((a, b) => a + b, 0))
-  return CPU_KINDS.map((kind, i) => `${kind} ${(100 * (used[i] ?? 0) / total).toFixed(0)}%`).filter((_, i) => (used[i] ?? 0) > 0).join(', ')
+  const shares = cpuShares(before, after)
+  return CPU_KINDS.map((kind, i) => `${kind} ${(shares[i] ?? 0).toFixed(0)}%`).filter((_, i) => (shares[i] ?? 0) > 0).join(', ')
 }
 
 async function unmount (): Promise<void> {
