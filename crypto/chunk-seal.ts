@@ -57,13 +57,27 @@ export function sealChunk (contentKey: Uint8Array, id: Uint8Array, plaintext: Ui
 }
 
 export function openChunk (contentKey: Uint8Array, id: Uint8Array, ciphertext: Uint8Array): Buffer {
+  return openChunkInto(contentKey, id, ciphertext, null)
+}
+
+/**
+ * openChunk without a copy: the plaintext is decrypted where the ciphertext lies and returned as
+ * a view of it. The ciphertext is gone either way (libsodium zeroes it when the tag fails): only
+ * for bytes no one else reads.
+ */
+export function openChunkInPlace (contentKey: Uint8Array, id: Uint8Array, ciphertext: Buffer): Buffer {
+  return openChunkInto(contentKey, id, ciphertext, ciphertext)
+}
+
+function openChunkInto (contentKey: Uint8Array, id: Uint8Array, ciphertext: Uint8Array, inPlace: Buffer | null): Buffer {
   checkLength('content key', contentKey, KEY_BYTES)
   checkLength('chunk id', id, CHUNK_ID_BYTES)
   const what = `chunk ${Buffer.from(id).toString('hex', 0, 8)}`
   if (ciphertext.byteLength < SEAL_OVERHEAD) {
     throw new SealError(`${what}: sealed chunk is ${ciphertext.byteLength} bytes, shorter than its ${SEAL_OVERHEAD}-byte tag`)
   }
-  const plaintext = decrypt(contentKey, chunkNonce(contentKey, id), ciphertext, id)
+  const out = inPlace?.subarray(0, ciphertext.byteLength - SEAL_OVERHEAD)
+  const plaintext = decrypt(contentKey, chunkNonce(contentKey, id), ciphertext, id, out)
   if (!plaintext) {
     throw new SealError(`${what}: sealed chunk failed authentication: it is corrupt, or it is not this chunk, or the mesh key differs`)
   }
@@ -94,14 +108,14 @@ function encrypt (key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad:
   return out
 }
 
-/** null when authentication fails; lengths are checked by the callers. */
-function decrypt (key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array | null): Buffer | null {
-  const out = Buffer.allocUnsafe(ciphertext.byteLength - SEAL_OVERHEAD)
+/** Into out (a new buffer if not given); null when authentication fails. Lengths are checked by the callers. */
+function decrypt (key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array | null,
+  out: Buffer = Buffer.allocUnsafe(ciphertext.byteLength - SEAL_OVERHEAD)): Buffer | null {
   try {
     sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(out, null, ciphertext, ad, nonce, key)
     return out
   } catch {
-    return null // libsodium checks the tag before it writes any plaintext
+    return null // libsodium checks the tag before it writes any plaintext (and zeroes out)
   }
 }
 

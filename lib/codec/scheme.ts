@@ -15,7 +15,8 @@ export interface RedundancyScheme {
   encode (data: Uint8Array): Promise<Buffer[]>
   /**
    * Rebuilds the original dataLength bytes from shards (null where missing; position = shard index).
-   * Fails with an UNAVAILABLE MeshError naming how many were needed and present.
+   * Fails with an UNAVAILABLE MeshError naming how many were needed and present. The bytes are
+   * the caller's own (never a shard passed in): it may change them in place.
    */
   decode (shards: ReadonlyArray<Uint8Array | null>, dataLength: number): Promise<Buffer>
   /**

@@ -1,4 +1,4 @@
-import { SealError, openChunk } from '../../crypto/chunk-seal.ts'
+import { SealError, openChunk, openChunkInPlace } from '../../crypto/chunk-seal.ts'
 import { shardHash } from '../../crypto/hash.ts'
 import { parseScheme } from '../codec/parse-scheme.ts'
 import { decodable, type RedundancyScheme } from '../codec/scheme.ts'
@@ -137,7 +137,10 @@ export class ChunkReader {
     const shards = await this.fetchShards(ref, scheme, checkEach, signal)
     const stripe = await scheme.decode(shards, stripeOf(ref).size)
     try {
-      const plaintext = openChunk(this.contentKey, Buffer.from(ref.id, 'hex'), sealedIn(ref, stripe))
+      // A stripe of one chunk is this read's own: opened where it lies (no copy of the chunk). A
+      // pack's is kept sealed for its other chunks.
+      const id = Buffer.from(ref.id, 'hex')
+      const plaintext = ref.pack ? openChunk(this.contentKey, id, sealedIn(ref, stripe)) : openChunkInPlace(this.contentKey, id, stripe)
       if (!checkEach) this.stats.shardsFetched += shards.filter((s) => s !== null).length
       this.packs.keep(ref, stripe)
       return plaintext

@@ -58,6 +58,17 @@ export class ChunkCache {
     return true
   }
 
+  /**
+   * The chunk in memory, fetched first if it is nowhere here; null if it is in the spill file
+   * (copyOut reads the bytes asked for from there, not the whole chunk).
+   */
+  async inMemory (ref: Buffer): Promise<Buffer | null> {
+    const key = ref.toString('base64')
+    const hit = this.cache.get(key)
+    if (hit) return hit
+    return this.onDisk.has(key) ? null : await this.get(ref)
+  }
+
   /** Starts fetching a chunk without waiting (read-ahead); failures surface on the real read. */
   prefetch (ref: Buffer): void {
     this.get(ref).catch(() => {})

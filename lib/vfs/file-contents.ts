@@ -103,16 +103,22 @@ export class FileContents {
     const file = handle.file
     const end = Math.min(file.size, offset + length)
     if (offset >= end) return Buffer.alloc(0)
-    const out = Buffer.alloc(end - offset) // zeros where the file has holes
     const C = this.chunkSize
     const first = Math.floor(offset / C)
     const last = Math.floor((end - 1) / C)
-    await Promise.all(Array.from({ length: last - first + 1 }, async (_, i) => {
-      const index = first + i
-      const start = Math.max(offset, index * C)
-      const stop = Math.min(end, (index + 1) * C)
-      await file.copyOut(index, start - index * C, stop - index * C, out, start - offset)
-    }))
+    // A read within one chunk held in memory (most are) is answered with a view of it, no copy:
+    // the reply is written to the kernel before anything can change the chunk.
+    let out = first === last ? await file.view(first, offset - first * C, end - first * C) : null
+    if (!out) {
+      const joined = Buffer.alloc(end - offset) // zeros where the file has holes
+      await Promise.all(Array.from({ length: last - first + 1 }, async (_, i) => {
+        const index = first + i
+        const start = Math.max(offset, index * C)
+        const stop = Math.min(end, (index + 1) * C)
+        await file.copyOut(index, start - index * C, stop - index * C, joined, start - offset)
+      }))
+      out = joined
+    }
     if (offset === handle.nextRead) {
       // Sequential: fetch the next chunks while the reader consumes these.
       for (let index = last + 1; index <= last + this.readAhead && index * C < file.size; index++) file.prefetch(index)

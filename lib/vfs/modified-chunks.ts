@@ -59,6 +59,10 @@ export class ModifiedChunks {
     return slot === undefined ? undefined : this.spill!.copy(slot)
   }
 
+  isSpilled (index: number): boolean {
+    return this.spilled.has(index)
+  }
+
   /** Copies from..to of chunk index into out at outOffset if it is spilled (read in place); false if it is not. */
   copySpilled (index: number, from: number, to: number, out: Buffer, outOffset: number): boolean {
     const slot = this.spilled.get(index)

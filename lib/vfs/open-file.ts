@@ -109,6 +109,21 @@ export class OpenFile {
     copyRange(chunk, from, to, out, outOffset)
   }
 
+  /**
+   * Bytes from..to of chunk index as a view of the chunk in memory (no copy), or null where
+   * copyOut must put them together: a hole, a chunk that ends before to, or one in a spill file.
+   */
+  async view (index: number, from: number, to: number): Promise<Buffer | null> {
+    if (this.dirty.isSpilled(index)) return null
+    let chunk = this.dirty.inMemory(index) ?? this.sealing.get(index)?.buf ?? null
+    if (!chunk) {
+      const ref = this.storedRef(index)
+      if (!ref) return null
+      chunk = await this.deps.cache.inMemory(ref)
+    }
+    return chunk && to <= chunk.byteLength ? chunk.subarray(from, to) : null
+  }
+
   /** The stored chunk index reads from (stored here and not yet recorded, or recorded), or null: a hole. */
   private storedRef (index: number): Buffer | null {
     return this.pending.get(index) ?? (index * this.deps.chunkSize >= this.cut ? null : this.deps.meta.chunk(this.ino, index))

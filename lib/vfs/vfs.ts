@@ -255,6 +255,7 @@ export class Vfs {
     return fh
   }
 
+  /** The bytes may be a view of a chunk held here, which a later write changes: use them at once. */
   read (fh: number, offset: number, length: number): Promise<Buffer> {
     return this.contents.read(fh, offset, length)
   }

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import {
-  SEAL_OVERHEAD, SealError, chunkId, openBytes, openChunk, sealBytes, sealChunk
+  SEAL_OVERHEAD, SealError, chunkId, openBytes, openChunk, openChunkInPlace, sealBytes, sealChunk
 } from '../../crypto/chunk-seal.ts'
 import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
 import { generateMeshSecret } from '../../crypto/mesh-key.ts'
@@ -77,6 +77,21 @@ describe('sealChunk / openChunk', () => {
       const err = expectCorrupt(() => openChunk(keys.contentKey, id, bad))
       expect(err.message).toMatch(/^chunk [0-9a-f]{16}: sealed chunk failed authentication/)
     }
+  })
+
+  it('opens in place: the plaintext is a view of the ciphertext\'s own bytes, no copy', () => {
+    for (const size of [0, 1000, 1024 * 1024]) {
+      const plain = Buffer.alloc(size, size % 251)
+      const { id, ciphertext } = sealed(plain)
+      const opened = openChunkInPlace(keys.contentKey, id, ciphertext)
+      expect(opened.equals(plain)).toBe(true)
+      expect(opened.buffer).toBe(ciphertext.buffer)
+      expect(opened.byteOffset).toBe(ciphertext.byteOffset)
+    }
+    const { id, ciphertext } = sealed(chunkWithMarker(4096))
+    ciphertext[10]! ^= 1
+    expectCorrupt(() => openChunkInPlace(keys.contentKey, id, ciphertext))
+    expectCorrupt(() => openChunkInPlace(keys.contentKey, id, Buffer.alloc(SEAL_OVERHEAD - 1)))
   })
 
   it('rejects a ciphertext opened under another chunk\'s id', () => {

@@ -62,6 +62,30 @@ describe('Vfs', () => {
     await vfs.release(again)
   })
 
+  it('answers a read within one chunk with a view of the chunk held in memory (no copy), written or fetched', async () => {
+    const model = randomBytes(3 * CHUNK + 500)
+    const { inode, fh } = vfs.create(ROOT, 'views.bin', 0o644, me)
+    await vfs.write(fh, model, 0)
+    const within = async (handle: number): Promise<void> => {
+      for (let i = 0; i < 40; i++) {
+        const index = i % 4
+        const at = index * CHUNK + Math.floor(Math.random() * CHUNK)
+        const length = 1 + Math.floor(Math.random() * ((index + 1) * CHUNK - at))
+        const got = await vfs.read(handle, at, length)
+        expect(got.equals(model.subarray(at, at + length))).toBe(true)
+      }
+      // Two reads of one chunk share its memory: neither is a copy.
+      const [a, b] = [await vfs.read(handle, CHUNK + 10, 100), await vfs.read(handle, CHUNK + 5000, 100)]
+      expect(a.buffer).toBe(b.buffer)
+    }
+    await within(fh) // modified chunks, not stored yet
+    await vfs.release(fh)
+    vfs = mountVfs() // a fresh cache: the chunks come from the shard stores, opened where they were decoded
+    const again = await vfs.open(inode.ino, constants.O_RDONLY)
+    await within(again)
+    await vfs.release(again)
+  })
+
   it('stores the oldest modified chunks once they take more than the memory for file contents (4 chunks here), reads and flush unchanged', async () => {
     const data = randomBytes(128 * CHUNK)
     const { inode, fh } = vfs.create(ROOT, 'big', 0o644, me)
