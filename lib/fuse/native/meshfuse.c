@@ -60,11 +60,12 @@ typedef struct {
   int flags, to_set;
   unsigned mode;
   struct stat attr;
-  char *buf;           // copied payload (write data, xattr value): libfuse reuses its buffer once we return
+  char *buf;           // payload (write data, xattr value): a copy, or in the read buffer taken over (see ll_write)
+  char *buf_base;      // that read buffer (freed with the payload), or NULL for a copy
   uid_t uid; gid_t gid; pid_t pid;
 } job_t;
 
-static void job_free(job_t *j) { free(j->name); free(j->name2); free(j->buf); free(j); }
+static void job_free(job_t *j) { free(j->name); free(j->name2); free(j->buf_base ? j->buf_base : j->buf); free(j); }
 
 static job_t *job_new(int op, fuse_req_t req, fuse_ino_t ino) {
   job_t *j = calloc(1, sizeof(job_t));
@@ -128,9 +129,19 @@ static void ll_open(fuse_req_t r, fuse_ino_t ino, struct fuse_file_info *fi) {
 static void ll_read(fuse_req_t r, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   job_t *j = job_new(OP_READ, r, ino); if (j) { j->size = size; j->off = off; j->fh = fi->fh; } submit(j, r);
 }
+// Writes from this size on keep their data where it was read: the read buffer goes with the request
+// and the next read gets a new one (a copy of 1 MiB took the JS thread longer than the allocation).
+#define WRITE_TAKEOVER_BYTES (64 * 1024)
+
 static void ll_write(fuse_req_t r, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
   job_t *j = job_new(OP_WRITE, r, ino);
-  if (j) {
+  mount_t *m = fuse_req_userdata(r);
+  char *mem = m->buf.mem;
+  if (j && size >= WRITE_TAKEOVER_BYTES && mem && buf >= mem && buf + size <= mem + m->buf.size) {
+    j->size = size; j->off = off; j->fh = fi->fh;
+    j->buf = (char *) buf; j->buf_base = mem;
+    m->buf.mem = NULL;   // libfuse allocates the next one
+  } else if (j) {
     j->size = size; j->off = off; j->fh = fi->fh;
     j->buf = malloc(size ? size : 1);
     if (!j->buf) { job_free(j); fuse_reply_err(r, ENOMEM); return; }
@@ -196,7 +207,7 @@ static napi_value str(napi_env env, const char *s) {
   else napi_create_buffer_copy(env, strlen(s), s, NULL, &x);   // names are bytes, not necessarily UTF-8
   return x;
 }
-static void free_buf(napi_env env, void *data, void *hint) { free(data); }
+static void free_buf(napi_env env, void *data, void *hint) { free(hint ? hint : data); }
 
 static void destroy_if_done(mount_t *m) {
   if (m->destroyed || !m->want_destroy || !m->loop_ended || m->outstanding > 0) return;
@@ -234,8 +245,8 @@ static void call_js(mount_t *m, job_t *j) {
     case OP_READ: case OP_READDIR: case OP_READDIRPLUS: argv[6] = num(env, (double) j->fh); argv[7] = num(env, (double) j->size); argv[8] = num(env, (double) j->off); break;
     case OP_WRITE: {
       napi_value b;
-      napi_create_external_buffer(env, j->size, j->buf, free_buf, NULL, &b);
-      j->buf = NULL;   // now owned by the Buffer
+      napi_create_external_buffer(env, j->size, j->buf, free_buf, j->buf_base, &b);
+      j->buf = j->buf_base = NULL;   // now owned by the Buffer
       argv[6] = num(env, (double) j->fh); argv[7] = b; argv[8] = num(env, (double) j->off); break;
     }
     case OP_FLUSH: case OP_RELEASE: case OP_RELEASEDIR: case OP_FSYNCDIR: argv[6] = num(env, (double) j->fh); break;
