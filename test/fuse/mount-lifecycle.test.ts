@@ -1,0 +1,78 @@
+// A real FUSE mount's life in this process: the JavaScript thread reads /dev/fuse itself (libuv
+// poll), so unmount must stop watching the device before libfuse closes it, and a mount ended from
+// outside must be noticed. Mounts follow each other at one path, as a remount does.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { execFile } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { Vfs } from '../../lib/vfs/vfs.ts'
+import { MetaStore } from '../../lib/meta/meta-store.ts'
+import { ChunkService } from '../../lib/data/chunk-service.ts'
+import { parseScheme } from '../../lib/codec/parse-scheme.ts'
+import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
+import { generateMeshSecret } from '../../crypto/mesh-key.ts'
+import { FuseMount } from '../../lib/fuse/fuse-mount.ts'
+import { forceUnmount } from '../helpers/mesh-mount.ts'
+import { LocalShardNetwork } from '../helpers/local-network.ts'
+
+// Async only: a synchronous call into the mount would block the thread that answers it.
+const run = promisify(execFile)
+
+describe('a mount in this process', () => {
+  let dir: string
+  let mnt: string
+  let network: LocalShardNetwork
+  let meta: MetaStore
+  let vfs: Vfs
+  const mounts: FuseMount[] = []
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meshfs-lifecycle-'))
+    mnt = join(dir, 'mnt')
+    await mkdir(mnt)
+    network = await LocalShardNetwork.create({ peers: 5, capacity: 16 * 1024 * 1024 })
+    meta = MetaStore.open(join(dir, 'meta.db'))
+    const keys = deriveMeshKeys(generateMeshSecret())
+    const storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
+    vfs = new Vfs({ meta, storage, chunkSize: 64 * 1024 })
+  })
+
+  afterEach(async () => {
+    for (const fuse of mounts.splice(0)) if (!fuse.ended) await fuse.unmount(2000)
+    await forceUnmount(mnt)
+    await vfs.stop()
+    meta.close()
+    await network.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  const mount = (): FuseMount => {
+    const fuse = FuseMount.mount(vfs, mnt)
+    mounts.push(fuse)
+    return fuse
+  }
+
+  it('unmounts at once, mounts again at the same path, and ends when unmounted from outside', async () => {
+    const first = mount()
+    await writeFile(join(mnt, 'kept.txt'), 'written through the first mount')
+    const started = performance.now()
+    expect(await first.unmount(10_000)).toBe(true) // the kernel let go, and the binding said so
+    expect(performance.now() - started).toBeLessThan(5000) // not the wait's bound: it ended
+    expect(first.ended).toBe(true)
+    expect(await readdir(mnt)).toEqual([]) // the bare mount point
+
+    const second = mount() // the device may come back under the number the first one had
+    expect(await readFile(join(mnt, 'kept.txt'), 'utf8')).toBe('written through the first mount')
+    let ended = false
+    second.onEnded(() => { ended = true })
+    await run('umount', ['-l', mnt]) // from outside: the device reports the end, nothing here asked
+    for (let i = 0; i < 100 && !ended; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(ended).toBe(true)
+    expect(second.ended).toBe(true)
+
+    mount()
+    expect(await readdir(mnt)).toEqual(['kept.txt'])
+  })
+})
