@@ -3,49 +3,35 @@
 // outside must be noticed. Mounts follow each other at one path, as a remount does.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Vfs } from '../../lib/vfs/vfs.ts'
-import { MetaStore } from '../../lib/meta/meta-store.ts'
-import { ChunkService } from '../../lib/data/chunk-service.ts'
-import { parseScheme } from '../../lib/codec/parse-scheme.ts'
-import { deriveMeshKeys } from '../../crypto/key-hierarchy.ts'
-import { generateMeshSecret } from '../../crypto/mesh-key.ts'
 import { FuseMount } from '../../lib/fuse/fuse-mount.ts'
 import { forceUnmount } from '../helpers/mesh-mount.ts'
-import { LocalShardNetwork } from '../helpers/local-network.ts'
+import { closeTestbed, openTestbed, testStorage, type Testbed } from '../helpers/vfs-testbed.ts'
 
 // Async only: a synchronous call into the mount would block the thread that answers it.
 const run = promisify(execFile)
 
 describe('a mount in this process', () => {
-  let dir: string
+  let bed: Testbed
   let mnt: string
-  let network: LocalShardNetwork
-  let meta: MetaStore
   let vfs: Vfs
   const mounts: FuseMount[] = []
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'meshfs-lifecycle-'))
-    mnt = join(dir, 'mnt')
+    bed = await openTestbed('meshfs-lifecycle-')
+    mnt = join(bed.dir, 'mnt')
     await mkdir(mnt)
-    network = await LocalShardNetwork.create({ peers: 5, capacity: 16 * 1024 * 1024 })
-    meta = MetaStore.open(join(dir, 'meta.db'))
-    const keys = deriveMeshKeys(generateMeshSecret())
-    const storage = new ChunkService({ network, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme: parseScheme('rs:3+2') })
-    vfs = new Vfs({ meta, storage, chunkSize: 64 * 1024 })
+    vfs = new Vfs({ meta: bed.meta, storage: testStorage(bed.network), chunkSize: 64 * 1024 })
   })
 
   afterEach(async () => {
     for (const fuse of mounts.splice(0)) if (!fuse.ended) await fuse.unmount(2000)
     await forceUnmount(mnt)
     await vfs.stop()
-    meta.close()
-    await network.close()
-    await rm(dir, { recursive: true, force: true })
+    await closeTestbed(bed)
   })
 
   const mount = (): FuseMount => {
