@@ -16,7 +16,6 @@
 #include <node_api.h>
 #include <fcntl.h>
 #include <uv.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
@@ -371,7 +370,8 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   int fd = fuse_session_fd(m->se);
   int err = napi_get_uv_event_loop(env, &loop) != napi_ok ? UV_EINVAL : fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0 ? -errno : uv_poll_init(loop, &m->poll, fd);
   if (err != 0) {
-    fuse_session_unmount(m->se); fuse_session_destroy(m->se); free(m);   // (the reference and context stay: a failed mount is rare)
+    fuse_session_unmount(m->se); fuse_session_destroy(m->se);
+    napi_delete_reference(env, m->handler); napi_async_destroy(env, m->context); free(m);
     char message[160];
     snprintf(message, sizeof message, "fuse: cannot poll /dev/fuse (fd %d): %s", fd, uv_strerror(err));
     napi_throw_error(env, "EIO", message);
