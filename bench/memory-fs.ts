@@ -45,12 +45,6 @@ export class MemoryFs implements FileSystemApi {
     return { ino: n.ino, kind: n.kind, mode: n.mode, uid: n.uid, gid: n.gid, size: n.size, nlink: n.nlink, atime: n.atime, mtime: n.mtime, ctime: n.ctime, target: n.target, allocated: Math.ceil(n.size / 4096) * 4096 }
   }
 
-  lookup (dir: Ino, name: Name): Stat {
-    const found = this.find(dir, name)
-    if (found === null) throw errors.notFound(key(name))
-    return found
-  }
-
   find (dir: Ino, name: Name): Stat | null {
     const ino = this.dir(dir).entries.get(key(name))
     return ino === undefined ? null : this.getattr(ino)

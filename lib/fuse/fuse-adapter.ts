@@ -154,7 +154,6 @@ export class FuseAdapter {
     return this.vfs.find(dir, entry) !== null
   }
 
-
   private async release (req: number, fh: number): Promise<void> {
     try {
       await this.vfs.release(fh)

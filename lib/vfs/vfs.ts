@@ -308,6 +308,6 @@ export { Kind, ROOT, now, type Attrs, type Inode, type Name, type Time }
 export type { ListedEntry, Stat }
 
 /** What a FUSE mount needs of a filesystem (lib/fuse serves any implementation of it). */
-export type FileSystemApi = Pick<Vfs, 'getattr' | 'lookup' | 'find' | 'readdir' | 'parent' | 'mkdir' | 'symlink' | 'mknod' | 'readlink' |
+export type FileSystemApi = Pick<Vfs, 'getattr' | 'find' | 'readdir' | 'parent' | 'mkdir' | 'symlink' | 'mknod' | 'readlink' |
 'unlink' | 'link' | 'rmdir' | 'rename' | 'setattr' | 'statfs' | 'getxattr' | 'listxattr' | 'setxattr' | 'removexattr' |
 'create' | 'open' | 'read' | 'write' | 'fsync' | 'fsyncdir' | 'flush' | 'release'>
