@@ -50,10 +50,16 @@ function chunkNonce (contentKey: Uint8Array, id: Uint8Array): Buffer {
   return domainHash(NONCE_DOMAIN, [id], contentKey).subarray(0, NONCE_BYTES)
 }
 
-export function sealChunk (contentKey: Uint8Array, id: Uint8Array, plaintext: Uint8Array): Buffer {
+/**
+ * The sealed chunk (SEAL_OVERHEAD bytes longer than plaintext), written at the start of into when
+ * given (a stripe buffer the chunk is encoded in next: no copy of it there), else a new buffer.
+ */
+export function sealChunk (contentKey: Uint8Array, id: Uint8Array, plaintext: Uint8Array, into?: Buffer): Buffer {
   checkLength('content key', contentKey, KEY_BYTES)
   checkLength('chunk id', id, CHUNK_ID_BYTES)
-  return encrypt(contentKey, chunkNonce(contentKey, id), plaintext, id)
+  const length = plaintext.byteLength + SEAL_OVERHEAD
+  if (into && into.byteLength < length) throw new RangeError(`a sealed chunk of ${length} bytes does not fit in ${into.byteLength}`)
+  return encrypt(contentKey, chunkNonce(contentKey, id), plaintext, id, into?.subarray(0, length))
 }
 
 export function openChunk (contentKey: Uint8Array, id: Uint8Array, ciphertext: Uint8Array): Buffer {
@@ -102,8 +108,8 @@ export function openBytes (key: Uint8Array, sealed: Uint8Array, ad?: Uint8Array)
   return plaintext
 }
 
-function encrypt (key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array | null): Buffer {
-  const out = Buffer.allocUnsafe(plaintext.byteLength + SEAL_OVERHEAD)
+function encrypt (key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array | null,
+  out: Buffer = Buffer.allocUnsafe(plaintext.byteLength + SEAL_OVERHEAD)): Buffer {
   sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(out, plaintext, ad, null, nonce, key)
   return out
 }

@@ -29,12 +29,21 @@ export class MirrorScheme implements RedundancyScheme {
 
   // Real copies in one fresh allocation: the caller may reuse `data`, and no two shards alias.
   async encode (data: Uint8Array): Promise<Buffer[]> {
-    const size = data.byteLength
-    const copies = Buffer.allocUnsafeSlow(this.n * size)
-    const shards: Buffer[] = []
-    for (let i = 0; i < this.n; i++) {
-      copies.set(data, i * size)
-      shards.push(copies.subarray(i * size, (i + 1) * size))
+    const copies = Buffer.allocUnsafeSlow(this.stripeBytes(data.byteLength))
+    copies.set(data, 0)
+    return await this.encodeStripe(copies, data.byteLength)
+  }
+
+  stripeBytes (dataLength: number): number {
+    return this.n * this.shardSize(dataLength)
+  }
+
+  async encodeStripe (stripe: Buffer, dataLength: number): Promise<Buffer[]> {
+    if (stripe.byteLength !== this.stripeBytes(dataLength)) throw errors.badArgument(`${this.name}: a stripe of ${stripe.byteLength} bytes for ${dataLength} bytes of data`)
+    const shards = [stripe.subarray(0, dataLength)]
+    for (let i = 1; i < this.n; i++) {
+      stripe.copyWithin(i * dataLength, 0, dataLength)
+      shards.push(stripe.subarray(i * dataLength, (i + 1) * dataLength))
     }
     return shards
   }

@@ -61,16 +61,25 @@ export class ReedSolomonScheme implements RedundancyScheme {
   }
 
   async encode (data: Uint8Array): Promise<Buffer[]> {
-    const { k, n } = this
-    const size = this.shardSize(data.byteLength)
-    if (n * size > MAX_BUFFER) {
-      throw errors.badArgument(`${this.name}: a chunk of ${data.byteLength} bytes is too large to encode`)
-    }
     // One fresh allocation per stripe (never pooled, never reused): data shards then parity.
     // Copying also frees the caller to reuse `data` as soon as this returns.
-    const stripe = Buffer.allocUnsafeSlow(n * size)
+    const stripe = Buffer.allocUnsafeSlow(this.stripeBytes(data.byteLength))
     stripe.set(data, 0)
-    stripe.fill(0, data.byteLength, k * size)
+    return await this.encodeStripe(stripe, data.byteLength)
+  }
+
+  /** Data shards then parity shards, n of shardSize(dataLength) each. */
+  stripeBytes (dataLength: number): number {
+    const bytes = this.n * this.shardSize(dataLength)
+    if (bytes > MAX_BUFFER) throw errors.badArgument(`${this.name}: a chunk of ${dataLength} bytes is too large to encode`)
+    return bytes
+  }
+
+  async encodeStripe (stripe: Buffer, dataLength: number): Promise<Buffer[]> {
+    const { k, n } = this
+    const size = this.shardSize(dataLength)
+    if (stripe.byteLength !== this.stripeBytes(dataLength)) throw errors.badArgument(`${this.name}: a stripe of ${stripe.byteLength} bytes for ${dataLength} bytes of data`)
+    stripe.fill(0, dataLength, k * size)
     await this.code(bits(0, k), bits(k, n), stripe.subarray(0, k * size), stripe.subarray(k * size))
     const shards: Buffer[] = []
     for (let i = 0; i < n; i++) shards.push(stripe.subarray(i * size, (i + 1) * size))

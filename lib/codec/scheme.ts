@@ -14,6 +14,13 @@ export interface RedundancyScheme {
   /** n shards, each shardSize(data.byteLength) bytes; index i is shard i of the stripe. */
   encode (data: Uint8Array): Promise<Buffer[]>
   /**
+   * encode without copying the data in: stripe is a new buffer of stripeBytes(dataLength) bytes
+   * that starts with the data; the scheme fills the rest and returns the shards as views of it.
+   * Absent where the data cannot lie at the start of the stripe as it is (a grid aligns its shards).
+   */
+  stripeBytes? (dataLength: number): number
+  encodeStripe? (stripe: Buffer, dataLength: number): Promise<Buffer[]>
+  /**
    * Rebuilds the original dataLength bytes from shards (null where missing; position = shard index).
    * Fails with an UNAVAILABLE MeshError naming how many were needed and present. The bytes are
    * the caller's own (never a shard passed in): it may change them in place.

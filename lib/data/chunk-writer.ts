@@ -1,4 +1,4 @@
-import { chunkId, sealChunk } from '../../crypto/chunk-seal.ts'
+import { SEAL_OVERHEAD, chunkId, sealChunk } from '../../crypto/chunk-seal.ts'
 import { shardHash } from '../../crypto/hash.ts'
 import type { RedundancyScheme } from '../codec/scheme.ts'
 import { MeshError, errors, isMeshError, toMeshError } from '../errors.ts'
@@ -114,10 +114,20 @@ export class ChunkWriter {
   private async store (id: ChunkId, plaintext: Uint8Array, opts: WriteOptions): Promise<ChunkRef> {
     const what = `chunk ${id.slice(0, 16)} (${this.scheme.name})`
     if (opts.signal?.aborted) throw errors.aborted(`writing ${what}`)
-    const sealed = sealChunk(this.contentKey, Buffer.from(id, 'hex'), plaintext)
-    const shards = await this.storeStripe(id, sealed, what, opts.signal)
+    const sealedSize = plaintext.byteLength + SEAL_OVERHEAD
+    const { scheme } = this
+    let shards: Buffer[]
+    if (scheme.encodeStripe && scheme.stripeBytes) {
+      // Sealed where it is encoded: the stripe's data shards are the sealed chunk, not a copy of it.
+      const stripe = Buffer.allocUnsafeSlow(scheme.stripeBytes(sealedSize))
+      sealChunk(this.contentKey, Buffer.from(id, 'hex'), plaintext, stripe)
+      shards = await scheme.encodeStripe(stripe, sealedSize)
+    } else {
+      shards = await scheme.encode(sealChunk(this.contentKey, Buffer.from(id, 'hex'), plaintext))
+    }
+    const locations = await this.putStripe(id, shards, sealedSize, what, opts.signal)
     this.stats.chunksWritten++
-    return { id, size: plaintext.byteLength, sealedSize: sealed.byteLength, scheme: this.scheme.name, shards }
+    return { id, size: plaintext.byteLength, sealedSize, scheme: scheme.name, shards: locations }
   }
 
   /**
@@ -126,10 +136,14 @@ export class ChunkWriter {
    * the guard (shards of an identical stripe being reclaimed must not vanish under this one).
    */
   async storeStripe (id: ChunkId, bytes: Uint8Array, what: string, signal?: AbortSignal): Promise<ShardLocation[]> {
+    return await this.putStripe(id, await this.scheme.encode(bytes), bytes.byteLength, what, signal)
+  }
+
+  /** Places and puts the shards of a stripe of dataLength bytes (see storeStripe). */
+  private async putStripe (id: ChunkId, shards: Buffer[], dataLength: number, what: string, signal?: AbortSignal): Promise<ShardLocation[]> {
     const scheme = this.scheme
-    const shards = await scheme.encode(bytes)
     const shardIds = shards.map((shard) => shardHash(shard) as ShardId)
-    const shardSize = scheme.shardSize(bytes.byteLength)
+    const shardSize = scheme.shardSize(dataLength)
 
     // The full ranking of peers with room: the first n take the shards, the rest are spares.
     const peers = await this.storagePeers(what, signal)

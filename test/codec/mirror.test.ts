@@ -44,6 +44,20 @@ describe('MirrorScheme', () => {
     expect(shards[1]!.toString()).toBe('hello mesh')
   })
 
+  it('encodes a stripe that starts with the data in place: its shards are views of it', async () => {
+    const scheme = new MirrorScheme(3)
+    const data = Buffer.from('in place')
+    const stripe = Buffer.alloc(scheme.stripeBytes(data.byteLength))
+    data.copy(stripe)
+    const shards = await scheme.encodeStripe(stripe, data.byteLength)
+    expect(shards.map((s) => s.toString())).toEqual(['in place', 'in place', 'in place'])
+    for (const [i, shard] of shards.entries()) {
+      expect(shard.buffer).toBe(stripe.buffer)
+      expect(shard.byteOffset).toBe(stripe.byteOffset + i * data.byteLength)
+    }
+    await expect(scheme.encodeStripe(Buffer.alloc(5), data.byteLength)).rejects.toThrow(/stripe of 5 bytes/)
+  })
+
   it('treats a copy of the wrong length as missing', async () => {
     const scheme = new MirrorScheme(2)
     const shards = await scheme.encode(Buffer.from('abcdefgh'))

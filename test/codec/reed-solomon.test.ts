@@ -151,6 +151,21 @@ describe('ReedSolomonScheme', () => {
     expect(shards[4]!.equals(xor)).toBe(true)
   })
 
+  it('encodes a stripe that starts with the data in place: the same shards as encode, views of it', async () => {
+    const scheme = new ReedSolomonScheme(3, 2)
+    for (const length of [1, 1000, 1024 * 1024 + 16]) {
+      const data = pseudoRandomBytes(length, length)
+      const stripe = Buffer.alloc(scheme.stripeBytes(length), 0xee) // old bytes past the data: zeroed as padding
+      data.copy(stripe)
+      const shards = await scheme.encodeStripe(stripe, length)
+      const copied = await scheme.encode(data)
+      expect(shards.map((s) => s.toString('hex'))).toEqual(copied.map((s) => s.toString('hex')))
+      for (const shard of shards) expect(shard.buffer).toBe(stripe.buffer)
+      expect((await scheme.decode(erase(shards, [0, 2]), length)).equals(data)).toBe(true)
+    }
+    await expect(scheme.encodeStripe(Buffer.alloc(8), 1000)).rejects.toThrow(/stripe of 8 bytes/)
+  })
+
   it('treats a shard of the wrong size as missing', async () => {
     const scheme = new ReedSolomonScheme(3, 2)
     const data = pseudoRandomBytes(1000, 3)

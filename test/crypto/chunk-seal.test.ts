@@ -94,6 +94,21 @@ describe('sealChunk / openChunk', () => {
     expectCorrupt(() => openChunkInPlace(keys.contentKey, id, Buffer.alloc(SEAL_OVERHEAD - 1)))
   })
 
+  it('seals into a buffer given: at its start, the same bytes as a new one, a view of that buffer', () => {
+    for (const size of [0, 1000, 1024 * 1024]) {
+      const plain = Buffer.alloc(size, size % 251)
+      const { id, ciphertext } = sealed(plain)
+      const into = Buffer.alloc(size + SEAL_OVERHEAD + 40, 7)
+      const out = sealChunk(keys.contentKey, id, plain, into)
+      expect(out.equals(ciphertext)).toBe(true)
+      expect(out.buffer).toBe(into.buffer)
+      expect(out.byteOffset).toBe(into.byteOffset)
+      expect(into.subarray(size + SEAL_OVERHEAD).every((b) => b === 7)).toBe(true) // the rest untouched
+    }
+    const { id } = sealed(Buffer.alloc(100))
+    expect(() => sealChunk(keys.contentKey, id, Buffer.alloc(100), Buffer.alloc(100 + SEAL_OVERHEAD - 1))).toThrow(RangeError)
+  })
+
   it('rejects a ciphertext opened under another chunk\'s id', () => {
     const a = sealed(chunkWithMarker())
     const b = sealed(Buffer.from('another chunk'))

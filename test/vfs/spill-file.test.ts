@@ -73,4 +73,42 @@ describe('SpillFile', () => {
     held.length = 0
     expect(spill.put(randomBytes(SLOT))).toBeNull()
   })
+
+  it('writes a chunk in the background: its slot is taken at once, counted in bytes once written', async () => {
+    const chunk = randomBytes(SLOT)
+    const pending = spill.putInBackground(chunk)
+    expect(spill.inUse).toBe(1)
+    expect(spill.bytes).toBe(0) // still being written
+    const slot = (await pending)!
+    expect(slot).not.toBeNull()
+    expect(spill.bytes).toBe(SLOT)
+    expect(spill.take(slot).equals(chunk)).toBe(true)
+    // A short chunk in a slot that held a longer one reads zeros past its end, as with put().
+    const short = randomBytes(1000)
+    const again = (await spill.putInBackground(short))!
+    const whole = spill.take(again)
+    expect(whole.subarray(0, 1000).equals(short)).toBe(true)
+    expect(whole.subarray(1000).equals(Buffer.alloc(SLOT - 1000))).toBe(true)
+  })
+
+  it('lets put() take the room background writes hold: they give their slots back', async () => {
+    const background = [spill.putInBackground(randomBytes(SLOT)), spill.putInBackground(randomBytes(SLOT)), spill.putInBackground(randomBytes(SLOT))]
+    expect(await spill.putInBackground(randomBytes(SLOT))).toBeNull() // full: a background write does not wait for room
+    const modified = randomBytes(SLOT)
+    const slot = spill.put(modified)
+    expect(slot).not.toBeNull() // the chunk that must be kept comes first
+    const written = await Promise.all(background)
+    expect(written.filter((s) => s === null)).toHaveLength(1)
+    expect(spill.inUse).toBe(3)
+    expect(spill.bytes).toBe(3 * SLOT)
+    expect(spill.take(slot!).equals(modified)).toBe(true)
+  })
+
+  it('closes its descriptor only once background writes end (its number must not be reused under them)', async () => {
+    const chunk = randomBytes(SLOT)
+    const pending = spill.putInBackground(chunk)
+    spill.close()
+    expect(await pending).not.toBeNull() // written: the descriptor was still open
+    expect(await spill.putInBackground(chunk)).toBeNull() // closed: nothing more
+  })
 })

@@ -12,6 +12,8 @@ import { LocalShardNetwork } from '../helpers/local-network.ts'
 import { closeTestbed, openTestbed, testStorage } from '../helpers/vfs-testbed.ts'
 import type { Ino } from '../../lib/ports.ts'
 import { within } from '../helpers/within.ts'
+import { SpillFile } from '../../lib/vfs/spill-file.ts'
+import { ChunkCache } from '../../lib/vfs/chunk-cache.ts'
 
 const CHUNK = 64 * 1024
 const me = { uid: 1000, gid: 1000 }
@@ -146,5 +148,24 @@ describe('spilling chunks to local disk', () => {
     const again = await vfs.open(inode.ino, 0)
     expect((await vfs.read(again, 0, data.length)).equals(data)).toBe(true)
     await vfs.release(again)
+  })
+
+  it('moves clean chunks memory lets go of to the spill file in the background: read from memory meanwhile, from disk after', async () => {
+    mountVfs(8) // storage, counting reads from the mesh
+    const spill = new SpillFile(join(dir, 'cache-spill'), CHUNK, 8 * CHUNK)
+    const cache = new ChunkCache(storage, 2 * CHUNK, () => 0, { file: spill, chunkSize: CHUNK })
+    const chunks = [randomBytes(CHUNK), randomBytes(CHUNK), randomBytes(CHUNK)]
+    const refs = chunks.map((_, i) => Buffer.from(`ref-${i}`))
+    for (const [i, ref] of refs.entries()) cache.put(ref, chunks[i]!)
+    // The first one left memory: its slot is taken, its bytes not yet on disk (no write in line).
+    expect(spill.inUse).toBe(1)
+    expect(spill.bytes).toBe(0)
+    expect((await cache.get(refs[0]!)).equals(chunks[0]!)).toBe(true)
+    await within(10_000, async () => { expect(spill.bytes).toBe(CHUNK) })
+    cache.shrinkTo(0) // the others go too (in the background)
+    await within(10_000, async () => { expect(spill.bytes).toBe(3 * CHUNK) })
+    for (const [i, ref] of refs.entries()) expect((await cache.get(ref)).equals(chunks[i]!)).toBe(true)
+    expect(counts.reads).toBe(0)
+    spill.close()
   })
 })
