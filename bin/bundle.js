@@ -3,14 +3,16 @@
 // process about 30 MB (its loader thread: an idle storage peer held 100 MB against 70).
 // Plain JavaScript: this runs before anything can load TypeScript.
 //   node bin/bundle.js   builds the bundle now (npm install runs it)
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const ENTRY = join(ROOT, 'mount.ts')
 export const BUNDLE = join(ROOT, 'dist', 'meshfs.js')
 
+/** Scripts of worker threads, loaded by path (new URL(name, import.meta.url)), not bundled. */
+const WORKERS = ['crypto/crypto-worker.js']
 /** Where the code the bundle is made of lives (relative to the root). */
 const SOURCES = ['mount.ts', 'package.json', 'cli', 'lib', 'peers', 'crypto']
 
@@ -53,8 +55,10 @@ export async function buildBundle () {
     logLevel: 'warning'
   })
   mkdirSync(dirname(BUNDLE), { recursive: true })
-  // The map first: a bundle never names a map older than itself.
-  for (const file of [...outputFiles].sort((a) => a.path.endsWith('.map') ? -1 : 1)) {
+  // Worker threads' scripts (plain JavaScript) go beside the bundle, where their modules look for
+  // them; then the map, then the bundle: a bundle never names a map or worker older than itself.
+  const workers = WORKERS.map((path) => ({ path: join(dirname(BUNDLE), basename(path)), contents: readFileSync(join(ROOT, path)) }))
+  for (const file of [...workers, ...[...outputFiles].sort((a) => a.path.endsWith('.map') ? -1 : 1)]) {
     const temporary = `${file.path}.${process.pid}.tmp`
     writeFileSync(temporary, file.contents)
     renameSync(temporary, file.path)

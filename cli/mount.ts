@@ -18,6 +18,7 @@ import { Recoder } from '../lib/vfs/recoder.ts'
 import { PackCompactor } from '../lib/vfs/pack-compactor.ts'
 import { meshKeysFrom } from './keys.ts'
 import type { MeshKeys } from '../crypto/key-hierarchy.ts'
+import { CryptoThread } from '../crypto/crypto-thread.ts'
 import { startPeer } from './peer.ts'
 import { ZONE_HELP, bootstrapArg, zoneArg } from './serve.ts'
 import { formatSize, parseSize } from './size.ts'
@@ -140,7 +141,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
   }
 
   const storage = new ChunkService({
-    network: node, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme, buffered: true, inlineMax,
+    network: node, contentKey: keys.contentKey, chunkIdKey: keys.chunkIdKey, scheme, buffered: true, inlineMax, thread: new CryptoThread(),
     locate: (chunk, scheme) => meta.shardMoves(chunk, scheme),
     takesShards: (peer) => maintenance.directory.takesShards(peer)
   })

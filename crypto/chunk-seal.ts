@@ -1,5 +1,6 @@
 import sodium from 'sodium-native'
-import { domainHash } from './hash.ts'
+import { domainHash, domainPrefix } from './hash.ts'
+import type { CryptoThread } from './crypto-thread.ts'
 
 // Chunks are sealed deterministically, so the same plaintext in the same mesh becomes the
 // same ciphertext and is stored once:
@@ -60,6 +61,20 @@ export function sealChunk (contentKey: Uint8Array, id: Uint8Array, plaintext: Ui
   const length = plaintext.byteLength + SEAL_OVERHEAD
   if (into && into.byteLength < length) throw new RangeError(`a sealed chunk of ${length} bytes does not fit in ${into.byteLength}`)
   return encrypt(contentKey, chunkNonce(contentKey, id), plaintext, id, into?.subarray(0, length))
+}
+
+/**
+ * chunkId and sealChunk on a crypto thread, for big chunks: stripe (a buffer that owns its memory)
+ * holds the plaintext's length bytes at its start and has room for the tag after them. It comes
+ * back sealed in place, as a new Buffer over the same memory (the one passed in is emptied).
+ */
+export async function sealChunkOnThread (thread: CryptoThread, keys: { contentKey: Uint8Array, chunkIdKey: Uint8Array }, stripe: Buffer, length: number): Promise<{ id: Buffer, stripe: Buffer }> {
+  checkLength('content key', keys.contentKey, KEY_BYTES)
+  checkLength('chunk-id key', keys.chunkIdKey, KEY_BYTES)
+  if (stripe.byteLength < length + SEAL_OVERHEAD) throw new RangeError(`a sealed chunk of ${length + SEAL_OVERHEAD} bytes does not fit in ${stripe.byteLength}`)
+  const hashed = await thread.hash(stripe, [[0, length]], { key: keys.chunkIdKey, prefix: domainPrefix(CHUNK_ID_DOMAIN) })
+  const id = hashed.hashes[0]!
+  return { id, stripe: await thread.seal(hashed.buffer, length, keys.contentKey, chunkNonce(keys.contentKey, id), id) }
 }
 
 export function openChunk (contentKey: Uint8Array, id: Uint8Array, ciphertext: Uint8Array): Buffer {

@@ -30,7 +30,8 @@ export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
 // Encoded domain prefixes, built once: chunk ids and nonces hash on the hot path.
 const DOMAINS = new Map<string, Buffer>()
 
-function domainPrefix (domain: string): Buffer {
+/** The bytes a domain hash starts with: the domain's length, then the domain. */
+export function domainPrefix (domain: string): Buffer {
   let prefix = DOMAINS.get(domain)
   if (prefix) return prefix
   const bytes = Buffer.from(domain, 'utf8')

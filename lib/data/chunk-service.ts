@@ -1,3 +1,4 @@
+import type { CryptoThread } from '../../crypto/crypto-thread.ts'
 import { parseScheme } from '../codec/parse-scheme.ts'
 import type { RedundancyScheme } from '../codec/scheme.ts'
 import { isMeshError } from '../errors.ts'
@@ -74,6 +75,8 @@ export interface ChunkServiceOptions {
    * own scheme; a stripe of another scheme may need more of the peers still connecting).
    */
   joinWaitMs?: number
+  /** Hashes and seals big chunks off the JavaScript thread (see ChunkWriterOptions.thread). */
+  thread?: CryptoThread
   /** Where shards of a stripe moved since its ref was written (records from repair and drain). */
   locate?: (chunk: ChunkId, scheme: string) => Array<{ index: number, shard: ShardId, peer: PeerId | null }>
 }

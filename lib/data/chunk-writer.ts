@@ -1,4 +1,5 @@
-import { SEAL_OVERHEAD, chunkId, sealChunk } from '../../crypto/chunk-seal.ts'
+import { SEAL_OVERHEAD, chunkId, sealChunk, sealChunkOnThread } from '../../crypto/chunk-seal.ts'
+import { CryptoThreadError, type CryptoThread, type Region } from '../../crypto/crypto-thread.ts'
 import { shardHash } from '../../crypto/hash.ts'
 import type { RedundancyScheme } from '../codec/scheme.ts'
 import { MeshError, errors, isMeshError, toMeshError } from '../errors.ts'
@@ -43,7 +44,12 @@ export interface ChunkWriterOptions {
    * ChunkService.sync); each peer that took one is added to unsynced.
    */
   buffered?: { unsynced: Set<PeerId> }
+  /** Hashes and seals chunks and stripes of THREAD_MIN_BYTES or more off the JavaScript thread. */
+  thread?: CryptoThread
 }
+
+/** Below this, a chunk or stripe is hashed and sealed in line: the trip to the thread would cost more. */
+export const THREAD_MIN_BYTES = 64 * 1024
 
 export interface WriteOptions {
   signal?: AbortSignal
@@ -78,6 +84,7 @@ export class ChunkWriter {
   private readonly takesShards: ((peer: PeerId) => boolean) | undefined
   private readonly peerWaitMs: number
   private readonly buffered: { unsynced: Set<PeerId> } | undefined
+  private readonly thread: CryptoThread | undefined
   /** Since when fewer than n storage peers are in view (null: enough). */
   private shortSince: number | null = null
 
@@ -98,36 +105,56 @@ export class ChunkWriter {
     this.takesShards = opts.takesShards
     this.peerWaitMs = opts.peerWaitMs ?? 5000
     this.buffered = opts.buffered
+    this.thread = opts.thread
   }
 
   async write (plaintext: Uint8Array, opts: WriteOptions = {}): Promise<ChunkRef> {
-    const id = chunkId(this.chunkIdKey, plaintext).toString('hex') as ChunkId
-    await this.guard?.hold(id)
     try {
-      return await this.store(id, plaintext, opts)
+      return await this.writeOnce(plaintext, opts)
     } catch (err) {
-      this.guard?.release(id)
+      // The crypto thread ended under this write: again in line (the plaintext is still here).
+      if (err instanceof CryptoThreadError && this.thread?.usable === false) return await this.writeOnce(plaintext, opts)
       throw err
     }
   }
 
-  private async store (id: ChunkId, plaintext: Uint8Array, opts: WriteOptions): Promise<ChunkRef> {
-    const what = `chunk ${id.slice(0, 16)} (${this.scheme.name})`
-    if (opts.signal?.aborted) throw errors.aborted(`writing ${what}`)
+  private async writeOnce (plaintext: Uint8Array, opts: WriteOptions): Promise<ChunkRef> {
+    const { scheme, thread } = this
     const sealedSize = plaintext.byteLength + SEAL_OVERHEAD
-    const { scheme } = this
-    let shards: Buffer[]
-    if (scheme.encodeStripe && scheme.stripeBytes) {
-      // Sealed where it is encoded: the stripe's data shards are the sealed chunk, not a copy of it.
+    let id: ChunkId
+    let shards: () => Promise<Buffer[]>
+    if (scheme.encodeStripe && scheme.stripeBytes && thread?.usable === true && plaintext.byteLength >= THREAD_MIN_BYTES) {
+      // The plaintext is copied into its stripe, hashed and sealed there on the crypto thread.
       const stripe = Buffer.allocUnsafeSlow(scheme.stripeBytes(sealedSize))
-      sealChunk(this.contentKey, Buffer.from(id, 'hex'), plaintext, stripe)
-      shards = await scheme.encodeStripe(stripe, sealedSize)
+      stripe.set(plaintext)
+      const sealed = await sealChunkOnThread(thread, { contentKey: this.contentKey, chunkIdKey: this.chunkIdKey }, stripe, plaintext.byteLength)
+      id = sealed.id.toString('hex') as ChunkId
+      shards = () => scheme.encodeStripe!(sealed.stripe, sealedSize)
+    } else if (scheme.encodeStripe && scheme.stripeBytes) {
+      // Sealed where it is encoded: the stripe's data shards are the sealed chunk, not a copy of it.
+      const idBytes = chunkId(this.chunkIdKey, plaintext)
+      id = idBytes.toString('hex') as ChunkId
+      shards = () => {
+        const stripe = Buffer.allocUnsafeSlow(scheme.stripeBytes!(sealedSize))
+        sealChunk(this.contentKey, idBytes, plaintext, stripe)
+        return scheme.encodeStripe!(stripe, sealedSize)
+      }
     } else {
-      shards = await scheme.encode(sealChunk(this.contentKey, Buffer.from(id, 'hex'), plaintext))
+      const idBytes = chunkId(this.chunkIdKey, plaintext)
+      id = idBytes.toString('hex') as ChunkId
+      shards = () => scheme.encode(sealChunk(this.contentKey, idBytes, plaintext))
     }
-    const locations = await this.putStripe(id, shards, sealedSize, what, opts.signal)
-    this.stats.chunksWritten++
-    return { id, size: plaintext.byteLength, sealedSize, scheme: scheme.name, shards: locations }
+    await this.guard?.hold(id)
+    try {
+      const what = `chunk ${id.slice(0, 16)} (${scheme.name})`
+      if (opts.signal?.aborted) throw errors.aborted(`writing ${what}`)
+      const locations = await this.putStripe(id, await shards(), sealedSize, what, opts.signal)
+      this.stats.chunksWritten++
+      return { id, size: plaintext.byteLength, sealedSize, scheme: scheme.name, shards: locations }
+    } catch (err) {
+      this.guard?.release(id)
+      throw err
+    }
   }
 
   /**
@@ -136,13 +163,18 @@ export class ChunkWriter {
    * the guard (shards of an identical stripe being reclaimed must not vanish under this one).
    */
   async storeStripe (id: ChunkId, bytes: Uint8Array, what: string, signal?: AbortSignal): Promise<ShardLocation[]> {
-    return await this.putStripe(id, await this.scheme.encode(bytes), bytes.byteLength, what, signal)
+    try {
+      return await this.putStripe(id, await this.scheme.encode(bytes), bytes.byteLength, what, signal)
+    } catch (err) {
+      if (!(err instanceof CryptoThreadError) || this.thread?.usable !== false) throw err
+      return await this.putStripe(id, await this.scheme.encode(bytes), bytes.byteLength, what, signal) // in line now
+    }
   }
 
   /** Places and puts the shards of a stripe of dataLength bytes (see storeStripe). */
-  private async putStripe (id: ChunkId, shards: Buffer[], dataLength: number, what: string, signal?: AbortSignal): Promise<ShardLocation[]> {
+  private async putStripe (id: ChunkId, encoded: Buffer[], dataLength: number, what: string, signal?: AbortSignal): Promise<ShardLocation[]> {
     const scheme = this.scheme
-    const shardIds = shards.map((shard) => shardHash(shard) as ShardId)
+    const { shards, ids: shardIds } = await this.shardIds(encoded)
     const shardSize = scheme.shardSize(dataLength)
 
     // The full ranking of peers with room: the first n take the shards, the rest are spares.
@@ -170,6 +202,25 @@ export class ChunkWriter {
     this.stats.shardsStored += stored
     this.stats.unplacedShards += scheme.n - stored
     return locations
+  }
+
+  /**
+   * The shards' ids. A big stripe whose shards are views of one buffer (every scheme's are) is
+   * hashed on the crypto thread: the shards come back as views of the same memory.
+   */
+  private async shardIds (shards: Buffer[]): Promise<{ shards: Buffer[], ids: ShardId[] }> {
+    const memory = shards[0]?.buffer
+    const bytes = shards.reduce((sum, shard) => sum + shard.byteLength, 0)
+    if (!this.thread?.usable || !memory || bytes < THREAD_MIN_BYTES || shards.some((shard) => shard.buffer !== memory)) {
+      return { shards, ids: shards.map((shard) => shardHash(shard) as ShardId) }
+    }
+    // (Taken before the memory moves: the views then say offset 0, length 0.)
+    const regions: Region[] = shards.map((shard) => [shard.byteOffset, shard.byteLength])
+    const { buffer, hashes } = await this.thread.hash(Buffer.from(memory), regions)
+    return {
+      shards: regions.map(([offset, length]) => buffer.subarray(offset, offset + length)),
+      ids: hashes.map((hash) => hash.toString('hex') as ShardId)
+    }
   }
 
   /**

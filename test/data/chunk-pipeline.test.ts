@@ -8,7 +8,8 @@ import { generateMeshSecret } from '../../crypto/mesh-key.ts'
 import { parseScheme } from '../../lib/codec/parse-scheme.ts'
 import { ChunkReader, type ChunkReaderOptions } from '../../lib/data/chunk-reader.ts'
 import { stripeKey, type ChunkRef } from '../../lib/data/chunk-ref.ts'
-import { ChunkWriter, type ChunkWriterOptions } from '../../lib/data/chunk-writer.ts'
+import { ChunkWriter, THREAD_MIN_BYTES, type ChunkWriterOptions } from '../../lib/data/chunk-writer.ts'
+import { CryptoThread } from '../../crypto/crypto-thread.ts'
 import { isMeshError } from '../../lib/errors.ts'
 import { placeStripe } from '../../lib/placement/rendezvous.ts'
 import type { ChunkId, PeerId } from '../../lib/ports.ts'
@@ -70,6 +71,47 @@ describe.each([['rs:3+2', 3, 5], ['mirror:3', 1, 3]])('%s round trip', (scheme, 
     const a = await writer(scheme).write(data)
     const b = await writer(scheme).write(data)
     expect(b).toEqual(a)
+  })
+})
+
+describe.each(['rs:3+2', 'mirror:3', 'grid:2x2'])('%s with a crypto thread', (scheme) => {
+  it('writes the same stripes as in line, big chunks and stripes hashed and sealed on the thread, and reads them back', async () => {
+    const thread = new CryptoThread()
+    try {
+      const inLine = writer(scheme)
+      const threaded = writer(scheme, { thread })
+      const back = reader()
+      for (const size of [0, 4096, THREAD_MIN_BYTES - SEAL_OVERHEAD - 1, THREAD_MIN_BYTES, MiB]) {
+        const data = randomBytes(size)
+        const before = thread.jobs
+        const ref = await threaded.write(data)
+        // Sealing a big chunk takes two jobs (id, seal; not for a grid, whose stripe cannot start
+        // with the chunk), the ids of a big stripe's shards one.
+        const coding = parseScheme(scheme)
+        const sealing = size >= THREAD_MIN_BYTES && !scheme.startsWith('grid') ? 2 : 0
+        const hashing = coding.n * coding.shardSize(size + SEAL_OVERHEAD) >= THREAD_MIN_BYTES ? 1 : 0
+        expect(thread.jobs - before).toBe(sealing + hashing)
+        expect(ref).toEqual(await inLine.write(data)) // the same id and shard ids: the same bytes
+        expect((await back.read(ref)).equals(data)).toBe(true)
+      }
+    } finally {
+      await thread.close()
+    }
+  })
+})
+
+describe('a crypto thread that ends', () => {
+  it('leaves the writes under way to be done in line: nothing fails', async () => {
+    const thread = new CryptoThread()
+    const threaded = writer('rs:3+2', { thread })
+    const data = [randomBytes(MiB), randomBytes(MiB), randomBytes(200_000)]
+    const writes = data.map((d) => threaded.write(d))
+    await thread.close() // under the writes: their jobs fail
+    const refs = await Promise.all(writes)
+    expect(thread.usable).toBe(false)
+    const back = reader()
+    for (const [i, ref] of refs.entries()) expect((await back.read(ref)).equals(data[i]!)).toBe(true)
+    expect((await back.read(await threaded.write(data[0]!))).equals(data[0]!)).toBe(true) // and after
   })
 })
 
