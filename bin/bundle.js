@@ -30,9 +30,10 @@ function newestSource () {
   return newest
 }
 
-/** True when the bundle exists and no source changed since it was built. */
+/** True when the bundle (and the workers' scripts beside it) exists and no source changed since it was built. */
 export function bundleIsFresh () {
-  return existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= newestSource()
+  const files = [BUNDLE, ...WORKERS.map((path) => join(dirname(BUNDLE), basename(path)))]
+  return files.every((file) => existsSync(file)) && statSync(BUNDLE).mtimeMs >= newestSource()
 }
 
 /**

@@ -33,8 +33,7 @@ export class CryptoThread {
   private readonly pending = new Map<number, Pending>()
   private seq = 0
   private failed: CryptoThreadError | null = null
-  /** Jobs done so far (hashes and seals). */
-  jobs = 0
+  private done = 0
 
   constructor () {
     // No TypeScript loader in the thread (crypto-worker.js is plain JavaScript, which bin/bundle.js
@@ -44,6 +43,11 @@ export class CryptoThread {
     this.worker.on('message', (answer: Answer) => this.answered(answer))
     this.worker.on('error', (err) => this.fail(new CryptoThreadError(`the crypto thread failed: ${err.message}`)))
     this.worker.on('exit', (code) => this.fail(new CryptoThreadError(`the crypto thread exited (code ${code})`)))
+  }
+
+  /** Jobs done so far (hashes and seals). */
+  get jobs (): number {
+    return this.done
   }
 
   /** False once the thread failed: callers do the work themselves. */
@@ -84,7 +88,7 @@ export class CryptoThread {
     if (!pending) return
     this.pending.delete(answer.seq)
     if (answer.error !== undefined) return pending.reject(new CryptoThreadError(`crypto thread: ${answer.error}`))
-    this.jobs++
+    this.done++
     pending.resolve(answer)
   }
 

@@ -11,7 +11,11 @@ export interface RedundancyScheme {
   readonly n: number
   /** Size of every shard for a chunk of dataLength bytes. */
   shardSize (dataLength: number): number
-  /** n shards, each shardSize(data.byteLength) bytes; index i is shard i of the stripe. */
+  /**
+   * n shards, each shardSize(data.byteLength) bytes; index i is shard i of the stripe. They are
+   * the caller's own, views of memory of their own (never data's): the caller may move it to
+   * another thread (ChunkWriter hashes big stripes on its crypto thread).
+   */
   encode (data: Uint8Array): Promise<Buffer[]>
   /**
    * encode without copying the data in: stripe is a new buffer of stripeBytes(dataLength) bytes
