@@ -159,21 +159,26 @@ export class FileContents {
   }
 
   async flush (fh: number): Promise<void> {
-    await this.closeWrites(this.files.handle(fh).file)
+    const { file, readOnly } = this.files.handle(fh)
+    await this.closeWrites(file, readOnly)
   }
 
   /**
    * A close: small leftovers are journaled and stored in the background (see WriteBehind), the
-   * rest is stored now. Either way it is recorded and survives kill -9 of the mount once this returns.
+   * rest is stored now. Either way it is recorded and survives kill -9 of the mount once this
+   * returns; but for a read-only handle's close, which acknowledges no data: what it records joins
+   * the batch, durable within batchMs as every metadata change (rsync closes each file twice, the
+   * second time after a fchmod on a read-only descriptor: that commit was a third of its commits).
    */
-  private async closeWrites (file: OpenFile): Promise<void> {
+  private async closeWrites (file: OpenFile, readOnly: boolean): Promise<void> {
     if (file.journaled) return // a close before this one journaled it all: it is being stored
     if (file.stage(this.writeBehindMax)) await this.behind.add(file)
     else await file.flush()
-    this.meta.keep() // the changes batched so far, this file's among them, survive a kill -9 from here
+    if (!readOnly) this.meta.keep() // the changes batched so far, this file's among them, survive a kill -9 from here
   }
 
   async release (fh: number): Promise<void> {
+    const { readOnly } = this.files.handle(fh)
     const file = this.files.close(fh)
     if (file.unlinked && file.handles === 0) {
       // The last close of a removed file: its data goes, its space returns.
@@ -183,7 +188,7 @@ export class FileContents {
       return
     }
     try {
-      await this.closeWrites(file)
+      await this.closeWrites(file, readOnly)
     } finally {
       this.files.releaseIfIdle(file)
     }

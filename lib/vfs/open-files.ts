@@ -4,7 +4,8 @@ import type { Inode } from '../meta/tree.ts'
 import type { OpenFile } from './open-file.ts'
 
 /** A handle the kernel holds on an open file, and where its next sequential read would start. */
-export interface Handle { file: OpenFile, nextRead: number }
+/** readOnly: opened O_RDONLY (nothing can be written through it: its close acknowledges no data). */
+export interface Handle { file: OpenFile, nextRead: number, readOnly: boolean }
 
 /**
  * The files this mount has open, or still stores after their last close (one OpenFile per inode,
@@ -40,11 +41,11 @@ export class OpenFiles {
   }
 
   /** A new handle on inode's file. */
-  open (inode: Inode): number {
+  open (inode: Inode, readOnly = false): number {
     const file = this.state(inode)
     file.handles++
     const fh = this.nextHandle++
-    this.handles.set(fh, { file, nextRead: 0 })
+    this.handles.set(fh, { file, nextRead: 0, readOnly })
     return fh
   }
 

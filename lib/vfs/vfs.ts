@@ -250,8 +250,9 @@ export class Vfs {
   async open (ino: Ino, flags: number): Promise<number> {
     const inode = this.inode(ino)
     if (inode.kind === Kind.Dir) throw errors.isDir(`inode ${ino}`)
-    const fh = this.files.open(inode)
-    if ((flags & constants.O_TRUNC) && (flags & 3) !== constants.O_RDONLY) await this.truncate(ino, 0)
+    const readOnly = (flags & 3) === constants.O_RDONLY
+    const fh = this.files.open(inode, readOnly)
+    if ((flags & constants.O_TRUNC) && !readOnly) await this.truncate(ino, 0)
     return fh
   }
 

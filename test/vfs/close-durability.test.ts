@@ -1,0 +1,66 @@
+// What a close makes durable. A close of a handle that could write commits the batch under way:
+// what it acknowledged survives a kill -9 of the mount from then on. A read-only handle's close
+// acknowledges no data and commits nothing (its changes join the batch, committed within batchMs).
+// "Committed" is read the way a kill -9 leaves it: by another connection to the database.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { constants } from 'node:fs'
+import Database from 'better-sqlite3'
+import { Vfs, ROOT } from '../../lib/vfs/vfs.ts'
+import { MetaStore } from '../../lib/meta/meta-store.ts'
+import { LocalShardNetwork } from '../helpers/local-network.ts'
+import { closeTestbed, openTestbed, testStorage } from '../helpers/vfs-testbed.ts'
+import type { Ino } from '../../lib/ports.ts'
+
+const me = { uid: 1000, gid: 1000 }
+
+describe('a close and the batch under way', () => {
+  let dir: string
+  let network: LocalShardNetwork
+  let meta: MetaStore
+  let batched: MetaStore
+  let vfs: Vfs
+  let committed: Database.Database
+
+  beforeEach(async () => {
+    ({ dir, network, meta } = await openTestbed('meshfs-close-durability-'))
+    // A batch that never commits by itself within the test: only closes commit it.
+    batched = MetaStore.open(join(dir, 'batched.db'), { durability: 'process', batchMs: 60_000, sealMs: 60_000 })
+    vfs = new Vfs({ meta: batched, storage: testStorage(network), chunkSize: 64 * 1024 })
+    committed = new Database(join(dir, 'batched.db'), { readonly: true })
+  })
+
+  afterEach(async () => {
+    committed.close()
+    await vfs.stop()
+    batched.close()
+    await closeTestbed({ dir, network, meta })
+  })
+
+  const committedMode = (ino: Ino) => (committed.prepare('SELECT mode FROM inodes WHERE ino = ?').pluck().get(ino) as number | undefined ?? -1) & 0o7777
+
+  it('commits at the close of a writable handle, not at a read-only one\'s', async () => {
+    const { inode, fh } = vfs.create(ROOT, 'file', 0o644, me)
+    await vfs.write(fh, Buffer.from('some bytes'), 0)
+    expect(committedMode(inode.ino)).toBe(-1 & 0o7777) // not yet committed: a kill -9 would lose it
+    await vfs.flush(fh)
+    await vfs.release(fh)
+    expect(committedMode(inode.ino)).toBe(0o644)
+    await vfs.fsyncdir() // stored and recorded: no longer in the write-behind journal
+
+    // rsync's second close: a fchmod on a descriptor opened read-only, then its close.
+    const reader = await vfs.open(inode.ino, constants.O_RDONLY)
+    await vfs.setattr(inode.ino, { mode: 0o600 })
+    await vfs.flush(reader)
+    await vfs.release(reader)
+    expect(vfs.getattr(inode.ino).mode & 0o7777).toBe(0o600)
+    expect(committedMode(inode.ino)).toBe(0o644) // in the batch, not yet committed
+
+    // A write through a writable handle, then its close: everything batched so far is committed.
+    const writer = await vfs.open(inode.ino, constants.O_RDWR)
+    await vfs.write(writer, Buffer.from('S'), 0)
+    await vfs.flush(writer)
+    expect(committedMode(inode.ino)).toBe(0o600)
+    await vfs.release(writer)
+  })
+})
