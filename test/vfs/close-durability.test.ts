@@ -8,33 +8,31 @@ import { constants } from 'node:fs'
 import Database from 'better-sqlite3'
 import { Vfs, ROOT } from '../../lib/vfs/vfs.ts'
 import { MetaStore } from '../../lib/meta/meta-store.ts'
-import { LocalShardNetwork } from '../helpers/local-network.ts'
-import { closeTestbed, openTestbed, testStorage } from '../helpers/vfs-testbed.ts'
+import { closeTestbed, openTestbed, testStorage, type Testbed } from '../helpers/vfs-testbed.ts'
 import type { Ino } from '../../lib/ports.ts'
 
 const me = { uid: 1000, gid: 1000 }
 
 describe('a close and the batch under way', () => {
-  let dir: string
-  let network: LocalShardNetwork
-  let meta: MetaStore
+  let bed: Testbed
   let batched: MetaStore
   let vfs: Vfs
   let committed: Database.Database
 
   beforeEach(async () => {
-    ({ dir, network, meta } = await openTestbed('meshfs-close-durability-'))
+    bed = await openTestbed('meshfs-close-durability-')
     // A batch that never commits by itself within the test: only closes commit it.
-    batched = MetaStore.open(join(dir, 'batched.db'), { durability: 'process', batchMs: 60_000, sealMs: 60_000 })
-    vfs = new Vfs({ meta: batched, storage: testStorage(network), chunkSize: 64 * 1024 })
-    committed = new Database(join(dir, 'batched.db'), { readonly: true })
+    const path = join(bed.dir, 'batched.db')
+    batched = MetaStore.open(path, { durability: 'process', batchMs: 60_000, sealMs: 60_000 })
+    vfs = new Vfs({ meta: batched, storage: testStorage(bed.network), chunkSize: 64 * 1024 })
+    committed = new Database(path, { readonly: true })
   })
 
   afterEach(async () => {
     committed.close()
     await vfs.stop()
     batched.close()
-    await closeTestbed({ dir, network, meta })
+    await closeTestbed(bed)
   })
 
   const committedMode = (ino: Ino) => (committed.prepare('SELECT mode FROM inodes WHERE ino = ?').pluck().get(ino) as number | undefined ?? -1) & 0o7777
