@@ -171,7 +171,10 @@ export class FileContents {
    * second time after a fchmod on a read-only descriptor: that commit was a third of its commits).
    */
   private async closeWrites (file: OpenFile, readOnly: boolean): Promise<void> {
-    if (file.journaled) return // a close before this one journaled it all: it is being stored
+    if (file.journaled) { // a close before this one journaled it all: it is being stored
+      if (!readOnly) this.meta.keep() // (that close may have been a read-only one, which did not commit)
+      return
+    }
     if (file.stage(this.writeBehindMax)) await this.behind.add(file)
     else await file.flush()
     if (!readOnly) this.meta.keep() // the changes batched so far, this file's among them, survive a kill -9 from here

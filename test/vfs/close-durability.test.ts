@@ -61,4 +61,21 @@ describe('a close and the batch under way', () => {
     expect(committedMode(inode.ino)).toBe(0o600)
     await vfs.release(writer)
   })
+
+  it('commits at a writable handle\'s close what a read-only handle\'s close journaled before it', async () => {
+    const { inode, fh: writer } = vfs.create(ROOT, 'shared', 0o644, me)
+    await vfs.flush(writer) // the create, committed
+    await vfs.write(writer, Buffer.alloc(5000, 7), 0)
+    vfs.create(ROOT, 'another', 0o644, me) // a change in the batch: a journal entry now joins its transaction
+    // Another descriptor, read-only, closes first: the file's data is journaled, not committed.
+    const reader = await vfs.open(inode.ino, constants.O_RDONLY)
+    await vfs.flush(reader)
+    await vfs.release(reader)
+    const journaled = () => committed.prepare('SELECT count(*) FROM staged WHERE ino = ?').pluck().get(inode.ino) as number
+    expect(journaled()).toBe(0)
+    // The writer's close acknowledges its data: from here it survives a kill -9.
+    await vfs.flush(writer)
+    expect(journaled()).toBe(1)
+    await vfs.release(writer)
+  })
 })
