@@ -166,18 +166,21 @@ export class FileContents {
   /**
    * A close: small leftovers are journaled and stored in the background (see WriteBehind), the
    * rest is stored now. Either way it is recorded and survives kill -9 of the mount once this
-   * returns; but for a read-only handle's close, which acknowledges no data: what it records joins
-   * the batch, durable within batchMs as every metadata change (rsync closes each file twice, the
-   * second time after a fchmod on a read-only descriptor: that commit was a third of its commits).
+   * returns. A read-only descriptor's close acknowledges no data: it leaves the data of the
+   * others to their own closes, and as the file's last handle records what is pending (a truncate
+   * by path, say) in the batch, durable within batchMs as every metadata change. (rsync closes
+   * each file twice, the second time after a fchmod on a descriptor opened read-only: that close's
+   * commit was a third of its commits.)
    */
   private async closeWrites (file: OpenFile, readOnly: boolean): Promise<void> {
-    if (file.journaled) { // a close before this one journaled it all: it is being stored
-      if (!readOnly) this.meta.keep() // (that close may have been a read-only one, which did not commit)
+    if (file.journaled) return // a close before this one journaled it all: it is being stored
+    if (readOnly) {
+      if (file.handles === 0) await file.flush()
       return
     }
     if (file.stage(this.writeBehindMax)) await this.behind.add(file)
     else await file.flush()
-    if (!readOnly) this.meta.keep() // the changes batched so far, this file's among them, survive a kill -9 from here
+    this.meta.keep() // the changes batched so far, this file's among them, survive a kill -9 from here
   }
 
   async release (fh: number): Promise<void> {
