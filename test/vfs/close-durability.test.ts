@@ -62,12 +62,12 @@ describe('a close and the batch under way', () => {
     await vfs.release(writer)
   })
 
-  it('commits at a writable handle\'s close what a read-only handle\'s close journaled before it', async () => {
+  it('commits a writer\'s data at its own close when a read-only descriptor on the file closed first', async () => {
     const { inode, fh: writer } = vfs.create(ROOT, 'shared', 0o644, me)
     await vfs.flush(writer) // the create, committed
     await vfs.write(writer, Buffer.alloc(5000, 7), 0)
     vfs.create(ROOT, 'another', 0o644, me) // a change in the batch: a journal entry now joins its transaction
-    // Another descriptor, read-only, closes first: the file's data is journaled, not committed.
+    // Another descriptor, read-only, closes first: it leaves the writer's data to the writer's close.
     const reader = await vfs.open(inode.ino, constants.O_RDONLY)
     await vfs.flush(reader)
     await vfs.release(reader)
