@@ -2,6 +2,9 @@ import { LRUCache } from 'lru-cache'
 import type { ChunkStorage } from '../data/chunk-service.ts'
 import type { SpillFile } from './spill-file.ts'
 
+/** Chunks being written to the spill file at once (each held in memory until it is there). */
+const MAX_SPILLING = 8
+
 /**
  * Plaintext chunks by reference, bounded by bytes, less what `reserved` says others hold (the
  * chunks being written share the memory). Concurrent reads of one chunk share one fetch; written
@@ -9,9 +12,6 @@ import type { SpillFile } from './spill-file.ts'
  * the memory lets go of move to the spill file, if there is one, while it has room (modified
  * chunks take it first): read from the local disk instead of the mesh next time.
  */
-/** Chunks being written to the spill file at once (each held in memory until it is there). */
-const MAX_SPILLING = 8
-
 export class ChunkCache {
   private readonly cache: LRUCache<string, Buffer>
   private readonly fetching = new Map<string, Promise<Buffer>>()

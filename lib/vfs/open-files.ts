@@ -3,8 +3,10 @@ import type { Ino } from '../ports.ts'
 import type { Inode } from '../meta/tree.ts'
 import type { OpenFile } from './open-file.ts'
 
-/** A handle the kernel holds on an open file, and where its next sequential read would start. */
-/** readOnly: opened O_RDONLY (nothing can be written through it: its close acknowledges no data). */
+/**
+ * A handle the kernel holds on an open file, and where its next sequential read would start;
+ * readOnly: opened O_RDONLY (nothing can be written through it: its close acknowledges no data).
+ */
 export interface Handle { file: OpenFile, nextRead: number, readOnly: boolean }
 
 /**

@@ -71,15 +71,8 @@ export class SpillFile {
     if (slot === null) return null
     this.writing++
     try {
-      for (let done = 0; done < chunk.byteLength;) {
-        done += (await writeAsync(this.fd, chunk, done, chunk.byteLength - done, slot * this.slotBytes + done)).bytesWritten
-      }
-      if (chunk.byteLength < this.slotBytes) {
-        const zeros = Buffer.alloc(this.slotBytes - chunk.byteLength)
-        for (let done = 0; done < zeros.byteLength;) {
-          done += (await writeAsync(this.fd, zeros, done, zeros.byteLength - done, slot * this.slotBytes + chunk.byteLength + done)).bytesWritten
-        }
-      }
+      await this.writeAllInBackground(slot, chunk, 0)
+      if (chunk.byteLength < this.slotBytes) await this.writeAllInBackground(slot, Buffer.alloc(this.slotBytes - chunk.byteLength), chunk.byteLength)
       if (this.used * this.slotBytes <= this.maxBytes) return slot
       this.release(slot) // a put() took the room meanwhile
       return null
@@ -147,5 +140,10 @@ export class SpillFile {
   private writeAll (slot: number, data: Uint8Array, offset: number): void {
     let done = 0
     while (done < data.byteLength) done += writeSync(this.fd, data, done, data.byteLength - done, slot * this.slotBytes + offset + done)
+  }
+
+  private async writeAllInBackground (slot: number, data: Uint8Array, offset: number): Promise<void> {
+    let done = 0
+    while (done < data.byteLength) done += (await writeAsync(this.fd, data, done, data.byteLength - done, slot * this.slotBytes + offset + done)).bytesWritten
   }
 }
