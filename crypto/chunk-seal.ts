@@ -59,7 +59,7 @@ export function sealChunk (contentKey: Uint8Array, id: Uint8Array, plaintext: Ui
   checkLength('content key', contentKey, KEY_BYTES)
   checkLength('chunk id', id, CHUNK_ID_BYTES)
   const length = plaintext.byteLength + SEAL_OVERHEAD
-  if (into && into.byteLength < length) throw new RangeError(`a sealed chunk of ${length} bytes does not fit in ${into.byteLength}`)
+  if (into) checkRoom(into, length)
   return encrypt(contentKey, chunkNonce(contentKey, id), plaintext, id, into?.subarray(0, length))
 }
 
@@ -71,7 +71,7 @@ export function sealChunk (contentKey: Uint8Array, id: Uint8Array, plaintext: Ui
 export async function sealChunkOnThread (thread: CryptoThread, keys: { contentKey: Uint8Array, chunkIdKey: Uint8Array }, stripe: Buffer, length: number): Promise<{ id: Buffer, stripe: Buffer }> {
   checkLength('content key', keys.contentKey, KEY_BYTES)
   checkLength('chunk-id key', keys.chunkIdKey, KEY_BYTES)
-  if (stripe.byteLength < length + SEAL_OVERHEAD) throw new RangeError(`a sealed chunk of ${length + SEAL_OVERHEAD} bytes does not fit in ${stripe.byteLength}`)
+  checkRoom(stripe, length + SEAL_OVERHEAD)
   const hashed = await thread.hash(stripe, [[0, length]], { key: keys.chunkIdKey, prefix: domainPrefix(CHUNK_ID_DOMAIN) })
   const id = hashed.hashes[0]!
   return { id, stripe: await thread.seal(hashed.buffer, length, keys.contentKey, chunkNonce(keys.contentKey, id), id) }
@@ -138,6 +138,11 @@ function decrypt (key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad
   } catch {
     return null // libsodium checks the tag before it writes any plaintext (and zeroes out)
   }
+}
+
+/** A buffer a sealed chunk of length bytes is written into must hold it. */
+function checkRoom (into: Uint8Array, length: number): void {
+  if (into.byteLength < length) throw new RangeError(`a sealed chunk of ${length} bytes does not fit in ${into.byteLength}`)
 }
 
 function checkLength (what: string, bytes: Uint8Array, want: number): void {

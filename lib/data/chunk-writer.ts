@@ -130,19 +130,10 @@ export class ChunkWriter {
       const sealed = await sealChunkOnThread(thread, { contentKey: this.contentKey, chunkIdKey: this.chunkIdKey }, stripe, plaintext.byteLength)
       id = sealed.id.toString('hex') as ChunkId
       shards = () => scheme.encodeStripe!(sealed.stripe, sealedSize)
-    } else if (scheme.encodeStripe && scheme.stripeBytes) {
-      // Sealed where it is encoded: the stripe's data shards are the sealed chunk, not a copy of it.
-      const idBytes = chunkId(this.chunkIdKey, plaintext)
-      id = idBytes.toString('hex') as ChunkId
-      shards = () => {
-        const stripe = Buffer.allocUnsafeSlow(scheme.stripeBytes!(sealedSize))
-        sealChunk(this.contentKey, idBytes, plaintext, stripe)
-        return scheme.encodeStripe!(stripe, sealedSize)
-      }
     } else {
       const idBytes = chunkId(this.chunkIdKey, plaintext)
       id = idBytes.toString('hex') as ChunkId
-      shards = () => scheme.encode(sealChunk(this.contentKey, idBytes, plaintext))
+      shards = () => this.sealAndEncode(idBytes, plaintext)
     }
     await this.guard?.hold(id)
     try {
@@ -157,17 +148,28 @@ export class ChunkWriter {
     }
   }
 
+  /** The chunk sealed (in line) and encoded; where the scheme can, sealed where it is encoded: no copy of it there. */
+  private async sealAndEncode (id: Buffer, plaintext: Uint8Array): Promise<Buffer[]> {
+    const { scheme } = this
+    if (!scheme.encodeStripe || !scheme.stripeBytes) return await scheme.encode(sealChunk(this.contentKey, id, plaintext))
+    const sealedSize = plaintext.byteLength + SEAL_OVERHEAD
+    const stripe = Buffer.allocUnsafeSlow(scheme.stripeBytes(sealedSize))
+    sealChunk(this.contentKey, id, plaintext, stripe)
+    return await scheme.encodeStripe(stripe, sealedSize)
+  }
+
   /**
    * Stores bytes (a sealed chunk, or a pack of them) as the stripe id: encodes them into n shards,
    * places them by the id and puts them. Returns where the shards went. The caller holds id in
    * the guard (shards of an identical stripe being reclaimed must not vanish under this one).
    */
   async storeStripe (id: ChunkId, bytes: Uint8Array, what: string, signal?: AbortSignal): Promise<ShardLocation[]> {
+    const store = async () => await this.putStripe(id, await this.scheme.encode(bytes), bytes.byteLength, what, signal)
     try {
-      return await this.putStripe(id, await this.scheme.encode(bytes), bytes.byteLength, what, signal)
+      return await store()
     } catch (err) {
       if (!(err instanceof CryptoThreadError) || this.thread?.usable !== false) throw err
-      return await this.putStripe(id, await this.scheme.encode(bytes), bytes.byteLength, what, signal) // in line now
+      return await store() // the crypto thread ended under it: in line now (bytes are still here)
     }
   }
 

@@ -32,7 +32,7 @@ export class ChunkCache {
 
   async get (ref: Buffer): Promise<Buffer> {
     const key = ref.toString('base64')
-    const hit = this.cache.get(key) ?? this.spilling.get(key) ?? this.fromDisk(key)
+    const hit = this.held(key) ?? this.fromDisk(key)
     if (hit) return hit
     let pending = this.fetching.get(key)
     if (!pending) {
@@ -52,7 +52,7 @@ export class ChunkCache {
    */
   copyOut (ref: Buffer, from: number, to: number, out: Buffer, outOffset: number): boolean {
     const key = ref.toString('base64')
-    const chunk = this.cache.get(key) ?? this.spilling.get(key)
+    const chunk = this.held(key)
     if (chunk) {
       copyRange(chunk, from, to, out, outOffset)
       return true
@@ -69,7 +69,7 @@ export class ChunkCache {
    */
   async inMemory (ref: Buffer): Promise<Buffer | null> {
     const key = ref.toString('base64')
-    const hit = this.cache.get(key) ?? this.spilling.get(key)
+    const hit = this.held(key)
     if (hit) return hit
     return this.onDisk.has(key) ? null : await this.get(ref)
   }
@@ -128,6 +128,11 @@ export class ChunkCache {
       if (wanted && !this.onDisk.has(key)) this.onDisk.set(key, slot)
       else disk.file.release(slot)
     })
+  }
+
+  /** The chunk in memory: cached, or on its way to the spill file. */
+  private held (key: string): Buffer | undefined {
+    return this.cache.get(key) ?? this.spilling.get(key)
   }
 
   /** A chunk from the spill file, back in memory (it stays on disk too: it never changes). */
