@@ -1,5 +1,6 @@
 // Profiles a meshfs mount process (node --cpu-prof) during one workload, over 5 storage peers
-// on a local testnet, and prints where its time went (bench/profile-top.ts).
+// on a local testnet, and prints where its time went (bench/profile-top.ts) and how long the mount
+// took to answer each kind of kernel request (its SIGUSR2 report).
 //   node --import tsx bench/profile-mount.ts tar|rsync|rm|du|walk|write|read|random [N] [-- mount args...]
 // tar: tar -x of N small files (default 2,000); rsync: rsync -a of them; rm, du: rm -rf and du -s of such a tree (made by
 // a mount not profiled); walk: find, then du of it (as the benchmark runs them); random: 4 KiB
@@ -136,7 +137,20 @@ try {
   const threadsAfter = await threadCpu(mountPid())
   console.log('the mount\'s threads (CPU seconds): ' + [...threadsAfter].map(([name, s]) => [name, s - (threadsBefore.get(name) ?? 0)] as const)
     .filter(([, s]) => s >= 0.05).sort((a, b) => b[1] - a[1]).map(([name, s]) => `${name} ${s.toFixed(1)}`).join(', '))
+  // The mount's answer times per kind of request (its SIGUSR2 report): what the workload waited for.
+  const requests = waitForLine(child!, /stats: kernel requests answered[^:]*: (.*)\n/, 10_000)
+  child!.kill('SIGUSR2')
+  console.log(`kernel requests (count x mean time to answer):\n  ${(await requests)[1]!.split(/, (?=[A-Z])/).join('\n  ')}`)
   await unmount()
+  if (!process.env.MESHFS_NO_PROFILE) await printProfiles()
+} finally {
+  await unmount()
+  await mesh.stop()
+  await rm(work, { recursive: true, force: true })
+}
+
+/** The mount's profile (kept in .bench), and a storage peer's with MESHFS_PROFILE_DIR. */
+async function printProfiles (): Promise<void> {
   const files = await readdir(profiles)
   const sized = await Promise.all(files.map(async (f) => ({ f, size: (await stat(join(profiles, f))).size })))
   const main = join(profiles, sized.sort((a, b) => b.size - a.size)[0]!.f) // the main thread's
@@ -155,8 +169,4 @@ try {
       printProfile(join(peerProfiles, first), 30)
     }
   }
-} finally {
-  await unmount()
-  await mesh.stop()
-  await rm(work, { recursive: true, force: true })
 }

@@ -205,7 +205,7 @@ export async function mountCommand (argv: string[]): Promise<void> {
     })()
   }
   // kill -USR2 <pid> prints how responsive the process stayed (every FUSE request is answered on
-  // this one JavaScript thread), then starts a new measurement.
+  // this one JavaScript thread) and how long each kind of request took, then starts a new measurement.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 })
   loopDelay.enable()
   process.on('SIGUSR2', () => {
@@ -213,7 +213,9 @@ export async function mountCommand (argv: string[]): Promise<void> {
     const ms = (ns: number) => Math.max(0, (ns - 10e6) / 1e6).toFixed(1)
     say(`stats: event-loop lateness p50 ${ms(loopDelay.percentile(50))} ms, p99 ${ms(loopDelay.percentile(99))} ms, max ${ms(loopDelay.max)} ms; ` +
       `${memoryLine()}, free heap returned ${freeMemory.stats.releases} times (${formatSize(freeMemory.stats.releasedBytes)}); chunks stored ${storage.writer.stats.chunksWritten} (and ${storage.packStats.chunksPacked} in ${storage.packStats.packsWritten} packs), read from the mesh ${storage.reader.stats.chunksRead} (since start); spilled now ${formatSize(vfs?.spilledBytes ?? 0)}`)
+    say(`stats: kernel requests answered (count x mean time from arrival to answer, since the last report): ${fuse.requestTimes.line()}`)
     loopDelay.reset()
+    fuse.requestTimes.reset()
   })
   process.once('SIGINT', () => stop('SIGINT'))
   process.once('SIGTERM', () => stop('SIGTERM'))

@@ -7,6 +7,7 @@ import { toErrno } from './errno.ts'
 import { FuseOp, SetAttr, type MeshFuseBinding, type MountHandle } from './native.ts'
 import { STAT_FIELDS, writeStat } from './stat.ts'
 import { DirListing } from './dir-listing.ts'
+import { RequestTimes } from './request-times.ts'
 
 const RENAME_NOREPLACE = 1
 const { EIO, ENOSPC, ENODATA } = osConstants.errno
@@ -32,6 +33,8 @@ export class FuseAdapter {
   private inFlight = 0
   private readonly endedCallbacks: Array<() => void> = []
   ended = false
+  /** How long each kind of request took to answer (see RequestTimes). */
+  readonly times = new RequestTimes()
 
   constructor (private readonly vfs: FileSystemApi, private readonly native: MeshFuseBinding, opts: FuseAdapterOptions = {}) {
     this.cacheSeconds = opts.cacheSeconds ?? 1
@@ -57,15 +60,23 @@ export class FuseAdapter {
       return
     }
     this.inFlight++
+    const started = performance.now()
     let work: void | Promise<void>
     try {
       work = this.dispatch(op, req, ino as Ino, { uid, gid }, a, b, c, d)
     } catch (err) {
       this.fail(op, req, err)
+      this.times.record(op, started)
       return
     }
     // Every path answers through done() or fail(), which count the request as answered.
-    if (work) work.catch((err: unknown) => this.fail(op, req, err))
+    if (!work) this.times.record(op, started)
+    else {
+      work.then(() => this.times.record(op, started), (err: unknown) => {
+        this.fail(op, req, err)
+        this.times.record(op, started)
+      })
+    }
   }
 
   private dispatch (op: FuseOp, req: number, ino: Ino, caller: { uid: number, gid: number },

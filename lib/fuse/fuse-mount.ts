@@ -1,6 +1,7 @@
 import { stat, writeFile } from 'node:fs/promises'
 import type { FileSystemApi } from '../vfs/vfs.ts'
 import { FuseAdapter } from './fuse-adapter.ts'
+import type { RequestTimes } from './request-times.ts'
 import { loadBinding, type KernelLimits, type MeshFuseBinding, type MountHandle } from './native.ts'
 
 /**
@@ -59,6 +60,9 @@ export class FuseMount {
       return `read-ahead left at the kernel default (${(err as NodeJS.ErrnoException).code ?? String(err)})`
     }
   }
+
+  /** How long each kind of kernel request took to answer. */
+  get requestTimes (): RequestTimes { return this.adapter.times }
 
   /** True once the kernel has let go of the mount (unmount() here, or fusermount -u / umount). */
   get ended (): boolean { return this.adapter.ended }

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TestMesh, sh, type MountProcess } from '../helpers/mesh-mount.ts'
-import { runMeshfs } from '../helpers/peer-process.ts'
+import { runMeshfs, waitForLine } from '../helpers/peer-process.ts'
 import { makeLinkTree, makeTree } from '../helpers/source-tree.ts'
 import { manifest, without } from '../helpers/tree-manifest.ts'
 import { shardFiles } from '../helpers/faults.ts'
@@ -76,6 +76,13 @@ describe('meshfs mount: everyday tools over 5 storage peers, rs:3+2', () => {
     } finally {
       await rm(ref, { recursive: true, force: true })
     }
+
+    // kill -USR2: the mount tells how long it took to answer each kind of request (rsync's renames among them).
+    const report = waitForLine(mount.process, /kernel requests answered[^:]*: (.*)\n/, 10_000)
+    mount.process.kill('SIGUSR2')
+    const kinds = (await report)[1]!
+    expect(kinds).toMatch(/Create \d+ x \d+ us \(max \d+\.\d ms\)/)
+    expect(kinds).toMatch(/Rename \d+ x \d+ us/)
 
     const before = await manifest(mnt)
     expect(await mount.stop()).toBe(0)
