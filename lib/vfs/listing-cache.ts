@@ -18,10 +18,18 @@ export interface ListingCacheOptions {
   maxEntries?: number
   /** Subdirectories of a listing listed ahead, in idle time. */
   prefetch?: number
+  /** The clock, in ms (tests). */
+  now?: () => number
 }
 
 /** Listings are not made ahead for this long after a change dropped the kept ones. */
 const CHANGING_MS = 1000
+
+interface Kept {
+  entries: ListedEntry[]
+  /** Its subdirectories were listed ahead (or queued for it). */
+  ahead: boolean
+}
 
 /**
  * Directory listings, kept while nothing changed: find then du list every directory twice. A
@@ -29,47 +37,61 @@ const CHANGING_MS = 1000
  * ls -R, rsync) open them next: the walk then finds them ready.
  */
 export class ListingCache {
-  private readonly kept: LRUCache<Ino, { entries: ListedEntry[] }>
+  private readonly kept: LRUCache<Ino, Kept>
   private at = -1
   private readonly ahead: Ino[] = []
   private scheduled = false
-  /** When kept listings were last dropped because the tree changed. */
+  /** When a listing last found the tree changed since the one just before it. */
   private changedAt = -Infinity
+  /** When the stamp was last read (a listing asked for). */
+  private lookedAt = -Infinity
+  private readonly now: () => number
 
   constructor (private readonly opts: ListingCacheOptions) {
     this.kept = new LRUCache({ maxSize: opts.maxEntries ?? 16_384, sizeCalculation: (l) => l.entries.length + 1 })
+    this.now = opts.now ?? (() => performance.now())
   }
 
   /** The entries of dir (callers must not modify them). */
   list (dir: Ino): readonly ListedEntry[] {
     if (!this.current()) return this.opts.list(dir)
-    const kept = this.kept.get(dir)
-    if (kept) return kept.entries
-    const entries = this.opts.list(dir)
-    this.kept.set(dir, { entries })
-    this.listAhead(entries)
-    return entries
+    let kept = this.kept.get(dir)
+    if (!kept) {
+      kept = { entries: this.opts.list(dir), ahead: false }
+      this.kept.set(dir, kept)
+    }
+    // Also for a listing made ahead: a walk then keeps one level ahead of itself all the way down.
+    if (!kept.ahead) this.listAhead(kept)
+    return kept.entries
   }
 
   /** True when kept listings are still valid (clears them when not). */
   private current (): boolean {
     const at = this.opts.stamp()
+    const now = this.now()
     if (at !== this.at) {
-      if (this.kept.size > 0) this.changedAt = performance.now()
+      // Changed since a listing made just before: the tree is being changed under a walk (an rm
+      // -rf). A change before a quiet while (the rsync that a find follows) is not that.
+      if (this.kept.size > 0 && now - this.lookedAt < CHANGING_MS) this.changedAt = now
       this.kept.clear()
       this.ahead.length = 0
       this.at = at
     }
+    this.lookedAt = now
     return at >= 0
   }
 
-  private listAhead (entries: ListedEntry[]): void {
+  private listAhead (kept: Kept): void {
     // A tree being changed (an rm -rf, a tar -x) drops what was listed ahead before the walk gets there.
-    if (performance.now() - this.changedAt < CHANGING_MS) return
+    if (this.now() - this.changedAt < CHANGING_MS) return
+    kept.ahead = true
+    const { entries } = kept
     const max = this.opts.prefetch ?? 32
-    for (let i = 0, n = 0; i < entries.length && n < max; i++) {
-      if (entries[i]!.kind === Kind.Dir) { this.ahead.push(entries[i]!.ino); n++ }
-    }
+    const dirs: Ino[] = []
+    for (let i = 0; i < entries.length && dirs.length < max; i++) if (entries[i]!.kind === Kind.Dir) dirs.push(entries[i]!.ino)
+    // Taken from the end: the directory just opened comes first, its first subdirectory first
+    // (walks go depth first).
+    for (let i = dirs.length - 1; i >= 0; i--) this.ahead.push(dirs[i]!)
     this.schedule()
   }
 
@@ -79,12 +101,14 @@ export class ListingCache {
     this.scheduled = true
     setImmediate(() => {
       this.scheduled = false
-      const dir = this.ahead.shift()
-      if (dir === undefined || !this.current() || this.kept.has(dir)) return this.schedule()
+      const dir = this.ahead.pop()
       try {
-        this.kept.set(dir, { entries: this.opts.list(dir) }) // not listed ahead in turn: one level at a time
+        if (dir !== undefined && this.current() && !this.kept.has(dir)) {
+          this.kept.set(dir, { entries: this.opts.list(dir), ahead: false }) // its own subdirectories once the walk opens it
+        }
       } catch {
-        // Removed meanwhile: the walk will say so itself.
+        // Removed meanwhile (the walk will say so itself), or the database closed under a stopping mount.
+        return
       }
       this.schedule()
     })

@@ -240,8 +240,20 @@ describe('Vfs', () => {
     expect(queried).toEqual([ROOT])
     for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
     expect(queried).toEqual([ROOT, ...subs.map((s) => s.ino)]) // one level only: not "inner"
-    expect(vfs.readdir(subs[1]!.ino).map((e) => e.name.toString())).toEqual(['inner'])
+    const inner = vfs.readdir(subs[1]!.ino)
+    expect(inner.map((e) => e.name.toString())).toEqual(['inner'])
     expect(queried).toHaveLength(4) // ready when the walk came
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+    expect(queried).toEqual([ROOT, ...subs.map((s) => s.ino), inner[0]!.ino]) // the walk opened y: its subdirectory next
+  })
+
+  it('stops listing ahead once the database is closed (a mount stopping under a walk)', async () => {
+    const subs = ['x', 'y', 'z'].map((name) => vfs.mkdir(ROOT, name, 0o755, me))
+    vfs.readdir(ROOT) // x, y and z are queued
+    meta.close()
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve)) // nothing thrown from the queue
+    meta = MetaStore.open(join(dir, 'meta.db')) // (for afterEach to close)
+    expect(meta.readdir(ROOT).map((e) => e.ino)).toEqual(subs.map((s) => s.ino))
   })
 
   it('records mode, owner and times set while a file is written with the write, in one change (tar: write, utimens, fchown, fchmod, close)', async () => {
