@@ -10,7 +10,11 @@ import { SCHEMA } from './schema.ts'
 export function upgradeSchema (db: Database.Database): void {
   const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'oplog'").all()
   if (tables.length > 0) throw errors.badArgument('metadata database was made by an older meshfs (schema 1, one writer): move it away to start afresh')
-  db.exec(SCHEMA)
+  db.transaction(() => {
+    db.exec(SCHEMA)
+    // The inode count the triggers keep from here on starts from the rows there are (a new store: none).
+    db.exec("INSERT OR IGNORE INTO counts (name, n) SELECT 'inodes', count(*) FROM inodes")
+  })()
   // Shard locations of a store from before they kept the time of their record: rebuilt from the logs.
   const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('locations')").all().map((c) => c.name)
   if (!columns.includes('ms')) {

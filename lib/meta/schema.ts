@@ -46,6 +46,9 @@ CREATE TABLE IF NOT EXISTS kept_ops (
 CREATE TABLE IF NOT EXISTS xattrs (
   ino INTEGER NOT NULL, name TEXT NOT NULL, value BLOB NOT NULL,
   PRIMARY KEY (ino, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS inode_added AFTER INSERT ON inodes BEGIN UPDATE counts SET n = n + 1 WHERE name = 'inodes'; END;
+CREATE TRIGGER IF NOT EXISTS inode_removed AFTER DELETE ON inodes BEGIN UPDATE counts SET n = n - 1 WHERE name = 'inodes'; END;
 `
 
 // detached: files and directories removed from the tree but kept until every writer has gone past
@@ -57,6 +60,9 @@ CREATE TABLE IF NOT EXISTS xattrs (
 // locations: where shards of a stripe moved (records written by storage peers); per slot the
 // record with the latest HLC wins, so they apply in any order (no replay when one comes late).
 // kept_ops: local ops committed but not yet sealed into the log (lib/meta/kept-ops.ts).
+// counts: the number of inodes, kept by triggers in the transactions that change it: statfs
+// (df, and find, whose fts asks once) counted every row, a scan of the whole table on the
+// mount's only thread (23 ms after the page cache was dropped, with 20,000 files).
 // released: chunk references that left the tree (deleted, truncated or overwritten files); the
 // reclaimer deletes their shards once no reference to the same chunk is left, then the row. A
 // queue in the order of release: keyed by the reference itself (hundreds of bytes, random), each

@@ -59,7 +59,7 @@ export function treeQueries (db: Database.Database) {
     xattrNames: db.prepare<[number], { name: string }>('SELECT name FROM xattrs WHERE ino = ? ORDER BY name'),
     xattrBytes: db.prepare<[number], { names: number | null, total: number | null }>(
       'SELECT sum(length(CAST(name AS BLOB)) + 1) AS names, sum(length(CAST(name AS BLOB)) + length(value)) AS total FROM xattrs WHERE ino = ?'),
-    counts: db.prepare<[], { inodes: number }>('SELECT count(*) AS inodes FROM inodes'),
+    counts: db.prepare<[], { inodes: number }>("SELECT n AS inodes FROM counts WHERE name = 'inodes'"),
     inoOf: db.prepare<[Buffer], { ino: number }>('SELECT ino FROM files WHERE fid = ?'),
     fidOf: db.prepare<[number], { fid: Buffer }>('SELECT fid FROM files WHERE ino = ?'),
     // A file id's inode, if it exists, in one query (an applied op looks its file up this way).

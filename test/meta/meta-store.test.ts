@@ -233,6 +233,44 @@ describe('a metadata database from an earlier version', () => {
     }
   })
 
+  it('counts its inodes (statfs) as they come and go: purge, replay, and a store from before the count', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'meshfs-meta-count-'))
+    const path = join(root, 'meta.db')
+    let meta = MetaStore.open(path)
+    const rows = () => {
+      const db = new Database(path, { readonly: true })
+      try { return db.prepare<[], { n: number }>('SELECT count(*) AS n FROM inodes').get()!.n } finally { db.close() }
+    }
+    expect(meta.inodeCount()).toBe(1) // the root
+    const d = meta.create(ROOT, 'd', dir)
+    for (let i = 0; i < 5; i++) meta.create(d.ino, `f${i}`, file)
+    meta.link(meta.lookup(d.ino, 'f4').ino, ROOT, 'hard') // a second name: no new inode
+    expect(meta.inodeCount()).toBe(7)
+    meta.remove(d.ino, 'f0', { dir: false })
+    meta.remove(d.ino, 'f1', { dir: false })
+    meta.remove(d.ino, 'f4', { dir: false }) // still named 'hard'
+    await new Promise((resolve) => setTimeout(resolve, 50)) // the batch commits, and purges
+    expect(rows()).toBe(5)
+    expect(meta.inodeCount()).toBe(5)
+    const db0 = new Database(path, { readonly: true }) // kept in a row, not counted at each statfs
+    expect(db0.prepare("SELECT n FROM counts WHERE name = 'inodes'").pluck().get()).toBe(5)
+    db0.close()
+    meta.replay()
+    expect(meta.inodeCount()).toBe(rows())
+    meta.close()
+    // A store an earlier meshfs made has neither the count nor its triggers: both come with the next open.
+    const db = new Database(path)
+    db.exec('DROP TRIGGER inode_added; DROP TRIGGER inode_removed; DROP TABLE counts')
+    db.close()
+    meta = MetaStore.open(path)
+    expect(meta.inodeCount()).toBe(5)
+    meta.create(ROOT, 'after', file)
+    expect(meta.inodeCount()).toBe(6)
+    expect(rows()).toBe(6)
+    meta.close()
+    await rm(root, { recursive: true, force: true })
+  })
+
   it('keeps the released references of a store from before they were a queue, and queues new ones after them', async () => {
     const root = await mkdtemp(join(tmpdir(), 'meshfs-meta-old-'))
     const path = join(root, 'meta.db')
