@@ -22,7 +22,10 @@ export interface ListingCacheOptions {
   now?: () => number
 }
 
-/** Listings are not made ahead for this long after a change dropped the kept ones. */
+/**
+ * Listings are not made ahead for this long after a listing found the tree changed since the one
+ * made less than this before it (the tree is being changed under a walk).
+ */
 const CHANGING_MS = 1000
 
 interface Kept {
