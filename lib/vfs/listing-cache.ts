@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache'
+import { isMeshError } from '../errors.ts'
 import { Kind } from '../meta/ops.ts'
 import type { Ino } from '../ports.ts'
 import type { Stat } from './vfs.ts'
@@ -109,9 +110,10 @@ export class ListingCache {
         if (dir !== undefined && this.current() && !this.kept.has(dir)) {
           this.kept.set(dir, { entries: this.opts.list(dir), ahead: false }) // its own subdirectories once the walk opens it
         }
-      } catch {
-        // Removed meanwhile (the walk will say so itself), or the database closed under a stopping mount.
-        return
+      } catch (err) {
+        // Removed meanwhile: the walk will say so itself. Anything else (the database closed
+        // under a stopping mount) ends listing ahead.
+        if (!isMeshError(err)) return
       }
       this.schedule()
     })

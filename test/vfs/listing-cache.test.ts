@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import { ListingCache, type ListedEntry } from '../../lib/vfs/listing-cache.ts'
 import { Kind } from '../../lib/meta/ops.ts'
+import { errors } from '../../lib/errors.ts'
 import type { Ino } from '../../lib/ports.ts'
 import type { Stat } from '../../lib/vfs/vfs.ts'
 
@@ -15,11 +16,13 @@ const turn = () => new Promise((resolve) => setImmediate(resolve))
  */
 function tree () {
   const listed: number[] = []
+  const gone = new Set<number>()
   let stamp = 0
   let now = 0
   const entry = (ino: number, kind: Kind): ListedEntry => ({ name: Buffer.from(`n${ino}`), ino: ino as Ino, kind, stat: {} as Stat })
   const cache = new ListingCache({
     list: (dir) => {
+      if (gone.has(dir)) throw errors.notFound(`directory ${dir}`)
       listed.push(dir)
       if (dir === 1) return [10, 11, 12, 13].map((i) => entry(i, Kind.Dir))
       if (dir === 10) return [100, 101, 102, 103].map((i) => entry(i, Kind.Dir))
@@ -28,7 +31,7 @@ function tree () {
     stamp: () => stamp,
     now: () => now
   })
-  return { cache, listed, change: () => { stamp++ }, advance: (ms: number) => { now += ms } }
+  return { cache, listed, gone, change: () => { stamp++ }, advance: (ms: number) => { now += ms } }
 }
 
 async function settle (): Promise<void> {
@@ -57,6 +60,14 @@ describe('ListingCache', () => {
     cache.list(10 as Ino)
     await settle()
     expect(listed).toHaveLength(9) // each directory listed ahead once
+  })
+
+  it('goes on listing ahead past a directory removed meanwhile', async () => {
+    const { cache, listed, gone } = tree()
+    gone.add(11)
+    cache.list(1 as Ino)
+    await settle()
+    expect(listed).toEqual([1, 10, 12, 13])
   })
 
   it('lists ahead when the last change came before a quiet while (a find after an rsync)', async () => {
