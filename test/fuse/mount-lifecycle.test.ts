@@ -3,42 +3,28 @@
 // outside must be noticed. Mounts follow each other at one path, as a remount does.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { execFile } from 'node:child_process'
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
+import { readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { Vfs } from '../../lib/vfs/vfs.ts'
-import { FuseMount } from '../../lib/fuse/fuse-mount.ts'
-import { forceUnmount } from '../helpers/mesh-mount.ts'
-import { closeTestbed, openTestbed, testStorage, type Testbed } from '../helpers/vfs-testbed.ts'
+import type { FuseMount } from '../../lib/fuse/fuse-mount.ts'
+import { openInProcessMount, type InProcessMount } from '../helpers/in-process-mount.ts'
 
 // Async only: a synchronous call into the mount would block the thread that answers it.
 const run = promisify(execFile)
 
 describe('a mount in this process', () => {
-  let bed: Testbed
+  let bed: InProcessMount
   let mnt: string
-  let vfs: Vfs
-  const mounts: FuseMount[] = []
+  let mount: () => FuseMount
 
   beforeEach(async () => {
-    bed = await openTestbed('meshfs-lifecycle-')
-    mnt = join(bed.dir, 'mnt')
-    await mkdir(mnt)
-    vfs = new Vfs({ meta: bed.meta, storage: testStorage(bed.network), chunkSize: 64 * 1024 })
+    bed = await openInProcessMount('meshfs-lifecycle-')
+    ;({ mnt, mount } = bed)
   })
 
   afterEach(async () => {
-    for (const fuse of mounts.splice(0)) if (!fuse.ended) await fuse.unmount(2000)
-    await forceUnmount(mnt)
-    await vfs.stop()
-    await closeTestbed(bed)
+    await bed.close()
   })
-
-  const mount = (): FuseMount => {
-    const fuse = FuseMount.mount(vfs, mnt)
-    mounts.push(fuse)
-    return fuse
-  }
 
   it('unmounts at once, mounts again at the same path, and ends when unmounted from outside', async () => {
     const first = mount()

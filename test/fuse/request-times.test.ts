@@ -3,12 +3,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Vfs } from '../../lib/vfs/vfs.ts'
-import { FuseMount } from '../../lib/fuse/fuse-mount.ts'
 import { FuseOp } from '../../lib/fuse/native.ts'
 import { RequestTimes } from '../../lib/fuse/request-times.ts'
-import { forceUnmount } from '../helpers/mesh-mount.ts'
-import { closeTestbed, openTestbed, testStorage, type Testbed } from '../helpers/vfs-testbed.ts'
+import { openInProcessMount, type InProcessMount } from '../helpers/in-process-mount.ts'
 
 describe('RequestTimes', () => {
   it('sums each kind, orders kinds by total time and starts over at reset', () => {
@@ -33,27 +30,19 @@ describe('RequestTimes', () => {
 })
 
 describe('a mount\'s request times', () => {
-  let bed: Testbed
-  let mnt: string
-  let vfs: Vfs
-  let fuse: FuseMount | null = null
+  let bed: InProcessMount
 
   beforeEach(async () => {
-    bed = await openTestbed('meshfs-request-times-')
-    mnt = join(bed.dir, 'mnt')
-    await mkdir(mnt)
-    vfs = new Vfs({ meta: bed.meta, storage: testStorage(bed.network), chunkSize: 64 * 1024 })
+    bed = await openInProcessMount('meshfs-request-times-')
   })
 
   afterEach(async () => {
-    if (fuse && !fuse.ended) await fuse.unmount(2000)
-    await forceUnmount(mnt)
-    await vfs.stop()
-    await closeTestbed(bed)
+    await bed.close()
   })
 
   it('counts every request answered, failed ones too', async () => {
-    fuse = FuseMount.mount(vfs, mnt)
+    const fuse = bed.mount()
+    const mnt = bed.mnt
     await writeFile(join(mnt, 'a.txt'), 'some bytes')
     expect(await readFile(join(mnt, 'a.txt'), 'utf8')).toBe('some bytes')
     await mkdir(join(mnt, 'dir'))
