@@ -237,10 +237,12 @@ describe('a metadata database from an earlier version', () => {
     const root = await mkdtemp(join(tmpdir(), 'meshfs-meta-count-'))
     const path = join(root, 'meta.db')
     let meta = MetaStore.open(path)
-    const rows = () => {
+    /** One value, read by a second connection (what the store holds, not what it says). */
+    const read = (sql: string): unknown => {
       const db = new Database(path, { readonly: true })
-      try { return db.prepare<[], { n: number }>('SELECT count(*) AS n FROM inodes').get()!.n } finally { db.close() }
+      try { return db.prepare(sql).pluck().get() } finally { db.close() }
     }
+    const rows = () => read('SELECT count(*) FROM inodes')
     expect(meta.inodeCount()).toBe(1) // the root
     const d = meta.create(ROOT, 'd', dir)
     for (let i = 0; i < 5; i++) meta.create(d.ino, `f${i}`, file)
@@ -252,9 +254,7 @@ describe('a metadata database from an earlier version', () => {
     await new Promise((resolve) => setTimeout(resolve, 50)) // the batch commits, and purges
     expect(rows()).toBe(5)
     expect(meta.inodeCount()).toBe(5)
-    const db0 = new Database(path, { readonly: true }) // kept in a row, not counted at each statfs
-    expect(db0.prepare("SELECT n FROM counts WHERE name = 'inodes'").pluck().get()).toBe(5)
-    db0.close()
+    expect(read("SELECT n FROM counts WHERE name = 'inodes'")).toBe(5) // kept in a row, not counted at each statfs
     meta.replay()
     expect(meta.inodeCount()).toBe(rows())
     meta.close()
